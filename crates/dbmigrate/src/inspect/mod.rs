@@ -1,0 +1,123 @@
+//! Reading a live database's catalog into the neutral schema model. Each database has its
+//! own module; all of them normalise type spellings into [`ColumnType`] so that a schema
+//! read back compares equal to the one that created it.
+
+mod mysql;
+mod postgres;
+mod sqlite;
+
+use diesel::QueryResult;
+
+use crate::connection::AnyConnection;
+use crate::schema::{ColumnType, Schema};
+
+/// Tables the engine keeps for itself; never part of an application's schema.
+pub const ENGINE_TABLES: &[&str] = &["alembic_version", "microblog_migrations"];
+
+/// The application's tables as the database sees them, in name order.
+pub fn inspect(conn: &mut AnyConnection) -> QueryResult<Schema> {
+    let mut tables = match conn {
+        AnyConnection::Sqlite(c) => sqlite::tables(c)?,
+        AnyConnection::Postgresql(c) => postgres::tables(c)?,
+        AnyConnection::Mysql(c) => mysql::tables(c)?,
+    };
+    tables.retain(|t| !ENGINE_TABLES.contains(&t.name.as_str()));
+    tables.sort_by(|a, b| a.name.cmp(&b.name));
+    for table in &mut tables {
+        table.indexes.sort_by(|a, b| a.name.cmp(&b.name));
+        table.unique_constraints.sort_by(|a, b| a.name.cmp(&b.name));
+        table.foreign_keys.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+    Ok(Schema::new(tables))
+}
+
+/// The names of all tables, engine tables included.
+pub fn table_names(conn: &mut AnyConnection) -> QueryResult<Vec<String>> {
+    match conn {
+        AnyConnection::Sqlite(c) => sqlite::table_names(c),
+        AnyConnection::Postgresql(c) => postgres::table_names(c),
+        AnyConnection::Mysql(c) => mysql::table_names(c),
+    }
+}
+
+/// A type name as a catalog spells it (`character varying`, `int(11)`, `VARCHAR(64)`,
+/// `timestamp without time zone`, `datetime(6)`…), with its length when the catalog gives
+/// it separately.
+pub(crate) fn normalize_type(raw: &str, length: Option<i64>) -> ColumnType {
+    let lower = raw.trim().to_ascii_lowercase();
+    let (base, args) = match lower.split_once('(') {
+        Some((base, rest)) => (base.trim(), rest.trim_end_matches(')').trim()),
+        None => (lower.as_str(), ""),
+    };
+    let base = base.trim_end_matches(" unsigned").trim();
+    let numbers: Vec<u32> = args
+        .split(',')
+        .filter_map(|n| n.trim().parse().ok())
+        .collect();
+    let length = length
+        .and_then(|n| u32::try_from(n).ok())
+        .or(numbers.first().copied());
+    match base {
+        "smallint" | "int2" | "smallserial" => ColumnType::SmallInteger,
+        "tinyint" if numbers.first() == Some(&1) => ColumnType::Boolean,
+        "tinyint" | "mediumint" => ColumnType::SmallInteger,
+        "integer" | "int" | "int4" | "serial" => ColumnType::Integer,
+        "bigint" | "int8" | "bigserial" => ColumnType::BigInteger,
+        "boolean" | "bool" => ColumnType::Boolean,
+        "varchar" | "character varying" | "nvarchar" | "varchar2" | "char varying" => {
+            ColumnType::String(length)
+        }
+        "text" | "clob" | "longtext" | "mediumtext" | "tinytext" => ColumnType::Text,
+        "real" | "float" | "float4" => ColumnType::Float,
+        "double" | "double precision" | "float8" => ColumnType::Double,
+        "numeric" | "decimal" => ColumnType::Numeric {
+            precision: numbers.first().copied().unwrap_or(0),
+            scale: numbers.get(1).copied().unwrap_or(0),
+        },
+        "date" => ColumnType::Date,
+        "time" | "time without time zone" => ColumnType::Time,
+        "datetime" | "timestamp" | "timestamp without time zone" => ColumnType::DateTime,
+        "blob" | "bytea" | "longblob" | "binary" | "varbinary" => ColumnType::Binary,
+        _ => sqlite_affinity(base, length),
+    }
+}
+
+/// SQLite accepts any type name and files it under an affinity; do the same for names
+/// no rule above knows.
+fn sqlite_affinity(name: &str, length: Option<u32>) -> ColumnType {
+    if name.contains("int") {
+        ColumnType::Integer
+    } else if name.contains("char") || name.contains("clob") || name.contains("text") {
+        length.map_or(ColumnType::Text, |n| ColumnType::String(Some(n)))
+    } else if name.contains("blob") || name.is_empty() {
+        ColumnType::Binary
+    } else if name.contains("real") || name.contains("floa") || name.contains("doub") {
+        ColumnType::Double
+    } else {
+        ColumnType::Numeric {
+            precision: 0,
+            scale: 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_databases_spelling_normalises_to_one_type() {
+        let string64 = ColumnType::String(Some(64));
+        assert_eq!(normalize_type("VARCHAR(64)", None), string64);
+        assert_eq!(normalize_type("character varying", Some(64)), string64);
+        assert_eq!(normalize_type("varchar(64)", None), string64);
+        for datetime in ["DATETIME", "timestamp without time zone", "datetime(6)", "datetime"] {
+            assert_eq!(normalize_type(datetime, None), ColumnType::DateTime, "{datetime}");
+        }
+        for integer in ["INTEGER", "integer", "int(11)", "int"] {
+            assert_eq!(normalize_type(integer, None), ColumnType::Integer, "{integer}");
+        }
+        assert_eq!(normalize_type("tinyint(1)", None), ColumnType::Boolean);
+        assert_eq!(normalize_type("NVARCHAR(10)", None), ColumnType::String(Some(10)));
+    }
+}

@@ -1,0 +1,179 @@
+//! MySQL's and MariaDB's catalog, in the connection's current database.
+
+use diesel::mysql::MysqlConnection;
+use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::{QueryResult, QueryableByName, RunQueryDsl, sql_query};
+
+use super::normalize_type;
+use crate::schema::{Column, ColumnDefault, ColumnType, ForeignKey, Index, ReferentialAction, Table};
+
+#[derive(QueryableByName)]
+struct Name {
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+#[derive(QueryableByName)]
+struct ColumnRow {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    column_type: String,
+    #[diesel(sql_type = Text)]
+    nullable: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    default_sql: Option<String>,
+    #[diesel(sql_type = Text)]
+    extra: String,
+    #[diesel(sql_type = Text)]
+    column_key: String,
+}
+
+#[derive(QueryableByName)]
+struct IndexColumnRow {
+    #[diesel(sql_type = Text)]
+    index_name: String,
+    #[diesel(sql_type = BigInt)]
+    non_unique: i64,
+    #[diesel(sql_type = Text)]
+    column_name: String,
+}
+
+#[derive(QueryableByName)]
+struct ForeignKeyRow {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    column_name: String,
+    #[diesel(sql_type = Text)]
+    ref_table: String,
+    #[diesel(sql_type = Text)]
+    ref_column: String,
+    #[diesel(sql_type = Text)]
+    on_delete: String,
+}
+
+pub(super) fn table_names(conn: &mut MysqlConnection) -> QueryResult<Vec<String>> {
+    let rows: Vec<Name> = sql_query(
+        "SELECT CAST(TABLE_NAME AS CHAR) AS name FROM information_schema.TABLES \
+         WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME",
+    )
+    .load(conn)?;
+    Ok(rows.into_iter().map(|r| r.name).collect())
+}
+
+pub(super) fn tables(conn: &mut MysqlConnection) -> QueryResult<Vec<Table>> {
+    table_names(conn)?
+        .into_iter()
+        .map(|name| table(conn, &name))
+        .collect()
+}
+
+fn table(conn: &mut MysqlConnection, name: &str) -> QueryResult<Table> {
+    let mut table = Table::new(name);
+    let columns: Vec<ColumnRow> = sql_query(
+        "SELECT CAST(COLUMN_NAME AS CHAR) AS name, CAST(COLUMN_TYPE AS CHAR) AS column_type, \
+                CAST(IS_NULLABLE AS CHAR) AS nullable, CAST(COLUMN_DEFAULT AS CHAR) AS default_sql, \
+                CAST(EXTRA AS CHAR) AS extra, CAST(COLUMN_KEY AS CHAR) AS column_key \
+         FROM information_schema.COLUMNS \
+         WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+    )
+    .bind::<Text, _>(name)
+    .load(conn)?;
+    for row in columns {
+        if row.column_key == "PRI" {
+            table.primary_key.push(row.name.clone());
+        }
+        let ty = normalize_type(&row.column_type, None);
+        table.columns.push(Column {
+            default: row.default_sql.and_then(|d| parse_default(d, &ty)),
+            name: row.name,
+            ty,
+            nullable: row.nullable == "YES",
+            autoincrement: row.extra.to_ascii_lowercase().contains("auto_increment"),
+        });
+    }
+
+    let fk_rows: Vec<ForeignKeyRow> = sql_query(
+        "SELECT CAST(k.CONSTRAINT_NAME AS CHAR) AS name, CAST(k.COLUMN_NAME AS CHAR) AS column_name, \
+                CAST(k.REFERENCED_TABLE_NAME AS CHAR) AS ref_table, \
+                CAST(k.REFERENCED_COLUMN_NAME AS CHAR) AS ref_column, \
+                CAST(r.DELETE_RULE AS CHAR) AS on_delete \
+         FROM information_schema.KEY_COLUMN_USAGE k \
+         JOIN information_schema.REFERENTIAL_CONSTRAINTS r \
+           ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME \
+          AND r.TABLE_NAME = k.TABLE_NAME \
+         WHERE k.TABLE_SCHEMA = DATABASE() AND k.TABLE_NAME = ? \
+         ORDER BY k.CONSTRAINT_NAME, k.ORDINAL_POSITION",
+    )
+    .bind::<Text, _>(name)
+    .load(conn)?;
+    for row in fk_rows {
+        match table.foreign_keys.last_mut() {
+            Some(fk) if fk.name == row.name => {
+                fk.columns.push(row.column_name);
+                fk.ref_columns.push(row.ref_column);
+            }
+            _ => table.foreign_keys.push(ForeignKey {
+                name: row.name,
+                columns: vec![row.column_name],
+                ref_table: row.ref_table,
+                ref_columns: vec![row.ref_column],
+                on_delete: ReferentialAction::parse(&row.on_delete)
+                    .filter(|a| !matches!(a, ReferentialAction::NoAction | ReferentialAction::Restrict)),
+            }),
+        }
+    }
+
+    let index_rows: Vec<IndexColumnRow> = sql_query(
+        "SELECT CAST(INDEX_NAME AS CHAR) AS index_name, CAST(NON_UNIQUE AS SIGNED) AS non_unique, \
+                CAST(COLUMN_NAME AS CHAR) AS column_name \
+         FROM information_schema.STATISTICS \
+         WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND INDEX_NAME <> 'PRIMARY' \
+         ORDER BY INDEX_NAME, SEQ_IN_INDEX",
+    )
+    .bind::<Text, _>(name)
+    .load(conn)?;
+    for row in index_rows {
+        // InnoDB makes an index for each foreign key that has none, named after it.
+        if table.foreign_keys.iter().any(|fk| fk.name == row.index_name) {
+            continue;
+        }
+        match table.indexes.last_mut() {
+            Some(i) if i.name == row.index_name => i.columns.push(row.column_name),
+            _ => table.indexes.push(Index {
+                name: row.index_name,
+                columns: vec![row.column_name],
+                unique: row.non_unique == 0,
+            }),
+        }
+    }
+    Ok(table)
+}
+
+fn parse_default(sql: String, ty: &ColumnType) -> Option<ColumnDefault> {
+    // MariaDB reports an absent default as the text NULL.
+    if sql.eq_ignore_ascii_case("null") {
+        return None;
+    }
+    let lower = sql.to_ascii_lowercase();
+    if lower.starts_with("current_timestamp") || lower.starts_with("now(") {
+        return Some(ColumnDefault::CurrentTimestamp);
+    }
+    let quoted = sql.starts_with('\'');
+    let numeric = matches!(
+        ty,
+        ColumnType::SmallInteger
+            | ColumnType::Integer
+            | ColumnType::BigInteger
+            | ColumnType::Boolean
+            | ColumnType::Float
+            | ColumnType::Double
+            | ColumnType::Numeric { .. }
+    );
+    Some(ColumnDefault::Literal(if quoted || numeric {
+        sql
+    } else {
+        format!("'{}'", sql.replace('\'', "''"))
+    }))
+}

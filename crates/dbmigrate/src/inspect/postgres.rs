@@ -1,0 +1,204 @@
+//! PostgreSQL's catalog, in the connection's current schema.
+
+use diesel::pg::PgConnection;
+use diesel::sql_types::{BigInt, Bool, Nullable, Text};
+use diesel::{QueryResult, QueryableByName, RunQueryDsl, sql_query};
+
+use super::normalize_type;
+use crate::schema::{Column, ColumnDefault, ForeignKey, Index, ReferentialAction, Table, UniqueConstraint};
+
+#[derive(QueryableByName)]
+struct Name {
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+#[derive(QueryableByName)]
+struct ColumnRow {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    ty: String,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    length: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    precision: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    scale: Option<i64>,
+    #[diesel(sql_type = Bool)]
+    nullable: bool,
+    #[diesel(sql_type = Nullable<Text>)]
+    default_sql: Option<String>,
+    #[diesel(sql_type = Bool)]
+    identity: bool,
+}
+
+#[derive(QueryableByName)]
+struct IndexColumnRow {
+    #[diesel(sql_type = Text)]
+    index_name: String,
+    #[diesel(sql_type = Bool)]
+    is_unique: bool,
+    #[diesel(sql_type = Bool)]
+    is_primary: bool,
+    #[diesel(sql_type = Bool)]
+    is_constraint: bool,
+    #[diesel(sql_type = Text)]
+    column_name: String,
+}
+
+#[derive(QueryableByName)]
+struct ForeignKeyRow {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    column_name: String,
+    #[diesel(sql_type = Text)]
+    ref_table: String,
+    #[diesel(sql_type = Text)]
+    ref_column: String,
+    #[diesel(sql_type = Text)]
+    on_delete: String,
+}
+
+pub(super) fn table_names(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
+    let rows: Vec<Name> = sql_query(
+        "SELECT table_name::text AS name FROM information_schema.tables \
+         WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name",
+    )
+    .load(conn)?;
+    Ok(rows.into_iter().map(|r| r.name).collect())
+}
+
+pub(super) fn tables(conn: &mut PgConnection) -> QueryResult<Vec<Table>> {
+    table_names(conn)?
+        .into_iter()
+        .map(|name| table(conn, &name))
+        .collect()
+}
+
+fn table(conn: &mut PgConnection, name: &str) -> QueryResult<Table> {
+    let mut table = Table::new(name);
+    let columns: Vec<ColumnRow> = sql_query(
+        "SELECT column_name::text AS name, data_type::text AS ty, \
+                character_maximum_length::bigint AS length, \
+                numeric_precision::bigint AS precision, numeric_scale::bigint AS scale, \
+                is_nullable = 'YES' AS nullable, column_default::text AS default_sql, \
+                is_identity = 'YES' AS identity \
+         FROM information_schema.columns \
+         WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
+    )
+    .bind::<Text, _>(name)
+    .load(conn)?;
+    for row in columns {
+        let mut ty = normalize_type(&row.ty, row.length);
+        if let crate::schema::ColumnType::Numeric { precision, scale } = &mut ty {
+            *precision = row.precision.unwrap_or(0) as u32;
+            *scale = row.scale.unwrap_or(0) as u32;
+        }
+        let serial = row
+            .default_sql
+            .as_deref()
+            .is_some_and(|d| d.starts_with("nextval("));
+        table.columns.push(Column {
+            name: row.name,
+            ty,
+            nullable: row.nullable,
+            default: if serial { None } else { row.default_sql.map(parse_default) },
+            autoincrement: serial || row.identity,
+        });
+    }
+
+    let index_rows: Vec<IndexColumnRow> = sql_query(
+        "SELECT ic.relname::text AS index_name, ix.indisunique AS is_unique, \
+                ix.indisprimary AS is_primary, \
+                EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = ix.indexrelid AND c.contype = 'u') \
+                    AS is_constraint, \
+                a.attname::text AS column_name \
+         FROM pg_index ix \
+         JOIN pg_class tc ON tc.oid = ix.indrelid \
+         JOIN pg_namespace n ON n.oid = tc.relnamespace \
+         JOIN pg_class ic ON ic.oid = ix.indexrelid \
+         CROSS JOIN LATERAL unnest(ix.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) \
+         JOIN pg_attribute a ON a.attrelid = tc.oid AND a.attnum = k.attnum \
+         WHERE n.nspname = current_schema() AND tc.relname = $1 \
+         ORDER BY ic.relname, k.ord",
+    )
+    .bind::<Text, _>(name)
+    .load(conn)?;
+    for row in index_rows {
+        if row.is_primary {
+            table.primary_key.push(row.column_name);
+        } else if row.is_constraint {
+            match table.unique_constraints.last_mut() {
+                Some(u) if u.name == row.index_name => u.columns.push(row.column_name),
+                _ => table.unique_constraints.push(UniqueConstraint {
+                    name: row.index_name,
+                    columns: vec![row.column_name],
+                }),
+            }
+        } else {
+            match table.indexes.last_mut() {
+                Some(i) if i.name == row.index_name => i.columns.push(row.column_name),
+                _ => table.indexes.push(Index {
+                    name: row.index_name,
+                    columns: vec![row.column_name],
+                    unique: row.is_unique,
+                }),
+            }
+        }
+    }
+
+    let fk_rows: Vec<ForeignKeyRow> = sql_query(
+        "SELECT c.conname::text AS name, a.attname::text AS column_name, \
+                rt.relname::text AS ref_table, ra.attname::text AS ref_column, \
+                c.confdeltype::text AS on_delete \
+         FROM pg_constraint c \
+         JOIN pg_class t ON t.oid = c.conrelid \
+         JOIN pg_namespace n ON n.oid = t.relnamespace \
+         JOIN pg_class rt ON rt.oid = c.confrelid \
+         CROSS JOIN LATERAL unnest(c.conkey, c.confkey) WITH ORDINALITY AS k(attnum, refattnum, ord) \
+         JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum \
+         JOIN pg_attribute ra ON ra.attrelid = c.confrelid AND ra.attnum = k.refattnum \
+         WHERE c.contype = 'f' AND n.nspname = current_schema() AND t.relname = $1 \
+         ORDER BY c.conname, k.ord",
+    )
+    .bind::<Text, _>(name)
+    .load(conn)?;
+    for row in fk_rows {
+        match table.foreign_keys.last_mut() {
+            Some(fk) if fk.name == row.name => {
+                fk.columns.push(row.column_name);
+                fk.ref_columns.push(row.ref_column);
+            }
+            _ => table.foreign_keys.push(ForeignKey {
+                name: row.name,
+                columns: vec![row.column_name],
+                ref_table: row.ref_table,
+                ref_columns: vec![row.ref_column],
+                on_delete: match row.on_delete.as_str() {
+                    "r" => Some(ReferentialAction::Restrict),
+                    "c" => Some(ReferentialAction::Cascade),
+                    "n" => Some(ReferentialAction::SetNull),
+                    "d" => Some(ReferentialAction::SetDefault),
+                    _ => None,
+                },
+            }),
+        }
+    }
+    Ok(table)
+}
+
+fn parse_default(sql: String) -> ColumnDefault {
+    let lower = sql.to_ascii_lowercase();
+    if lower == "current_timestamp" || lower == "now()" || lower.starts_with("current_timestamp") {
+        ColumnDefault::CurrentTimestamp
+    } else {
+        // PostgreSQL adds casts to literals: 'draft'::character varying
+        let literal = match sql.split_once("::") {
+            Some((value, _)) if value.starts_with('\'') => value.to_string(),
+            _ => sql,
+        };
+        ColumnDefault::Literal(literal)
+    }
+}

@@ -1,0 +1,170 @@
+//! SQLite's catalog: `sqlite_schema` and the table-valued pragmas.
+
+use diesel::sql_types::{Integer, Nullable, Text};
+use diesel::sqlite::SqliteConnection;
+use diesel::{QueryResult, QueryableByName, RunQueryDsl, sql_query};
+
+use super::normalize_type;
+use crate::schema::{
+    Column, ColumnDefault, ForeignKey, Index, ReferentialAction, Table, UniqueConstraint,
+};
+
+#[derive(QueryableByName)]
+struct Name {
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+#[derive(QueryableByName)]
+struct ColumnRow {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    ty: String,
+    #[diesel(sql_type = Integer)]
+    notnull: i32,
+    #[diesel(sql_type = Nullable<Text>)]
+    dflt_value: Option<String>,
+    #[diesel(sql_type = Integer)]
+    pk: i32,
+}
+
+#[derive(QueryableByName)]
+struct IndexRow {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Integer)]
+    is_unique: i32,
+    #[diesel(sql_type = Text)]
+    origin: String,
+}
+
+#[derive(QueryableByName)]
+struct ForeignKeyRow {
+    #[diesel(sql_type = Integer)]
+    id: i32,
+    #[diesel(sql_type = Text)]
+    ref_table: String,
+    #[diesel(sql_type = Text)]
+    from_column: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    to_column: Option<String>,
+    #[diesel(sql_type = Text)]
+    on_delete: String,
+}
+
+pub(super) fn table_names(conn: &mut SqliteConnection) -> QueryResult<Vec<String>> {
+    let rows: Vec<Name> = sql_query(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )
+    .load(conn)?;
+    Ok(rows.into_iter().map(|r| r.name).collect())
+}
+
+pub(super) fn tables(conn: &mut SqliteConnection) -> QueryResult<Vec<Table>> {
+    table_names(conn)?
+        .into_iter()
+        .map(|name| table(conn, &name))
+        .collect()
+}
+
+fn table(conn: &mut SqliteConnection, name: &str) -> QueryResult<Table> {
+    let mut table = Table::new(name);
+    let columns: Vec<ColumnRow> = sql_query(
+        "SELECT name, type AS ty, \"notnull\", dflt_value, pk FROM pragma_table_info(?) ORDER BY cid",
+    )
+    .bind::<Text, _>(name)
+    .load(conn)?;
+    let mut pk: Vec<(i32, String)> = columns
+        .iter()
+        .filter(|c| c.pk > 0)
+        .map(|c| (c.pk, c.name.clone()))
+        .collect();
+    pk.sort();
+    table.primary_key = pk.into_iter().map(|(_, n)| n).collect();
+    let rowid_alias = table.primary_key.len() == 1;
+    for row in columns {
+        let ty = normalize_type(&row.ty, None);
+        let is_rowid = rowid_alias
+            && row.pk == 1
+            && row.ty.eq_ignore_ascii_case("integer");
+        table.columns.push(Column {
+            name: row.name,
+            ty,
+            // A rowid alias can never hold NULL, whatever its declaration says.
+            nullable: row.notnull == 0 && !is_rowid,
+            default: row.dflt_value.map(parse_default),
+            autoincrement: is_rowid,
+        });
+    }
+
+    let indexes: Vec<IndexRow> = sql_query(
+        "SELECT name, \"unique\" AS is_unique, origin FROM pragma_index_list(?) ORDER BY name",
+    )
+    .bind::<Text, _>(name)
+    .load(conn)?;
+    for index in indexes.into_iter().filter(|i| i.origin != "pk") {
+        let columns: Vec<Name> =
+            sql_query("SELECT name FROM pragma_index_info(?) ORDER BY seqno")
+                .bind::<Text, _>(&index.name)
+                .load(conn)?;
+        let columns: Vec<String> = columns.into_iter().map(|c| c.name).collect();
+        if index.origin == "u" {
+            // SQLite keeps no name for a UNIQUE constraint; the engine names them by convention.
+            table.unique_constraints.push(UniqueConstraint {
+                name: format!("uq_{}_{}", name, columns.join("_")),
+                columns,
+            });
+        } else {
+            table.indexes.push(Index {
+                name: index.name,
+                columns,
+                unique: index.is_unique != 0,
+            });
+        }
+    }
+
+    let fk_rows: Vec<ForeignKeyRow> = sql_query(
+        "SELECT id, \"table\" AS ref_table, \"from\" AS from_column, \"to\" AS to_column, on_delete \
+         FROM pragma_foreign_key_list(?) ORDER BY id, seq",
+    )
+    .bind::<Text, _>(name)
+    .load(conn)?;
+    let mut current: Option<(i32, ForeignKey)> = None;
+    for row in fk_rows {
+        if current.as_ref().is_none_or(|(id, _)| *id != row.id) {
+            if let Some((_, fk)) = current.take() {
+                table.foreign_keys.push(fk);
+            }
+            current = Some((
+                row.id,
+                ForeignKey {
+                    name: String::new(),
+                    columns: Vec::new(),
+                    ref_table: row.ref_table.clone(),
+                    ref_columns: Vec::new(),
+                    on_delete: ReferentialAction::parse(&row.on_delete)
+                        .filter(|a| *a != ReferentialAction::NoAction),
+                },
+            ));
+        }
+        let (_, fk) = current.as_mut().expect("set above");
+        fk.columns.push(row.from_column);
+        fk.ref_columns.push(row.to_column.unwrap_or_else(|| "id".into()));
+    }
+    table.foreign_keys.extend(current.map(|(_, fk)| fk));
+    // SQLite keeps no name for a foreign key either; the engine names them by convention.
+    for fk in &mut table.foreign_keys {
+        fk.name = format!("fk_{}_{}_{}", name, fk.columns.join("_"), fk.ref_table);
+    }
+    Ok(table)
+}
+
+pub(super) fn parse_default(sql: String) -> ColumnDefault {
+    let trimmed = sql.trim().trim_start_matches('(').trim_end_matches(')');
+    if trimmed.eq_ignore_ascii_case("current_timestamp") {
+        ColumnDefault::CurrentTimestamp
+    } else {
+        ColumnDefault::Literal(sql)
+    }
+}

@@ -1,0 +1,329 @@
+//! The database-neutral schema model: what models declare, what catalogs are read into,
+//! and what migrations change.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A column type, in the vocabulary shared by the three databases.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ColumnType {
+    SmallInteger,
+    Integer,
+    BigInteger,
+    Boolean,
+    /// `VARCHAR(n)`; `None` is a string of unbounded length where the database allows it.
+    String(Option<u32>),
+    Text,
+    Float,
+    Double,
+    Numeric {
+        precision: u32,
+        scale: u32,
+    },
+    Date,
+    Time,
+    /// A date and time without time zone, holding UTC by convention, to the microsecond.
+    DateTime,
+    Binary,
+}
+
+impl ColumnType {
+    /// Whether a value of `self` always fits in `other` (used to tell narrowing changes).
+    pub fn fits_in(&self, other: &ColumnType) -> bool {
+        use ColumnType::*;
+        match (self, other) {
+            (a, b) if a == b => true,
+            (SmallInteger, Integer | BigInteger) | (Integer, BigInteger) => true,
+            (String(_), Text) => true,
+            (String(Some(a)), String(b)) => b.is_none_or(|b| *a <= b),
+            (Float, Double) => true,
+            _ => false,
+        }
+    }
+}
+
+/// A server-side default, kept as the SQL expression the database evaluates.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ColumnDefault {
+    /// A literal written as SQL: `0`, `'draft'`, `TRUE`.
+    Literal(String),
+    /// The current timestamp, spelled by each database its own way.
+    CurrentTimestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    pub ty: ColumnType,
+    pub nullable: bool,
+    pub default: Option<ColumnDefault>,
+    /// Values come from the database when none is given (`SERIAL`, `AUTO_INCREMENT`, rowid).
+    pub autoincrement: bool,
+}
+
+impl Column {
+    /// A nullable column, as SQLAlchemy's `db.Column(type)` is unless told otherwise.
+    pub fn new(name: &str, ty: ColumnType) -> Self {
+        Column {
+            name: name.to_string(),
+            ty,
+            nullable: true,
+            default: None,
+            autoincrement: false,
+        }
+    }
+
+    pub fn not_null(mut self) -> Self {
+        self.nullable = false;
+        self
+    }
+
+    pub fn default(mut self, default: ColumnDefault) -> Self {
+        self.default = Some(default);
+        self
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Index {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub unique: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UniqueConstraint {
+    pub name: String,
+    pub columns: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReferentialAction {
+    NoAction,
+    Restrict,
+    Cascade,
+    SetNull,
+    SetDefault,
+}
+
+impl ReferentialAction {
+    pub fn sql(self) -> &'static str {
+        match self {
+            ReferentialAction::NoAction => "NO ACTION",
+            ReferentialAction::Restrict => "RESTRICT",
+            ReferentialAction::Cascade => "CASCADE",
+            ReferentialAction::SetNull => "SET NULL",
+            ReferentialAction::SetDefault => "SET DEFAULT",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_uppercase().replace('_', " ").as_str() {
+            "NO ACTION" => Some(ReferentialAction::NoAction),
+            "RESTRICT" => Some(ReferentialAction::Restrict),
+            "CASCADE" => Some(ReferentialAction::Cascade),
+            "SET NULL" => Some(ReferentialAction::SetNull),
+            "SET DEFAULT" => Some(ReferentialAction::SetDefault),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignKey {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub ref_table: String,
+    pub ref_columns: Vec<String>,
+    /// `None` is the database's default, NO ACTION.
+    pub on_delete: Option<ReferentialAction>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    pub name: String,
+    pub columns: Vec<Column>,
+    pub primary_key: Vec<String>,
+    pub indexes: Vec<Index>,
+    pub unique_constraints: Vec<UniqueConstraint>,
+    pub foreign_keys: Vec<ForeignKey>,
+}
+
+impl Table {
+    pub fn new(name: &str) -> Self {
+        Table {
+            name: name.to_string(),
+            columns: Vec::new(),
+            primary_key: Vec::new(),
+            indexes: Vec::new(),
+            unique_constraints: Vec::new(),
+            foreign_keys: Vec::new(),
+        }
+    }
+
+    /// An integer primary key whose values the database assigns.
+    pub fn id_column(mut self, name: &str) -> Self {
+        let mut column = Column::new(name, ColumnType::Integer).not_null();
+        column.autoincrement = true;
+        self.columns.push(column);
+        self.primary_key = vec![name.to_string()];
+        self
+    }
+
+    pub fn column(mut self, column: Column) -> Self {
+        self.columns.push(column);
+        self
+    }
+
+    /// An index named by the convention `ix_<table>_<column>`.
+    pub fn index(mut self, column: &str, unique: bool) -> Self {
+        self.indexes.push(Index {
+            name: format!("ix_{}_{}", self.name, column),
+            columns: vec![column.to_string()],
+            unique,
+        });
+        self
+    }
+
+    /// A foreign key named by the convention `fk_<table>_<column>_<reftable>`.
+    pub fn foreign_key(mut self, column: &str, ref_table: &str, ref_column: &str) -> Self {
+        self.foreign_keys.push(ForeignKey {
+            name: format!("fk_{}_{}_{}", self.name, column, ref_table),
+            columns: vec![column.to_string()],
+            ref_table: ref_table.to_string(),
+            ref_columns: vec![ref_column.to_string()],
+            on_delete: None,
+        });
+        self
+    }
+
+    pub fn find_column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// The unique index or constraint over exactly these columns, by name.
+    pub fn unique_over(&self, columns: &[String]) -> Option<&str> {
+        let wanted: BTreeSet<&String> = columns.iter().collect();
+        let same = |cols: &[String]| cols.iter().collect::<BTreeSet<_>>() == wanted;
+        self.indexes
+            .iter()
+            .filter(|i| i.unique && same(&i.columns))
+            .map(|i| i.name.as_str())
+            .chain(
+                self.unique_constraints
+                    .iter()
+                    .filter(|u| same(&u.columns))
+                    .map(|u| u.name.as_str()),
+            )
+            .next()
+    }
+
+    /// The columns of a unique index or constraint, by its name.
+    pub fn unique_columns(&self, constraint: &str) -> Option<&[String]> {
+        self.indexes
+            .iter()
+            .filter(|i| i.unique && i.name == constraint)
+            .map(|i| i.columns.as_slice())
+            .chain(
+                self.unique_constraints
+                    .iter()
+                    .filter(|u| u.name == constraint)
+                    .map(|u| u.columns.as_slice()),
+            )
+            .next()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Schema {
+    pub tables: Vec<Table>,
+}
+
+impl Schema {
+    pub fn new(tables: Vec<Table>) -> Self {
+        Schema { tables }
+    }
+
+    pub fn table(&self, name: &str) -> Option<&Table> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+
+    /// Table names ordered so that every table comes after the tables it references:
+    /// the order to create tables and insert rows in (reverse it to drop or delete).
+    /// Tables in a reference cycle keep their declared order at the end.
+    pub fn dependency_order(&self) -> Vec<&str> {
+        let names: BTreeSet<&str> = self.tables.iter().map(|t| t.name.as_str()).collect();
+        let mut waiting_on: BTreeMap<&str, BTreeSet<&str>> = self
+            .tables
+            .iter()
+            .map(|t| {
+                let parents = t
+                    .foreign_keys
+                    .iter()
+                    .map(|fk| fk.ref_table.as_str())
+                    .filter(|parent| *parent != t.name && names.contains(parent))
+                    .collect();
+                (t.name.as_str(), parents)
+            })
+            .collect();
+        let mut order = Vec::with_capacity(self.tables.len());
+        while !waiting_on.is_empty() {
+            let ready: Vec<&str> = self
+                .tables
+                .iter()
+                .map(|t| t.name.as_str())
+                .filter(|name| waiting_on.get(name).is_some_and(BTreeSet::is_empty))
+                .collect();
+            if ready.is_empty() {
+                order.extend(
+                    self.tables
+                        .iter()
+                        .map(|t| t.name.as_str())
+                        .filter(|n| waiting_on.contains_key(n)),
+                );
+                break;
+            }
+            for name in ready {
+                waiting_on.remove(name);
+                for parents in waiting_on.values_mut() {
+                    parents.remove(name);
+                }
+                order.push(name);
+            }
+        }
+        order
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn referenced_tables_come_first_whatever_the_declared_order() {
+        let schema = Schema::new(vec![
+            Table::new("comment").foreign_key("post_id", "post", "id"),
+            Table::new("post").foreign_key("user_id", "user", "id"),
+            Table::new("user"),
+            Table::new("tag"),
+        ]);
+        assert_eq!(schema.dependency_order(), ["user", "tag", "post", "comment"]);
+    }
+
+    #[test]
+    fn a_reference_cycle_still_lists_every_table_once() {
+        let schema = Schema::new(vec![
+            Table::new("a").foreign_key("b_id", "b", "id"),
+            Table::new("b").foreign_key("a_id", "a", "id"),
+            Table::new("c"),
+        ]);
+        assert_eq!(schema.dependency_order(), ["c", "a", "b"]);
+    }
+
+    #[test]
+    fn widening_fits_narrowing_does_not() {
+        assert!(ColumnType::String(Some(64)).fits_in(&ColumnType::String(Some(120))));
+        assert!(!ColumnType::String(Some(120)).fits_in(&ColumnType::String(Some(64))));
+        assert!(ColumnType::Integer.fits_in(&ColumnType::BigInteger));
+        assert!(!ColumnType::Text.fits_in(&ColumnType::String(Some(10))));
+    }
+}
