@@ -1,1 +1,12 @@
-pub fn x(){}
+//! The microblog of the Flask Mega-Tutorial: configuration, the User and Post models, the
+//! unit of work, and the command line around them.
+
+pub mod cli;
+pub mod config;
+pub mod database;
+pub mod models;
+pub mod session;
+
+pub use database::Database;
+pub use models::{NewPost, NewUser, Post, User};
+pub use session::{DbError, Pending, Session};

@@ -136,9 +136,9 @@ fn connection_message(error: &ConnectionError) -> String {
     }
     .lines()
     .map(str::trim)
-    .filter(|l| !l.is_empty())
-    .collect::<Vec<_>>()
-    .join(" ")
+    .find(|l| !l.is_empty())
+    .unwrap_or_default()
+    .to_string()
 }
 
 /// Reads the drivers' messages (libpq, libmariadb), which carry no error codes at connect time.

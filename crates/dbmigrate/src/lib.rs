@@ -2,12 +2,18 @@
 //! MySQL/MariaDB, catalog reading, and connections chosen at run time by URL. It knows
 //! nothing of any application; applications hand it their schema as a value.
 
+pub mod admin;
 pub mod connection;
 pub mod inspect;
 pub mod render;
 pub mod schema;
 pub mod url;
+pub mod violation;
 
 pub use connection::{AnyConnection, ConnectError, ConnectFailure, connect};
 pub use schema::{Column, ColumnDefault, ColumnType, ForeignKey, Index, Schema, Table};
 pub use url::{DatabaseUrl, Dialect, SqliteLocation, UrlError};
+pub use violation::{ConstraintViolation, constraint_violation};
+
+/// The Diesel backend of [`AnyConnection`]: queries built for it run on all three databases.
+pub type AnyBackend = <AnyConnection as diesel::Connection>::Backend;

@@ -1,0 +1,99 @@
+//! The command line: parsing, and turning every failure into one line and an exit status.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::config::{Origin, Settings};
+use crate::database::Database;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "microblog",
+    version,
+    about = "The Flask Mega-Tutorial microblog in one binary: web site, database models and migrations",
+    long_about = "The Flask Mega-Tutorial microblog in one binary.\n\n\
+        The database is chosen by DATABASE_URL (from the environment or a .env file in the \
+        working directory): sqlite:///app.db (the default), postgresql://user@host/db or \
+        mysql://user@host/db."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Open the database (creating the tables in an empty one) and print what it holds.
+    Run,
+    /// Print the effective settings, with the database password masked.
+    Config,
+}
+
+/// Runs the command line; errors come back as one line for the user.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let settings = Settings::load(&working_directory()?)?;
+    match cli.command {
+        Command::Config => print_config(&settings),
+        Command::Run => {
+            warn_about_secret_key(&settings);
+            let mut db = Database::connect(&settings.database_url)?;
+            if db
+                .create_tables_if_empty()
+                .context("cannot create the tables")?
+            {
+                println!("Created the tables user and post in {}", db.url());
+            }
+            let counts = db.counts().context("cannot read the database")?;
+            println!(
+                "{}: {} users, {} posts",
+                db.url(),
+                counts.users,
+                counts.posts
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn working_directory() -> anyhow::Result<PathBuf> {
+    std::env::current_dir().context("cannot read the working directory")
+}
+
+fn warn_about_secret_key(settings: &Settings) {
+    if let Some(warning) = settings.secret_key_warning() {
+        eprintln!("{warning}");
+    }
+}
+
+fn print_config(settings: &Settings) {
+    let origin = |o: Origin| match o {
+        Origin::Environment => "from the environment",
+        Origin::Default => "default",
+    };
+    println!(
+        "DATABASE_URL = {}   ({})",
+        settings.database_url,
+        origin(settings.database_url_origin)
+    );
+    println!("database      = {}", settings.database_url.dialect());
+    let key = match settings.secret_key_origin {
+        Origin::Environment => "*** (set)",
+        Origin::Default => "development key (not set: set SECRET_KEY before deploying)",
+    };
+    println!("SECRET_KEY    = {key}");
+    println!("POSTS_PER_PAGE = {}", settings.posts_per_page);
+}

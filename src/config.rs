@@ -1,0 +1,119 @@
+//! Settings, from the environment or from a `.env` file in the working directory (the role
+//! `.flaskenv` plays for Flask); variables already in the environment win.
+
+use std::path::Path;
+
+use dbmigrate::{DatabaseUrl, UrlError};
+
+/// The key used when SECRET_KEY is not set: fine on a laptop, never in production.
+const DEVELOPMENT_SECRET_KEY: &str = "you-will-never-guess";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Environment,
+    Default,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: DatabaseUrl,
+    pub database_url_origin: Origin,
+    pub secret_key: String,
+    pub secret_key_origin: Origin,
+    pub posts_per_page: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    DatabaseUrl(#[from] UrlError),
+    #[error("cannot read {path}: {reason}; fix or remove that file")]
+    DotEnv { path: String, reason: String },
+    #[error("POSTS_PER_PAGE must be a whole number from 1 to 1000, not '{0}'")]
+    PostsPerPage(String),
+}
+
+impl Settings {
+    /// Reads `.env` from `dir` into the process environment, then the settings from it.
+    pub fn load(dir: &Path) -> Result<Self, ConfigError> {
+        let dotenv = dir.join(".env");
+        if dotenv.is_file() {
+            dotenvy::from_path(&dotenv).map_err(|e| ConfigError::DotEnv {
+                path: dotenv.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        }
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let (database_url, database_url_origin) = match lookup("DATABASE_URL") {
+            Some(url) => (DatabaseUrl::parse(&url)?, Origin::Environment),
+            None => (DatabaseUrl::default_sqlite(), Origin::Default),
+        };
+        let (secret_key, secret_key_origin) = match lookup("SECRET_KEY") {
+            Some(key) => (key, Origin::Environment),
+            None => (DEVELOPMENT_SECRET_KEY.to_string(), Origin::Default),
+        };
+        let posts_per_page = match lookup("POSTS_PER_PAGE") {
+            Some(text) => text
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or(ConfigError::PostsPerPage(text))?,
+            None => 20,
+        };
+        Ok(Settings {
+            database_url,
+            database_url_origin,
+            secret_key,
+            secret_key_origin,
+            posts_per_page,
+        })
+    }
+
+    /// The warning to show when the development secret key is in use.
+    pub fn secret_key_warning(&self) -> Option<&'static str> {
+        (self.secret_key_origin == Origin::Default).then_some(
+            "warning: SECRET_KEY is not set; using the development key, \
+             which anyone can read here. Set SECRET_KEY before deploying.",
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let vars: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn without_database_url_the_default_is_app_db_in_the_working_directory() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.database_url, DatabaseUrl::sqlite_file("app.db"));
+        assert_eq!(s.database_url_origin, Origin::Default);
+        assert!(s.secret_key_warning().is_some());
+        assert_eq!(s.posts_per_page, 20);
+    }
+
+    #[test]
+    fn a_set_secret_key_brings_no_warning() {
+        let s = settings(&[("SECRET_KEY", "k"), ("POSTS_PER_PAGE", "5")]).unwrap();
+        assert!(s.secret_key_warning().is_none());
+        assert_eq!(s.posts_per_page, 5);
+    }
+
+    #[test]
+    fn a_bad_posts_per_page_is_refused() {
+        assert!(matches!(
+            settings(&[("POSTS_PER_PAGE", "0")]),
+            Err(ConfigError::PostsPerPage(_))
+        ));
+    }
+}

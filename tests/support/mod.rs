@@ -1,0 +1,120 @@
+//! Each test gets its own database: a temporary SQLite file, or a new database on the
+//! PostgreSQL or MariaDB server, dropped when the test ends. Without a server, its tests
+//! are skipped with a message, except under CI (`CI=true`), where that is a failure.
+
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use dbmigrate::{DatabaseUrl, Dialect, admin};
+
+pub struct TestDb {
+    pub url: DatabaseUrl,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn server_url(dialect: Dialect) -> DatabaseUrl {
+    let (variable, default) = match dialect {
+        Dialect::Postgres => (
+            "MICROBLOG_TEST_POSTGRES_URL",
+            "postgresql://postgres@127.0.0.1:5432/test",
+        ),
+        _ => ("MICROBLOG_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test"),
+    };
+    let url = std::env::var(variable).unwrap_or_else(|_| default.to_string());
+    DatabaseUrl::parse(&url).unwrap_or_else(|e| panic!("{variable}: {e}"))
+}
+
+fn unique_name() -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "mbtest_{}_{}_{:08x}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        nanos
+    )
+}
+
+impl TestDb {
+    /// A fresh, empty database; `None` (after saying so) when the server is not there.
+    pub fn new(dialect: Dialect) -> Option<TestDb> {
+        if dialect == Dialect::Sqlite {
+            let dir = tempfile::tempdir().expect("temporary directory");
+            return Some(TestDb {
+                url: DatabaseUrl::sqlite_file(dir.path().join("test.db")),
+                _dir: Some(dir),
+            });
+        }
+        let url = server_url(dialect).with_database_name(&unique_name());
+        match admin::create_database(&url) {
+            Ok(_) => Some(TestDb { url, _dir: None }),
+            Err(error) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+                panic!("{dialect} is required under CI and is not usable: {error}")
+            }
+            Err(error) => {
+                eprintln!("SKIPPED on {dialect}: the test server is not usable: {error}");
+                None
+            }
+        }
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.url.dialect()
+    }
+
+    /// The URL as a user would write it in DATABASE_URL.
+    pub fn url_string(&self) -> String {
+        match &self.url {
+            DatabaseUrl::Sqlite(_) => format!("sqlite:///{}", self.url.driver_string()),
+            DatabaseUrl::Server { .. } => self.url.driver_string(),
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if self.url.dialect() != Dialect::Sqlite
+            && let Err(error) = admin::drop_database(&self.url)
+        {
+            eprintln!("could not drop the test database {}: {error}", self.url);
+        }
+    }
+}
+
+/// Runs `body` against a fresh database of `dialect`, if one can be had.
+pub fn on(dialect: Dialect, body: impl FnOnce(&TestDb)) {
+    if let Some(db) = TestDb::new(dialect) {
+        body(&db);
+    }
+}
+
+/// Declares one test per database: `name::sqlite`, `name::postgresql`, `name::mariadb`.
+#[macro_export]
+macro_rules! on_each_database {
+    ($(fn $name:ident($db:ident: &TestDb) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            fn body($db: &$crate::support::TestDb) $body
+
+            #[test]
+            fn sqlite() {
+                $crate::support::on(dbmigrate::Dialect::Sqlite, body);
+            }
+
+            #[test]
+            fn postgresql() {
+                $crate::support::on(dbmigrate::Dialect::Postgres, body);
+            }
+
+            #[test]
+            fn mariadb() {
+                $crate::support::on(dbmigrate::Dialect::Mysql, body);
+            }
+        }
+    )*};
+}
