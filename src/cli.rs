@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{Origin, Settings};
 use crate::database::Database;
+use dbmigrate::{DatabaseUrl, Dialect, admin};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -30,6 +31,15 @@ pub enum Command {
     Run,
     /// Print the effective settings, with the database password masked.
     Config,
+    /// Manage the database.
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DbCommand {
+    /// Create the database DATABASE_URL names on its PostgreSQL or MySQL server, if it is missing.
+    Create,
 }
 
 /// Runs the command line; errors come back as one line for the user.
@@ -48,6 +58,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let settings = Settings::load(&working_directory()?)?;
     match cli.command {
         Command::Config => print_config(&settings),
+        Command::Db(DbCommand::Create) => create_database(&settings.database_url)?,
         Command::Run => {
             warn_about_secret_key(&settings);
             let mut db = Database::connect(&settings.database_url)?;
@@ -67,6 +78,20 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn create_database(url: &DatabaseUrl) -> anyhow::Result<()> {
+    if url.dialect() == Dialect::Sqlite {
+        println!("{url} is a SQLite file; it is created when first used, nothing to do.");
+        return Ok(());
+    }
+    let name = url.database_name().unwrap_or_default();
+    if admin::create_database(url)? {
+        println!("Created the database '{name}' on {url}");
+    } else {
+        println!("The database '{name}' already exists on {url}");
+    }
+    Ok(())
 }
 
 fn working_directory() -> anyhow::Result<PathBuf> {

@@ -3,8 +3,8 @@
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 
-use crate::models::tables::{post, user};
 use crate::models::schema;
+use crate::models::tables::{post, user};
 use crate::session::{DbError, Session};
 use dbmigrate::{ConnectError, DatabaseUrl, connect, inspect};
 

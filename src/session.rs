@@ -52,7 +52,9 @@ pub enum DbError {
         max: u32,
         actual: usize,
     },
-    #[error("the post's author was added to the session but is neither saved nor part of this commit")]
+    #[error(
+        "the post's author was added to the session but is neither saved nor part of this commit"
+    )]
     AuthorNotSaved,
     #[error("database error: {0}")]
     Database(diesel::result::Error),
@@ -306,10 +308,14 @@ fn apply(
             new_ids.insert(*key, id);
         }
         Change::UpdateUser(row) => {
-            diesel::update(user::table.find(row.id)).set(row).execute(conn)?;
+            diesel::update(user::table.find(row.id))
+                .set(row)
+                .execute(conn)?;
         }
         Change::UpdatePost(row) => {
-            diesel::update(post::table.find(row.id)).set(row).execute(conn)?;
+            diesel::update(post::table.find(row.id))
+                .set(row)
+                .execute(conn)?;
         }
         Change::DeleteUser(id) => {
             diesel::delete(user::table.find(id)).execute(conn)?;
@@ -340,7 +346,9 @@ fn check_lengths(change: &Change) -> Result<(), DbError> {
         Change::DeleteUser(_) | Change::DeletePost(_) => vec![],
     };
     let table_name = change.table();
-    let table = schema().table(table_name).expect("every change is on a schema table");
+    let table = schema()
+        .table(table_name)
+        .expect("every change is on a schema table");
     for (column, value) in values {
         let Some(value) = value else { continue };
         if let Some(dbmigrate::ColumnType::String(Some(max))) =

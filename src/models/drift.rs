@@ -72,7 +72,17 @@ fn declared(table: &str) -> Vec<Described> {
 
 #[test]
 fn diesel_tables_and_the_schema_value_declare_the_same_columns() {
-    assert_eq!(<user::table as DieselTable>::AllColumns::describe(), declared("user"));
-    assert_eq!(<post::table as DieselTable>::AllColumns::describe(), declared("post"));
-    assert_eq!(schema().tables.len(), 2, "every schema table has a Diesel table above");
+    assert_eq!(
+        <user::table as DieselTable>::AllColumns::describe(),
+        declared("user")
+    );
+    assert_eq!(
+        <post::table as DieselTable>::AllColumns::describe(),
+        declared("post")
+    );
+    assert_eq!(
+        schema().tables.len(),
+        2,
+        "every schema table has a Diesel table above"
+    );
 }

@@ -19,7 +19,10 @@ fn server_url(dialect: Dialect) -> DatabaseUrl {
             "MICROBLOG_TEST_POSTGRES_URL",
             "postgresql://postgres@127.0.0.1:5432/test",
         ),
-        _ => ("MICROBLOG_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test"),
+        _ => (
+            "MICROBLOG_TEST_MYSQL_URL",
+            "mysql://root@127.0.0.1:3306/test",
+        ),
     };
     let url = std::env::var(variable).unwrap_or_else(|_| default.to_string());
     DatabaseUrl::parse(&url).unwrap_or_else(|e| panic!("{variable}: {e}"))

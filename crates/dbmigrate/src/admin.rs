@@ -36,9 +36,7 @@ fn maintenance_connection(url: &DatabaseUrl) -> Result<AnyConnection, AdminError
         Dialect::Postgres => &["postgres", "template1"],
         Dialect::Mysql => &["information_schema"],
         Dialect::Sqlite => {
-            return Err(AdminError::Sqlite {
-                url: url.masked(),
-            });
+            return Err(AdminError::Sqlite { url: url.masked() });
         }
     };
     let mut last_error = None;
@@ -102,7 +100,10 @@ pub fn drop_database(url: &DatabaseUrl) -> Result<(), AdminError> {
     let name = url.database_name().unwrap_or_default();
     let dialect = url.dialect();
     let statement = match dialect {
-        Dialect::Postgres => format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", dialect.quote(&name)),
+        Dialect::Postgres => format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            dialect.quote(&name)
+        ),
         _ => format!("DROP DATABASE IF EXISTS {}", dialect.quote(&name)),
     };
     maintenance_connection(url)?

@@ -104,12 +104,13 @@ pub fn connect(url: &DatabaseUrl) -> Result<AnyConnection, ConnectError> {
         }
         DatabaseUrl::Server { dialect, .. } => {
             let result = match dialect {
-                Dialect::Postgres => PgConnection::establish(&url.driver_string())
-                    .and_then(|mut c| {
+                Dialect::Postgres => {
+                    PgConnection::establish(&url.driver_string()).and_then(|mut c| {
                         c.batch_execute("SET TIME ZONE 'UTC'; SET client_min_messages = WARNING;")
                             .map_err(ConnectionError::CouldntSetupConfiguration)?;
                         Ok(AnyConnection::Postgresql(c))
-                    }),
+                    })
+                }
                 _ => MysqlConnection::establish(&url.driver_string()).and_then(|mut c| {
                     c.batch_execute(
                         "SET time_zone = '+00:00', \
@@ -185,11 +186,17 @@ mod tests {
             ConnectFailure::DatabaseMissing("nope".into())
         );
         assert_eq!(
-            classify("Access denied for user 'x'@'localhost' (using password: YES)", "".into()),
+            classify(
+                "Access denied for user 'x'@'localhost' (using password: YES)",
+                "".into()
+            ),
             ConnectFailure::AccessDenied
         );
         assert_eq!(
-            classify("connection to server at \"127.0.0.1\", port 1 failed: Connection refused Is the server running", "".into()),
+            classify(
+                "connection to server at \"127.0.0.1\", port 1 failed: Connection refused Is the server running",
+                "".into()
+            ),
             ConnectFailure::Unreachable
         );
         assert_eq!(

@@ -102,7 +102,10 @@ impl Dialect {
     pub fn create_table(self, table: &Table) -> Vec<String> {
         let mut parts: Vec<String> = table.columns.iter().map(|c| self.column_sql(c)).collect();
         if !table.primary_key.is_empty() {
-            parts.push(format!("PRIMARY KEY ({})", self.quote_list(&table.primary_key)));
+            parts.push(format!(
+                "PRIMARY KEY ({})",
+                self.quote_list(&table.primary_key)
+            ));
         }
         for unique in &table.unique_constraints {
             parts.push(format!(
@@ -124,7 +127,12 @@ impl Dialect {
             self.quote(&table.name),
             parts.join(",\n    ")
         )];
-        statements.extend(table.indexes.iter().map(|i| self.create_index(&table.name, i)));
+        statements.extend(
+            table
+                .indexes
+                .iter()
+                .map(|i| self.create_index(&table.name, i)),
+        );
         statements
     }
 

@@ -306,7 +306,10 @@ mod tests {
             Table::new("user"),
             Table::new("tag"),
         ]);
-        assert_eq!(schema.dependency_order(), ["user", "tag", "post", "comment"]);
+        assert_eq!(
+            schema.dependency_order(),
+            ["user", "tag", "post", "comment"]
+        );
     }
 
     #[test]

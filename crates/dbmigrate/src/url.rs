@@ -46,10 +46,7 @@ pub enum SqliteLocation {
 #[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
     Sqlite(SqliteLocation),
-    Server {
-        dialect: Dialect,
-        url: url::Url,
-    },
+    Server { dialect: Dialect, url: url::Url },
 }
 
 /// Why a URL was not accepted. Every variant carries the URL with its password masked.
@@ -78,7 +75,11 @@ impl DatabaseUrl {
                 reason: "it has no scheme such as sqlite: or postgresql:".into(),
             });
         };
-        let family = scheme.split('+').next().unwrap_or(scheme).to_ascii_lowercase();
+        let family = scheme
+            .split('+')
+            .next()
+            .unwrap_or(scheme)
+            .to_ascii_lowercase();
         match family.as_str() {
             "sqlite" | "sqlite3" => Ok(DatabaseUrl::Sqlite(parse_sqlite_location(rest))),
             "postgresql" | "postgres" | "pgsql" => Self::parse_server(input, Dialect::Postgres),
@@ -269,8 +270,14 @@ mod tests {
 
     #[test]
     fn sqlalchemy_sqlite_forms_give_relative_and_absolute_paths() {
-        assert_eq!(sqlite_path("sqlite:///relative.db"), PathBuf::from("relative.db"));
-        assert_eq!(sqlite_path("sqlite:////abs/path.db"), PathBuf::from("/abs/path.db"));
+        assert_eq!(
+            sqlite_path("sqlite:///relative.db"),
+            PathBuf::from("relative.db")
+        );
+        assert_eq!(
+            sqlite_path("sqlite:////abs/path.db"),
+            PathBuf::from("/abs/path.db")
+        );
         assert_eq!(sqlite_path("sqlite://app.db"), PathBuf::from("app.db"));
         assert_eq!(sqlite_path("sqlite:app.db"), PathBuf::from("app.db"));
     }

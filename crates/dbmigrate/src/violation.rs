@@ -104,7 +104,10 @@ fn unique(
         let constraint = schema
             .table(&table)
             .and_then(|t| t.unique_over(&columns))
-            .map_or_else(|| format!("uq_{table}_{}", columns.join("_")), str::to_string);
+            .map_or_else(
+                || format!("uq_{table}_{}", columns.join("_")),
+                str::to_string,
+            );
         return ConstraintViolation::Unique {
             table,
             columns,
@@ -136,7 +139,10 @@ fn unique(
     }
 }
 
-fn not_null(info: &(dyn DatabaseErrorInformation + Send + Sync), message: &str) -> ConstraintViolation {
+fn not_null(
+    info: &(dyn DatabaseErrorInformation + Send + Sync),
+    message: &str,
+) -> ConstraintViolation {
     // SQLite: "NOT NULL constraint failed: user.username"
     if let Some((table, column)) = message
         .strip_prefix("NOT NULL constraint failed: ")
@@ -159,7 +165,10 @@ fn not_null(info: &(dyn DatabaseErrorInformation + Send + Sync), message: &str) 
 /// The name quoted (by `'`, `` ` `` or `"`) right after `marker` in `message`.
 fn quoted_after(message: &str, marker: &str) -> Option<String> {
     let rest = &message[message.find(marker)? + marker.len()..];
-    let quote = rest.chars().next().filter(|c| matches!(c, '\'' | '`' | '"'))?;
+    let quote = rest
+        .chars()
+        .next()
+        .filter(|c| matches!(c, '\'' | '`' | '"'))?;
     let inner = &rest[1..];
     Some(inner[..inner.find(quote)?].to_string())
 }
@@ -171,7 +180,10 @@ mod tests {
     #[test]
     fn a_quoted_name_is_found_after_its_marker() {
         assert_eq!(
-            quoted_after("Duplicate entry 'john' for key 'ix_user_username'", "for key "),
+            quoted_after(
+                "Duplicate entry 'john' for key 'ix_user_username'",
+                "for key "
+            ),
             Some("ix_user_username".into())
         );
         assert_eq!(

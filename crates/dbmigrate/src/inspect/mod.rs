@@ -111,13 +111,29 @@ mod tests {
         assert_eq!(normalize_type("VARCHAR(64)", None), string64);
         assert_eq!(normalize_type("character varying", Some(64)), string64);
         assert_eq!(normalize_type("varchar(64)", None), string64);
-        for datetime in ["DATETIME", "timestamp without time zone", "datetime(6)", "datetime"] {
-            assert_eq!(normalize_type(datetime, None), ColumnType::DateTime, "{datetime}");
+        for datetime in [
+            "DATETIME",
+            "timestamp without time zone",
+            "datetime(6)",
+            "datetime",
+        ] {
+            assert_eq!(
+                normalize_type(datetime, None),
+                ColumnType::DateTime,
+                "{datetime}"
+            );
         }
         for integer in ["INTEGER", "integer", "int(11)", "int"] {
-            assert_eq!(normalize_type(integer, None), ColumnType::Integer, "{integer}");
+            assert_eq!(
+                normalize_type(integer, None),
+                ColumnType::Integer,
+                "{integer}"
+            );
         }
         assert_eq!(normalize_type("tinyint(1)", None), ColumnType::Boolean);
-        assert_eq!(normalize_type("NVARCHAR(10)", None), ColumnType::String(Some(10)));
+        assert_eq!(
+            normalize_type("NVARCHAR(10)", None),
+            ColumnType::String(Some(10))
+        );
     }
 }

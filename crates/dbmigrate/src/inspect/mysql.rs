@@ -5,7 +5,9 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{QueryResult, QueryableByName, RunQueryDsl, sql_query};
 
 use super::normalize_type;
-use crate::schema::{Column, ColumnDefault, ColumnType, ForeignKey, Index, ReferentialAction, Table};
+use crate::schema::{
+    Column, ColumnDefault, ColumnType, ForeignKey, Index, ReferentialAction, Table,
+};
 
 #[derive(QueryableByName)]
 struct Name {
@@ -119,8 +121,9 @@ fn table(conn: &mut MysqlConnection, name: &str) -> QueryResult<Table> {
                 columns: vec![row.column_name],
                 ref_table: row.ref_table,
                 ref_columns: vec![row.ref_column],
-                on_delete: ReferentialAction::parse(&row.on_delete)
-                    .filter(|a| !matches!(a, ReferentialAction::NoAction | ReferentialAction::Restrict)),
+                on_delete: ReferentialAction::parse(&row.on_delete).filter(|a| {
+                    !matches!(a, ReferentialAction::NoAction | ReferentialAction::Restrict)
+                }),
             }),
         }
     }
@@ -136,7 +139,11 @@ fn table(conn: &mut MysqlConnection, name: &str) -> QueryResult<Table> {
     .load(conn)?;
     for row in index_rows {
         // InnoDB makes an index for each foreign key that has none, named after it.
-        if table.foreign_keys.iter().any(|fk| fk.name == row.index_name) {
+        if table
+            .foreign_keys
+            .iter()
+            .any(|fk| fk.name == row.index_name)
+        {
             continue;
         }
         match table.indexes.last_mut() {

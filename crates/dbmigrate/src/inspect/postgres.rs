@@ -5,7 +5,9 @@ use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel::{QueryResult, QueryableByName, RunQueryDsl, sql_query};
 
 use super::normalize_type;
-use crate::schema::{Column, ColumnDefault, ForeignKey, Index, ReferentialAction, Table, UniqueConstraint};
+use crate::schema::{
+    Column, ColumnDefault, ForeignKey, Index, ReferentialAction, Table, UniqueConstraint,
+};
 
 #[derive(QueryableByName)]
 struct Name {
@@ -104,7 +106,11 @@ fn table(conn: &mut PgConnection, name: &str) -> QueryResult<Table> {
             name: row.name,
             ty,
             nullable: row.nullable,
-            default: if serial { None } else { row.default_sql.map(parse_default) },
+            default: if serial {
+                None
+            } else {
+                row.default_sql.map(parse_default)
+            },
             autoincrement: serial || row.identity,
         });
     }

@@ -85,9 +85,7 @@ fn table(conn: &mut SqliteConnection, name: &str) -> QueryResult<Table> {
     let rowid_alias = table.primary_key.len() == 1;
     for row in columns {
         let ty = normalize_type(&row.ty, None);
-        let is_rowid = rowid_alias
-            && row.pk == 1
-            && row.ty.eq_ignore_ascii_case("integer");
+        let is_rowid = rowid_alias && row.pk == 1 && row.ty.eq_ignore_ascii_case("integer");
         table.columns.push(Column {
             name: row.name,
             ty,
@@ -104,10 +102,9 @@ fn table(conn: &mut SqliteConnection, name: &str) -> QueryResult<Table> {
     .bind::<Text, _>(name)
     .load(conn)?;
     for index in indexes.into_iter().filter(|i| i.origin != "pk") {
-        let columns: Vec<Name> =
-            sql_query("SELECT name FROM pragma_index_info(?) ORDER BY seqno")
-                .bind::<Text, _>(&index.name)
-                .load(conn)?;
+        let columns: Vec<Name> = sql_query("SELECT name FROM pragma_index_info(?) ORDER BY seqno")
+            .bind::<Text, _>(&index.name)
+            .load(conn)?;
         let columns: Vec<String> = columns.into_iter().map(|c| c.name).collect();
         if index.origin == "u" {
             // SQLite keeps no name for a UNIQUE constraint; the engine names them by convention.
@@ -150,7 +147,8 @@ fn table(conn: &mut SqliteConnection, name: &str) -> QueryResult<Table> {
         }
         let (_, fk) = current.as_mut().expect("set above");
         fk.columns.push(row.from_column);
-        fk.ref_columns.push(row.to_column.unwrap_or_else(|| "id".into()));
+        fk.ref_columns
+            .push(row.to_column.unwrap_or_else(|| "id".into()));
     }
     table.foreign_keys.extend(current.map(|(_, fk)| fk));
     // SQLite keeps no name for a foreign key either; the engine names them by convention.

@@ -1,0 +1,47 @@
+//! What each database ends up with, read back from its own catalog, is exactly the
+//! chapter's schema: columns, types and lengths, nullability, indexes, the foreign key.
+
+mod support;
+
+use dbmigrate::inspect::inspect;
+use dbmigrate::schema::{ColumnType, Schema};
+use microblog::Database;
+
+fn sorted(schema: &Schema) -> Schema {
+    let mut schema = schema.clone();
+    schema.tables.sort_by(|a, b| a.name.cmp(&b.name));
+    for table in &mut schema.tables {
+        table.indexes.sort_by(|a, b| a.name.cmp(&b.name));
+        table.foreign_keys.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+    schema
+}
+
+on_each_database! {
+    fn the_catalog_holds_exactly_the_models_schema(db: &TestDb) {
+        let mut database = Database::connect(&db.url).unwrap();
+        database.create_tables_if_empty().unwrap();
+        let read = inspect(database.session.conn()).unwrap();
+        assert_eq!(read, sorted(microblog::models::schema()));
+
+        // Spelled out, so that a reader sees what "exactly" covers.
+        let user = read.table("user").unwrap();
+        let username = user.find_column("username").unwrap();
+        assert_eq!((username.ty.clone(), username.nullable), (ColumnType::String(Some(64)), true));
+        let index_names: Vec<(&str, bool)> =
+            user.indexes.iter().map(|i| (i.name.as_str(), i.unique)).collect();
+        assert_eq!(index_names, [("ix_user_email", true), ("ix_user_username", true)]);
+        let post = read.table("post").unwrap();
+        assert_eq!(post.indexes[0].name, "ix_post_timestamp");
+        assert!(!post.indexes[0].unique);
+        assert_eq!(post.foreign_keys[0].columns, ["user_id"]);
+        assert_eq!((post.foreign_keys[0].ref_table.as_str(), post.foreign_keys[0].ref_columns.as_slice()), ("user", &["id".to_string()][..]));
+        assert_eq!(post.find_column("timestamp").unwrap().ty, ColumnType::DateTime);
+    }
+
+    fn a_database_that_has_tables_is_left_as_it_is(db: &TestDb) {
+        let mut database = Database::connect(&db.url).unwrap();
+        assert!(database.create_tables_if_empty().unwrap());
+        assert!(!database.create_tables_if_empty().unwrap());
+    }
+}
