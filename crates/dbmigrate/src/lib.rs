@@ -5,8 +5,10 @@
 pub mod admin;
 pub mod connection;
 pub mod inspect;
+pub mod ops;
 pub mod render;
 pub mod schema;
+mod spelling;
 pub mod url;
 pub mod violation;
 

@@ -3,8 +3,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::{Deserialize, Serialize};
+
 /// A column type, in the vocabulary shared by the three databases.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum ColumnType {
     SmallInteger,
     Integer,
@@ -42,7 +45,8 @@ impl ColumnType {
 }
 
 /// A server-side default, kept as the SQL expression the database evaluates.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
 pub enum ColumnDefault {
     /// A literal written as SQL: `0`, `'draft'`, `TRUE`.
     Literal(String),
@@ -50,14 +54,31 @@ pub enum ColumnDefault {
     CurrentTimestamp,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Column {
     pub name: String,
+    #[serde(rename = "type")]
     pub ty: ColumnType,
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub nullable: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<ColumnDefault>,
     /// Values come from the database when none is given (`SERIAL`, `AUTO_INCREMENT`, rowid).
+    #[serde(default, skip_serializing_if = "is_false")]
     pub autoincrement: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 impl Column {
@@ -90,13 +111,15 @@ pub struct Index {
     pub unique: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UniqueConstraint {
     pub name: String,
     pub columns: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum ReferentialAction {
     NoAction,
     Restrict,
@@ -128,13 +151,32 @@ impl ReferentialAction {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl TryFrom<String> for ReferentialAction {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        ReferentialAction::parse(&text).ok_or_else(|| {
+            format!(
+                "unknown action '{text}'; use NO ACTION, RESTRICT, CASCADE, SET NULL or SET DEFAULT"
+            )
+        })
+    }
+}
+
+impl From<ReferentialAction> for String {
+    fn from(action: ReferentialAction) -> Self {
+        action.sql().to_string()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ForeignKey {
     pub name: String,
     pub columns: Vec<String>,
     pub ref_table: String,
     pub ref_columns: Vec<String>,
     /// `None` is the database's default, NO ACTION.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_delete: Option<ReferentialAction>,
 }
 

@@ -1,0 +1,184 @@
+//! How column types and defaults are written in revision files: `integer`, `string(64)`,
+//! `datetime`, `numeric(10, 2)`; `CURRENT_TIMESTAMP` or a SQL literal.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::schema::{ColumnDefault, ColumnType};
+
+impl fmt::Display for ColumnType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ColumnType::SmallInteger => f.write_str("smallint"),
+            ColumnType::Integer => f.write_str("integer"),
+            ColumnType::BigInteger => f.write_str("bigint"),
+            ColumnType::Boolean => f.write_str("boolean"),
+            ColumnType::String(Some(n)) => write!(f, "string({n})"),
+            ColumnType::String(None) => f.write_str("string"),
+            ColumnType::Text => f.write_str("text"),
+            ColumnType::Float => f.write_str("float"),
+            ColumnType::Double => f.write_str("double"),
+            ColumnType::Numeric { precision, scale } => write!(f, "numeric({precision}, {scale})"),
+            ColumnType::Date => f.write_str("date"),
+            ColumnType::Time => f.write_str("time"),
+            ColumnType::DateTime => f.write_str("datetime"),
+            ColumnType::Binary => f.write_str("binary"),
+        }
+    }
+}
+
+/// The type names a revision file accepts.
+pub const TYPE_NAMES: &str = "smallint, integer, bigint, boolean, string(N), string, text, \
+     float, double, numeric(P, S), date, time, datetime, binary";
+
+impl FromStr for ColumnType {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let lower = text.trim().to_ascii_lowercase();
+        let (name, args) = match lower.split_once('(') {
+            Some((name, rest)) => match rest.strip_suffix(')') {
+                Some(args) => (name.trim(), Some(args)),
+                None => return Err(format!("unclosed parenthesis in type '{text}'")),
+            },
+            None => (lower.as_str(), None),
+        };
+        let numbers = |count: usize| -> Result<Vec<u32>, String> {
+            let numbers: Result<Vec<u32>, _> = args
+                .unwrap_or("")
+                .split(',')
+                .map(|n| n.trim().parse::<u32>())
+                .collect();
+            match numbers {
+                Ok(n) if n.len() == count => Ok(n),
+                _ => Err(format!(
+                    "type '{text}' needs {count} whole number(s) in parentheses"
+                )),
+            }
+        };
+        let no_args = |ty: ColumnType| match args {
+            None => Ok(ty),
+            Some(_) => Err(format!("type '{name}' takes no length")),
+        };
+        match name {
+            "smallint" | "smallinteger" => no_args(ColumnType::SmallInteger),
+            "integer" | "int" => no_args(ColumnType::Integer),
+            "bigint" | "biginteger" => no_args(ColumnType::BigInteger),
+            "boolean" | "bool" => no_args(ColumnType::Boolean),
+            "string" | "varchar" => match args {
+                None => Ok(ColumnType::String(None)),
+                Some(_) => Ok(ColumnType::String(Some(numbers(1)?[0]))),
+            },
+            "text" => no_args(ColumnType::Text),
+            "float" | "real" => no_args(ColumnType::Float),
+            "double" => no_args(ColumnType::Double),
+            "numeric" | "decimal" => {
+                let n = numbers(2)?;
+                Ok(ColumnType::Numeric {
+                    precision: n[0],
+                    scale: n[1],
+                })
+            }
+            "date" => no_args(ColumnType::Date),
+            "time" => no_args(ColumnType::Time),
+            "datetime" | "timestamp" => no_args(ColumnType::DateTime),
+            "binary" | "blob" => no_args(ColumnType::Binary),
+            _ => Err(format!(
+                "unknown type '{text}'; the types are: {TYPE_NAMES}"
+            )),
+        }
+    }
+}
+
+impl TryFrom<String> for ColumnType {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse()
+    }
+}
+
+impl From<ColumnType> for String {
+    fn from(ty: ColumnType) -> Self {
+        ty.to_string()
+    }
+}
+
+impl fmt::Display for ColumnDefault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ColumnDefault::CurrentTimestamp => f.write_str("CURRENT_TIMESTAMP"),
+            ColumnDefault::Literal(sql) => f.write_str(sql),
+        }
+    }
+}
+
+impl From<String> for ColumnDefault {
+    fn from(text: String) -> Self {
+        let trimmed = text.trim();
+        if trimmed.eq_ignore_ascii_case("current_timestamp")
+            || trimmed.eq_ignore_ascii_case("now()")
+        {
+            ColumnDefault::CurrentTimestamp
+        } else {
+            ColumnDefault::Literal(trimmed.to_string())
+        }
+    }
+}
+
+impl From<ColumnDefault> for String {
+    fn from(default: ColumnDefault) -> Self {
+        default.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_type_reads_back_from_its_spelling() {
+        for ty in [
+            ColumnType::SmallInteger,
+            ColumnType::Integer,
+            ColumnType::BigInteger,
+            ColumnType::Boolean,
+            ColumnType::String(Some(64)),
+            ColumnType::String(None),
+            ColumnType::Text,
+            ColumnType::Float,
+            ColumnType::Double,
+            ColumnType::Numeric {
+                precision: 10,
+                scale: 2,
+            },
+            ColumnType::Date,
+            ColumnType::Time,
+            ColumnType::DateTime,
+            ColumnType::Binary,
+        ] {
+            assert_eq!(ty.to_string().parse::<ColumnType>(), Ok(ty.clone()), "{ty}");
+        }
+    }
+
+    #[test]
+    fn a_bad_type_says_what_is_wrong() {
+        assert!(
+            "string(x)"
+                .parse::<ColumnType>()
+                .unwrap_err()
+                .contains("whole number")
+        );
+        assert!(
+            "varchar2"
+                .parse::<ColumnType>()
+                .unwrap_err()
+                .contains("the types are")
+        );
+        assert!(
+            "integer(3)"
+                .parse::<ColumnType>()
+                .unwrap_err()
+                .contains("takes no length")
+        );
+    }
+}
