@@ -7,6 +7,7 @@ pub mod connection;
 pub mod inspect;
 pub mod ops;
 pub mod render;
+pub mod render_ops;
 pub mod schema;
 mod spelling;
 pub mod url;
