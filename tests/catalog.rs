@@ -1,9 +1,8 @@
 //! What each database ends up with, read back from its own catalog, is exactly the
 //! chapter's schema: columns, types and lengths, nullability, indexes, the foreign key.
 
-mod support;
-
 use dbmigrate::inspect::inspect;
+use dbmigrate::on_each_database;
 use dbmigrate::schema::{ColumnType, Schema};
 use microblog::Database;
 

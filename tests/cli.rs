@@ -1,12 +1,10 @@
 //! The binary as a user runs it: settings, and one clear line for each bad DATABASE_URL.
 
-mod support;
-
 use std::path::Path;
 use std::process::{Command, Output};
 
 use dbmigrate::Dialect;
-use support::TestDb;
+use dbmigrate::testing::TestDb;
 
 fn microblog(dir: &Path, database_url: Option<&str>, args: &[&str]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_microblog"));
@@ -92,7 +90,7 @@ fn a_sqlite_file_in_a_missing_directory_is_refused_and_nothing_is_created() {
 }
 
 fn when_server_is_up(dialect: Dialect, check: impl FnOnce(&TestDb)) {
-    support::on(dialect, check);
+    dbmigrate::testing::on(dialect, check);
 }
 
 #[test]

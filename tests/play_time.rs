@@ -1,11 +1,10 @@
 //! The chapter's "Play Time" session, against the library, on each database.
 
-mod support;
-
+use dbmigrate::on_each_database;
+use dbmigrate::testing::TestDb;
 use diesel::prelude::*;
 use microblog::models::tables::{post, user};
 use microblog::{Database, Post, User};
-use support::TestDb;
 
 fn fresh(db: &TestDb) -> Database {
     let mut database = Database::connect(&db.url).expect("connect");

@@ -1,13 +1,12 @@
 //! The session's guarantees: all or nothing, typed constraint errors, foreign keys enforced
 //! and respected in the order of the statements, on each database.
 
-mod support;
-
 use dbmigrate::ConstraintViolation;
+use dbmigrate::on_each_database;
+use dbmigrate::testing::TestDb;
 use diesel::prelude::*;
 use microblog::models::tables::{post, user};
 use microblog::{Database, DbError, Post, User};
-use support::TestDb;
 
 fn fresh(db: &TestDb) -> Database {
     let mut database = Database::connect(&db.url).expect("connect");

@@ -3,6 +3,7 @@
 //! nothing of any application; applications hand it their schema as a value.
 
 pub mod admin;
+pub mod apply;
 pub mod connection;
 pub mod inspect;
 pub mod ops;
@@ -10,6 +11,8 @@ pub mod render;
 pub mod render_ops;
 pub mod schema;
 mod spelling;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod url;
 pub mod violation;
 

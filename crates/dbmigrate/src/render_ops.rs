@@ -150,6 +150,9 @@ impl Dialect {
                     .expect("apply added it");
                 vec![self.create_index(table, index)]
             }
+            Op::DropIndex { table, name } if self == Dialect::Mysql => {
+                mysql_drop_index(table_before(table), table_after(table), name)
+            }
             Op::DropIndex { table, name } => vec![self.drop_index(table, name)],
             Op::CreateUniqueConstraint {
                 table,
@@ -217,6 +220,45 @@ impl Dialect {
         };
         Ok(statements)
     }
+}
+
+/// InnoDB refuses to drop the index a foreign key uses; the key is dropped first and made
+/// again after, when InnoDB gives it an index of its own.
+fn mysql_drop_index(before: &Table, after: &Table, name: &str) -> Vec<String> {
+    let d = Dialect::Mysql;
+    let dropped = before
+        .indexes
+        .iter()
+        .find(|i| i.name == name)
+        .expect("apply checked it");
+    let serves =
+        |columns: &[String], fk: &crate::schema::ForeignKey| columns.starts_with(&fk.columns);
+    let orphaned: Vec<&crate::schema::ForeignKey> = after
+        .foreign_keys
+        .iter()
+        .filter(|fk| {
+            serves(&dropped.columns, fk) && !after.indexes.iter().any(|i| serves(&i.columns, fk))
+        })
+        .collect();
+    let mut statements: Vec<String> = orphaned
+        .iter()
+        .map(|fk| {
+            format!(
+                "ALTER TABLE {} DROP FOREIGN KEY {}",
+                d.quote(&before.name),
+                d.quote(&fk.name)
+            )
+        })
+        .collect();
+    statements.push(d.drop_index(&before.name, name));
+    statements.extend(orphaned.iter().map(|fk| {
+        format!(
+            "ALTER TABLE {} ADD {}",
+            d.quote(&before.name),
+            d.foreign_key_sql(fk)
+        )
+    }));
+    statements
 }
 
 fn rename_column(dialect: Dialect, table: &str, column: &str, new_name: &str) -> String {

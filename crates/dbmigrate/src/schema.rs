@@ -289,6 +289,27 @@ impl Schema {
         self.tables.iter().find(|t| t.name == name)
     }
 
+    /// The schema as `dialect` can tell it apart: MySQL keeps a unique constraint as a unique
+    /// index, so there both are unique indexes. Compare schemas in this form.
+    pub fn normalized_for(&self, dialect: crate::url::Dialect) -> Schema {
+        let mut schema = self.clone();
+        schema.tables.sort_by(|a, b| a.name.cmp(&b.name));
+        for table in &mut schema.tables {
+            if dialect == crate::url::Dialect::Mysql {
+                let uniques = std::mem::take(&mut table.unique_constraints);
+                table.indexes.extend(uniques.into_iter().map(|u| Index {
+                    name: u.name,
+                    columns: u.columns,
+                    unique: true,
+                }));
+            }
+            table.indexes.sort_by(|a, b| a.name.cmp(&b.name));
+            table.unique_constraints.sort_by(|a, b| a.name.cmp(&b.name));
+            table.foreign_keys.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+        schema
+    }
+
     /// Table names ordered so that every table comes after the tables it references:
     /// the order to create tables and insert rows in (reverse it to drop or delete).
     /// Tables in a reference cycle keep their declared order at the end.

@@ -68,8 +68,30 @@ pub(super) fn tables(conn: &mut SqliteConnection) -> QueryResult<Vec<Table>> {
         .collect()
 }
 
+#[derive(QueryableByName)]
+struct Sql {
+    #[diesel(sql_type = Nullable<Text>)]
+    sql: Option<String>,
+}
+
 fn table(conn: &mut SqliteConnection, name: &str) -> QueryResult<Table> {
     let mut table = Table::new(name);
+    let create_sql: Vec<Sql> =
+        sql_query("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?")
+            .bind::<Text, _>(name)
+            .load(conn)?;
+    let named = named_constraints(
+        create_sql
+            .first()
+            .and_then(|s| s.sql.as_deref())
+            .unwrap_or(""),
+    );
+    let name_of = |kind: &str, columns: &[String], fallback: String| {
+        named
+            .iter()
+            .find(|(k, _, cols)| k == kind && cols == columns)
+            .map_or(fallback, |(_, name, _)| name.clone())
+    };
     let columns: Vec<ColumnRow> = sql_query(
         "SELECT name, type AS ty, \"notnull\", dflt_value, pk FROM pragma_table_info(?) ORDER BY cid",
     )
@@ -107,9 +129,12 @@ fn table(conn: &mut SqliteConnection, name: &str) -> QueryResult<Table> {
             .load(conn)?;
         let columns: Vec<String> = columns.into_iter().map(|c| c.name).collect();
         if index.origin == "u" {
-            // SQLite keeps no name for a UNIQUE constraint; the engine names them by convention.
             table.unique_constraints.push(UniqueConstraint {
-                name: format!("uq_{}_{}", name, columns.join("_")),
+                name: name_of(
+                    "UNIQUE",
+                    &columns,
+                    format!("uq_{}_{}", name, columns.join("_")),
+                ),
                 columns,
             });
         } else {
@@ -151,11 +176,87 @@ fn table(conn: &mut SqliteConnection, name: &str) -> QueryResult<Table> {
             .push(row.to_column.unwrap_or_else(|| "id".into()));
     }
     table.foreign_keys.extend(current.map(|(_, fk)| fk));
-    // SQLite keeps no name for a foreign key either; the engine names them by convention.
+    // The pragmas give no constraint names: they come from the CREATE TABLE text, or,
+    // for a constraint declared without one, from the engine's naming convention.
     for fk in &mut table.foreign_keys {
-        fk.name = format!("fk_{}_{}_{}", name, fk.columns.join("_"), fk.ref_table);
+        let fallback = format!("fk_{}_{}_{}", name, fk.columns.join("_"), fk.ref_table);
+        fk.name = name_of("FOREIGN", &fk.columns, fallback);
     }
     Ok(table)
+}
+
+/// `CONSTRAINT name UNIQUE (…)` and `CONSTRAINT name FOREIGN KEY (…)` clauses of a CREATE
+/// TABLE statement, as (kind, name, columns).
+fn named_constraints(sql: &str) -> Vec<(String, String, Vec<String>)> {
+    let tokens = tokenize(sql);
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i + 2 < tokens.len() {
+        if tokens[i].eq_ignore_ascii_case("constraint") {
+            let name = tokens[i + 1].clone();
+            let kind = tokens[i + 2].to_ascii_uppercase();
+            let open = match kind.as_str() {
+                "UNIQUE" => i + 3,
+                "FOREIGN" => i + 4,
+                _ => {
+                    i += 1;
+                    continue;
+                }
+            };
+            if tokens.get(open).map(String::as_str) == Some("(") {
+                let columns: Vec<String> = tokens[open + 1..]
+                    .iter()
+                    .take_while(|t| *t != ")")
+                    .filter(|t| *t != ",")
+                    .cloned()
+                    .collect();
+                found.push((kind, name, columns));
+            }
+        }
+        i += 1;
+    }
+    found
+}
+
+/// Identifiers (quotes removed), words and single punctuation characters.
+fn tokenize(sql: &str) -> Vec<String> {
+    let mut tokens = Vec::new();
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' | '`' | '[' | '\'' => {
+                let close = if c == '[' { ']' } else { c };
+                let mut ident = String::new();
+                while let Some(d) = chars.next() {
+                    if d == close {
+                        if chars.peek() == Some(&close) && close != ']' {
+                            ident.push(d);
+                            chars.next();
+                            continue;
+                        }
+                        break;
+                    }
+                    ident.push(d);
+                }
+                tokens.push(ident);
+            }
+            c if c.is_alphanumeric() || c == '_' => {
+                let mut word = c.to_string();
+                while let Some(&d) = chars.peek() {
+                    if d.is_alphanumeric() || d == '_' || d == '$' {
+                        word.push(d);
+                        chars.next();
+                    } else {
+                        break;
+                    }
+                }
+                tokens.push(word);
+            }
+            c if c.is_whitespace() => {}
+            c => tokens.push(c.to_string()),
+        }
+    }
+    tokens
 }
 
 pub(super) fn parse_default(sql: String) -> ColumnDefault {
@@ -164,5 +265,35 @@ pub(super) fn parse_default(sql: String) -> ColumnDefault {
         ColumnDefault::CurrentTimestamp
     } else {
         ColumnDefault::Literal(sql)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constraint_names_are_read_from_the_create_statement() {
+        let sql = r#"CREATE TABLE "entry" (
+            "id" INTEGER NOT NULL, "user_id" INTEGER, "a" TEXT, "b" TEXT,
+            PRIMARY KEY ("id"),
+            CONSTRAINT "uq_ab" UNIQUE ("a", "b"),
+            CONSTRAINT "fk_post_user_id_user" FOREIGN KEY ("user_id") REFERENCES "user" ("id")
+        )"#;
+        assert_eq!(
+            named_constraints(sql),
+            [
+                (
+                    "UNIQUE".to_string(),
+                    "uq_ab".to_string(),
+                    vec!["a".to_string(), "b".to_string()]
+                ),
+                (
+                    "FOREIGN".to_string(),
+                    "fk_post_user_id_user".to_string(),
+                    vec!["user_id".to_string()]
+                ),
+            ]
+        );
     }
 }

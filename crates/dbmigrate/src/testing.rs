@@ -1,12 +1,11 @@
-//! Each test gets its own database: a temporary SQLite file, or a new database on the
-//! PostgreSQL or MariaDB server, dropped when the test ends. Without a server, its tests
-//! are skipped with a message, except under CI (`CI=true`), where that is a failure.
-
-#![allow(dead_code)]
+//! For tests (feature `testing`): each test gets its own database, a temporary SQLite file
+//! or a new database on the PostgreSQL or MariaDB server, dropped when the test ends.
+//! Without a server, its tests are skipped with a message, except under CI (`CI=true`),
+//! where that is a failure.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use dbmigrate::{DatabaseUrl, Dialect, admin};
+use crate::{DatabaseUrl, Dialect, admin};
 
 pub struct TestDb {
     pub url: DatabaseUrl,
@@ -102,21 +101,21 @@ macro_rules! on_each_database {
             #[allow(unused_imports)]
             use super::*;
 
-            fn body($db: &$crate::support::TestDb) $body
+            fn body($db: &$crate::testing::TestDb) $body
 
             #[test]
             fn sqlite() {
-                $crate::support::on(dbmigrate::Dialect::Sqlite, body);
+                $crate::testing::on($crate::Dialect::Sqlite, body);
             }
 
             #[test]
             fn postgresql() {
-                $crate::support::on(dbmigrate::Dialect::Postgres, body);
+                $crate::testing::on($crate::Dialect::Postgres, body);
             }
 
             #[test]
             fn mariadb() {
-                $crate::support::on(dbmigrate::Dialect::Mysql, body);
+                $crate::testing::on($crate::Dialect::Mysql, body);
             }
         }
     )*};

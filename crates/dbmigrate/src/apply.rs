@@ -1,0 +1,196 @@
+//! Applying a list of operations to a live database as one unit: one transaction on SQLite
+//! and PostgreSQL, so that a failure leaves the database exactly as it was; statement by
+//! statement on MySQL, whose DDL commits implicitly, with an exact account of what was
+//! applied when a statement fails.
+
+use diesel::connection::SimpleConnection;
+use diesel::sql_types::{Nullable, Text};
+use diesel::{Connection, QueryResult, QueryableByName, RunQueryDsl, sql_query};
+
+use crate::connection::AnyConnection;
+use crate::ops::{Op, OpError};
+use crate::schema::Schema;
+use crate::url::Dialect;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("operation {number} ({op}) does not fit the schema: {source}")]
+    Invalid {
+        number: usize,
+        op: String,
+        source: OpError,
+    },
+    #[error("{0}")]
+    Failed(Box<StatementFailure>),
+    #[error("the foreign keys do not hold after the change: {0}")]
+    ForeignKeyCheck(String),
+    #[error("{0}")]
+    Database(#[from] diesel::result::Error),
+}
+
+/// A statement the database refused, and where that left the database.
+#[derive(Debug, thiserror::Error)]
+#[error("operation {number} ({op}) failed: {message}{}", account(.applied, .not_applied, *.rolled_back))]
+pub struct StatementFailure {
+    pub number: usize,
+    pub op: String,
+    pub statement: String,
+    pub message: String,
+    /// Statements that took effect and stay (MySQL only; empty where it rolled back).
+    pub applied: Vec<String>,
+    /// Statements that did not run.
+    pub not_applied: Vec<String>,
+    /// Whether the database is back where it was before the first statement.
+    pub rolled_back: bool,
+}
+
+fn account(applied: &[String], not_applied: &[String], rolled_back: bool) -> String {
+    if rolled_back {
+        return "; nothing was changed".into();
+    }
+    let list = |statements: &[String]| {
+        statements
+            .iter()
+            .map(|s| format!("    {}", s.replace('\n', " ")))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    format!(
+        "\n  applied ({}), and not undone because MySQL commits DDL at once:\n{}\n  not applied ({}):\n{}",
+        applied.len(),
+        list(applied),
+        not_applied.len(),
+        list(not_applied)
+    )
+}
+
+/// Each statement with the number (from 1) and description of the operation it comes from.
+pub struct Plan {
+    pub statements: Vec<(usize, String, String)>,
+    pub after: Schema,
+}
+
+/// The statements for `ops` on `dialect`, starting from `before`; checks every operation
+/// against the schema before anything runs.
+pub fn plan(dialect: Dialect, ops: &[Op], before: &Schema) -> Result<Plan, ApplyError> {
+    let mut schema = before.clone();
+    let mut statements = Vec::new();
+    for (index, op) in ops.iter().enumerate() {
+        let invalid = |source| ApplyError::Invalid {
+            number: index + 1,
+            op: op.describe(),
+            source,
+        };
+        for statement in dialect.op_statements(op, &schema).map_err(invalid)? {
+            statements.push((index + 1, op.describe(), statement));
+        }
+        schema.apply(op).map_err(invalid)?;
+    }
+    Ok(Plan {
+        statements,
+        after: schema,
+    })
+}
+
+#[derive(QueryableByName)]
+struct ForeignKeyProblem {
+    #[diesel(sql_type = Text)]
+    table: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    parent: Option<String>,
+}
+
+/// Runs `ops` on `conn`, whose schema is `before`, then `finish` in the same transaction
+/// (where there is one): the place to record that a revision was applied.
+pub fn apply(
+    conn: &mut AnyConnection,
+    ops: &[Op],
+    before: &Schema,
+    finish: impl FnOnce(&mut AnyConnection) -> QueryResult<()>,
+) -> Result<Schema, ApplyError> {
+    let plan = plan(conn.dialect(), ops, before)?;
+    match conn.dialect() {
+        Dialect::Mysql => apply_one_by_one(conn, &plan, finish)?,
+        Dialect::Postgres => conn.transaction(|c| {
+            run_all(c, &plan)?;
+            finish(c)?;
+            Ok::<_, ApplyError>(())
+        })?,
+        Dialect::Sqlite => {
+            // Must be switched before BEGIN: inside a transaction SQLite ignores it.
+            conn.batch_execute("PRAGMA foreign_keys = OFF")?;
+            let result = conn.transaction(|c| {
+                run_all(c, &plan)?;
+                check_foreign_keys(c)?;
+                finish(c)?;
+                Ok::<_, ApplyError>(())
+            });
+            conn.batch_execute("PRAGMA foreign_keys = ON")?;
+            result?;
+        }
+    }
+    Ok(plan.after)
+}
+
+fn run_all(conn: &mut AnyConnection, plan: &Plan) -> Result<(), ApplyError> {
+    for (position, (_, _, statement)) in plan.statements.iter().enumerate() {
+        conn.batch_execute(statement)
+            .map_err(|e| failure(plan, position, e, true))?;
+    }
+    Ok(())
+}
+
+fn apply_one_by_one(
+    conn: &mut AnyConnection,
+    plan: &Plan,
+    finish: impl FnOnce(&mut AnyConnection) -> QueryResult<()>,
+) -> Result<(), ApplyError> {
+    for (position, (_, _, statement)) in plan.statements.iter().enumerate() {
+        conn.batch_execute(statement)
+            .map_err(|e| failure(plan, position, e, position == 0))?;
+    }
+    finish(conn)?;
+    Ok(())
+}
+
+/// Statement `position` of `plan` failed; without a rollback, the ones before it stay.
+fn failure(
+    plan: &Plan,
+    position: usize,
+    error: diesel::result::Error,
+    rolled_back: bool,
+) -> ApplyError {
+    let (number, op, statement) = &plan.statements[position];
+    let texts = |range: &[(usize, String, String)]| -> Vec<String> {
+        range.iter().map(|(_, _, s)| s.clone()).collect()
+    };
+    ApplyError::Failed(Box::new(StatementFailure {
+        number: *number,
+        op: op.clone(),
+        statement: statement.clone(),
+        message: error.to_string(),
+        applied: if rolled_back {
+            Vec::new()
+        } else {
+            texts(&plan.statements[..position])
+        },
+        not_applied: texts(&plan.statements[position..]),
+        rolled_back,
+    }))
+}
+
+fn check_foreign_keys(conn: &mut AnyConnection) -> Result<(), ApplyError> {
+    let problems: Vec<ForeignKeyProblem> =
+        sql_query("SELECT \"table\" AS \"table\", parent FROM pragma_foreign_key_check")
+            .load(conn)?;
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let first = &problems[0];
+    Err(ApplyError::ForeignKeyCheck(format!(
+        "{} row(s) break a foreign key, the first in '{}' referencing '{}'",
+        problems.len(),
+        first.table,
+        first.parent.as_deref().unwrap_or("?")
+    )))
+}

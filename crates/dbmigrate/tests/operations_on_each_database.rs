@@ -1,0 +1,179 @@
+//! Every kind of operation, applied to a real database: the catalog then reads back as the
+//! schema the operations describe, and the rows survive (on SQLite, through rebuilds).
+
+use diesel::connection::SimpleConnection;
+use diesel::sql_types::BigInt;
+use diesel::{QueryableByName, RunQueryDsl, sql_query};
+
+use dbmigrate::apply::{ApplyError, apply};
+use dbmigrate::inspect::inspect;
+use dbmigrate::ops::Op;
+use dbmigrate::schema::{Column, ColumnDefault, ColumnType, Schema, Table};
+use dbmigrate::testing::TestDb;
+use dbmigrate::{AnyConnection, connect, on_each_database};
+
+fn chapter() -> Schema {
+    Schema::new(vec![
+        Table::new("user")
+            .id_column("id")
+            .column(Column::new("username", ColumnType::String(Some(64))))
+            .index("username", true),
+        Table::new("post")
+            .id_column("id")
+            .column(Column::new("body", ColumnType::String(Some(140))))
+            .column(Column::new("user_id", ColumnType::Integer))
+            .foreign_key("user_id", "user", "id"),
+    ])
+}
+
+/// The live schema and the expected one, in the form the database can tell apart.
+fn assert_catalog_is(conn: &mut AnyConnection, expected: &Schema, context: &str) {
+    let dialect = conn.dialect();
+    assert_eq!(
+        inspect(conn).unwrap().normalized_for(dialect),
+        expected.normalized_for(dialect),
+        "{context}"
+    );
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+fn count(conn: &mut AnyConnection, sql: &str) -> i64 {
+    sql_query(sql).load::<Count>(conn).unwrap()[0].n
+}
+
+fn q(conn: &AnyConnection, ident: &str) -> String {
+    conn.dialect().quote(ident)
+}
+
+fn with_rows(db: &TestDb) -> (AnyConnection, Schema) {
+    let mut conn = connect(&db.url).unwrap();
+    let schema = apply(
+        &mut conn,
+        &chapter().creation_ops(),
+        &Schema::default(),
+        |_| Ok(()),
+    )
+    .unwrap();
+    let (user, post) = (q(&conn, "user"), q(&conn, "post"));
+    conn.batch_execute(&format!(
+        "INSERT INTO {user} (username) VALUES ('john'); INSERT INTO {user} (username) VALUES ('susan');"
+    ))
+    .unwrap();
+    conn.batch_execute(&format!(
+        "INSERT INTO {post} (body, user_id) VALUES ('first', 1); INSERT INTO {post} (body, user_id) VALUES ('second', 2);"
+    ))
+    .unwrap();
+    (conn, schema)
+}
+
+fn alter(
+    column: &str,
+    ty: Option<ColumnType>,
+    nullable: Option<bool>,
+    set_default: Option<ColumnDefault>,
+    new_name: Option<&str>,
+) -> Op {
+    Op::AlterColumn {
+        table: "post".into(),
+        column: column.into(),
+        ty,
+        nullable,
+        set_default,
+        drop_default: false,
+        new_name: new_name.map(str::to_string),
+    }
+}
+
+on_each_database! {
+    fn each_operation_leaves_the_catalog_as_described_and_keeps_the_rows(db: &TestDb) {
+        let (mut conn, mut schema) = with_rows(db);
+        assert_catalog_is(&mut conn, &schema, "after creating the tables");
+        let ops = vec![
+            Op::AddColumn { table: "post".into(), column: Column::new("language", ColumnType::String(Some(5))) },
+            Op::AddColumn {
+                table: "post".into(),
+                column: Column::new("score", ColumnType::Integer).not_null().default(ColumnDefault::Literal("0".into())),
+            },
+            Op::CreateIndex { table: "post".into(), name: "ix_post_user_id".into(), columns: vec!["user_id".into()], unique: false },
+            alter("body", Some(ColumnType::String(Some(280))), Some(false), None, None),
+            alter("body", None, None, None, Some("text")),
+            alter("language", None, None, Some(ColumnDefault::Literal("'en'".into())), None),
+            Op::CreateUniqueConstraint { table: "user".into(), name: "uq_user_username_id".into(), columns: vec!["username".into(), "id".into()] },
+            Op::DropUniqueConstraint { table: "user".into(), name: "uq_user_username_id".into() },
+            Op::DropForeignKey { table: "post".into(), name: "fk_post_user_id_user".into() },
+            Op::CreateForeignKey {
+                table: "post".into(),
+                name: "fk_post_user_id_user".into(),
+                columns: vec!["user_id".into()],
+                ref_table: "user".into(),
+                ref_columns: vec!["id".into()],
+                on_delete: Some(dbmigrate::schema::ReferentialAction::Cascade),
+            },
+            Op::DropIndex { table: "post".into(), name: "ix_post_user_id".into() },
+            Op::DropColumn { table: "post".into(), column: "language".into() },
+            Op::RenameTable { table: "post".into(), new_name: "entry".into() },
+        ];
+        for op in &ops {
+            schema = apply(&mut conn, std::slice::from_ref(op), &schema, |_| Ok(()))
+                .unwrap_or_else(|e| panic!("{}: {e}", op.describe()));
+            assert_catalog_is(&mut conn, &schema, &format!("after {}", op.describe()));
+        }
+        let entry = q(&conn, "entry");
+        let text = q(&conn, "text");
+        assert_eq!(count(&mut conn, &format!("SELECT COUNT(*) AS n FROM {entry} WHERE {text} IN ('first', 'second')")), 2);
+        // The cascade added above is real: deleting john deletes his post.
+        conn.batch_execute(&format!("DELETE FROM {} WHERE id = 1", q(&conn, "user"))).unwrap();
+        assert_eq!(count(&mut conn, &format!("SELECT COUNT(*) AS n FROM {entry}")), 1);
+    }
+
+    fn a_failing_operation_leaves_the_database_as_it_was_or_says_what_stayed(db: &TestDb) {
+        let (mut conn, schema) = with_rows(db);
+        let ops = vec![
+            Op::AddColumn { table: "post".into(), column: Column::new("extra", ColumnType::Integer) },
+            Op::Sql { sql: "INSERT INTO no_such_table VALUES (1)".into(), sqlite: None, postgresql: None, mysql: None },
+        ];
+        let error = apply(&mut conn, &ops, &schema, |_| Ok(())).unwrap_err();
+        let ApplyError::Failed(ref failure) = error else {
+            panic!("{error}");
+        };
+        let (number, applied, not_applied, rolled_back) =
+            (failure.number, &failure.applied, &failure.not_applied, failure.rolled_back);
+        assert_eq!(number, 2, "{error}");
+        let message = error.to_string();
+        assert!(message.contains("operation 2 (execute SQL: INSERT INTO no_such_table"), "{message}");
+        if db.dialect() == dbmigrate::Dialect::Mysql {
+            assert!(!rolled_back);
+            assert_eq!(applied.len(), 1);
+            assert!(applied[0].contains("ADD COLUMN `extra`"), "{message}");
+            assert_eq!(not_applied.len(), 1);
+            assert!(message.contains("not applied (1)"), "{message}");
+        } else {
+            assert!(rolled_back);
+            assert_catalog_is(&mut conn, &schema, "nothing changed");
+            assert!(message.contains("nothing was changed"), "{message}");
+        }
+    }
+}
+
+#[test]
+fn a_sqlite_rebuild_that_would_break_a_foreign_key_is_rolled_back() {
+    dbmigrate::testing::on(dbmigrate::Dialect::Sqlite, |db| {
+        let (mut conn, schema) = with_rows(db);
+        conn.batch_execute("PRAGMA foreign_keys = OFF; INSERT INTO post (body, user_id) VALUES ('orphan', 99); PRAGMA foreign_keys = ON;").unwrap();
+        // Rebuilding post re-checks every row against the key.
+        let op = alter("body", Some(ColumnType::Text), None, None, None);
+        let error = apply(&mut conn, &[op], &schema, |_| Ok(())).unwrap_err();
+        assert!(matches!(error, ApplyError::ForeignKeyCheck(_)), "{error}");
+        assert_catalog_is(&mut conn, &schema, "nothing changed");
+        let leftovers = count(
+            &mut conn,
+            "SELECT COUNT(*) AS n FROM sqlite_schema WHERE name LIKE '_dbmigrate%'",
+        );
+        assert_eq!(leftovers, 0, "no temporary table is left behind");
+    });
+}
