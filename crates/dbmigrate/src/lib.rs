@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod apply;
 pub mod connection;
+pub mod graph;
 pub mod inspect;
 pub mod ops;
 pub mod render;
