@@ -6,10 +6,55 @@ mod mysql;
 mod postgres;
 mod sqlite;
 
-use diesel::QueryResult;
+use diesel::sql_types::Text;
+use diesel::{QueryResult, QueryableByName};
 
 use crate::connection::AnyConnection;
-use crate::schema::{ColumnType, Schema};
+use crate::schema::{ColumnType, ForeignKey, Index, ReferentialAction, Schema, Table};
+
+/// A row of one name, as the table listings return.
+#[derive(QueryableByName)]
+pub(super) struct Name {
+    #[diesel(sql_type = Text)]
+    pub name: String,
+}
+
+/// Adds one column of a catalog's index listing (one row per indexed column, in order).
+pub(super) fn add_index_column(table: &mut Table, name: String, unique: bool, column: String) {
+    match table.indexes.last_mut() {
+        Some(index) if index.name == name => index.columns.push(column),
+        _ => table.indexes.push(Index {
+            name,
+            columns: vec![column],
+            unique,
+        }),
+    }
+}
+
+/// One column pair of a catalog's foreign key listing (one row per column, in order).
+pub(super) struct ForeignKeyColumn {
+    pub name: String,
+    pub column: String,
+    pub ref_table: String,
+    pub ref_column: String,
+    pub on_delete: Option<ReferentialAction>,
+}
+
+pub(super) fn add_foreign_key_column(table: &mut Table, row: ForeignKeyColumn) {
+    match table.foreign_keys.last_mut() {
+        Some(fk) if fk.name == row.name => {
+            fk.columns.push(row.column);
+            fk.ref_columns.push(row.ref_column);
+        }
+        _ => table.foreign_keys.push(ForeignKey {
+            name: row.name,
+            columns: vec![row.column],
+            ref_table: row.ref_table,
+            ref_columns: vec![row.ref_column],
+            on_delete: row.on_delete,
+        }),
+    }
+}
 
 /// Tables the engine keeps for itself; never part of an application's schema.
 pub const ENGINE_TABLES: &[&str] = &["alembic_version", "microblog_migrations"];

@@ -4,16 +4,8 @@ use diesel::mysql::MysqlConnection;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{QueryResult, QueryableByName, RunQueryDsl, sql_query};
 
-use super::normalize_type;
-use crate::schema::{
-    Column, ColumnDefault, ColumnType, ForeignKey, Index, ReferentialAction, Table,
-};
-
-#[derive(QueryableByName)]
-struct Name {
-    #[diesel(sql_type = Text)]
-    name: String,
-}
+use super::{ForeignKeyColumn, Name, add_foreign_key_column, add_index_column, normalize_type};
+use crate::schema::{Column, ColumnDefault, ColumnType, ReferentialAction, Table};
 
 #[derive(QueryableByName)]
 struct ColumnRow {
@@ -111,21 +103,18 @@ fn table(conn: &mut MysqlConnection, name: &str) -> QueryResult<Table> {
     .bind::<Text, _>(name)
     .load(conn)?;
     for row in fk_rows {
-        match table.foreign_keys.last_mut() {
-            Some(fk) if fk.name == row.name => {
-                fk.columns.push(row.column_name);
-                fk.ref_columns.push(row.ref_column);
-            }
-            _ => table.foreign_keys.push(ForeignKey {
+        add_foreign_key_column(
+            &mut table,
+            ForeignKeyColumn {
                 name: row.name,
-                columns: vec![row.column_name],
+                column: row.column_name,
                 ref_table: row.ref_table,
-                ref_columns: vec![row.ref_column],
+                ref_column: row.ref_column,
                 on_delete: ReferentialAction::parse(&row.on_delete).filter(|a| {
                     !matches!(a, ReferentialAction::NoAction | ReferentialAction::Restrict)
                 }),
-            }),
-        }
+            },
+        );
     }
 
     let index_rows: Vec<IndexColumnRow> = sql_query(
@@ -146,14 +135,12 @@ fn table(conn: &mut MysqlConnection, name: &str) -> QueryResult<Table> {
         {
             continue;
         }
-        match table.indexes.last_mut() {
-            Some(i) if i.name == row.index_name => i.columns.push(row.column_name),
-            _ => table.indexes.push(Index {
-                name: row.index_name,
-                columns: vec![row.column_name],
-                unique: row.non_unique == 0,
-            }),
-        }
+        add_index_column(
+            &mut table,
+            row.index_name,
+            row.non_unique == 0,
+            row.column_name,
+        );
     }
     Ok(table)
 }

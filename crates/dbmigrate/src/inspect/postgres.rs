@@ -4,16 +4,8 @@ use diesel::pg::PgConnection;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel::{QueryResult, QueryableByName, RunQueryDsl, sql_query};
 
-use super::normalize_type;
-use crate::schema::{
-    Column, ColumnDefault, ForeignKey, Index, ReferentialAction, Table, UniqueConstraint,
-};
-
-#[derive(QueryableByName)]
-struct Name {
-    #[diesel(sql_type = Text)]
-    name: String,
-}
+use super::{ForeignKeyColumn, Name, add_foreign_key_column, add_index_column, normalize_type};
+use crate::schema::{Column, ColumnDefault, ReferentialAction, Table, UniqueConstraint};
 
 #[derive(QueryableByName)]
 struct ColumnRow {
@@ -144,14 +136,7 @@ fn table(conn: &mut PgConnection, name: &str) -> QueryResult<Table> {
                 }),
             }
         } else {
-            match table.indexes.last_mut() {
-                Some(i) if i.name == row.index_name => i.columns.push(row.column_name),
-                _ => table.indexes.push(Index {
-                    name: row.index_name,
-                    columns: vec![row.column_name],
-                    unique: row.is_unique,
-                }),
-            }
+            add_index_column(&mut table, row.index_name, row.is_unique, row.column_name);
         }
     }
 
@@ -172,25 +157,23 @@ fn table(conn: &mut PgConnection, name: &str) -> QueryResult<Table> {
     .bind::<Text, _>(name)
     .load(conn)?;
     for row in fk_rows {
-        match table.foreign_keys.last_mut() {
-            Some(fk) if fk.name == row.name => {
-                fk.columns.push(row.column_name);
-                fk.ref_columns.push(row.ref_column);
-            }
-            _ => table.foreign_keys.push(ForeignKey {
+        let on_delete = match row.on_delete.as_str() {
+            "r" => Some(ReferentialAction::Restrict),
+            "c" => Some(ReferentialAction::Cascade),
+            "n" => Some(ReferentialAction::SetNull),
+            "d" => Some(ReferentialAction::SetDefault),
+            _ => None,
+        };
+        add_foreign_key_column(
+            &mut table,
+            ForeignKeyColumn {
                 name: row.name,
-                columns: vec![row.column_name],
+                column: row.column_name,
                 ref_table: row.ref_table,
-                ref_columns: vec![row.ref_column],
-                on_delete: match row.on_delete.as_str() {
-                    "r" => Some(ReferentialAction::Restrict),
-                    "c" => Some(ReferentialAction::Cascade),
-                    "n" => Some(ReferentialAction::SetNull),
-                    "d" => Some(ReferentialAction::SetDefault),
-                    _ => None,
-                },
-            }),
-        }
+                ref_column: row.ref_column,
+                on_delete,
+            },
+        );
     }
     Ok(table)
 }

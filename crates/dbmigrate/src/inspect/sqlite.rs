@@ -4,16 +4,10 @@ use diesel::sql_types::{Integer, Nullable, Text};
 use diesel::sqlite::SqliteConnection;
 use diesel::{QueryResult, QueryableByName, RunQueryDsl, sql_query};
 
-use super::normalize_type;
+use super::{Name, normalize_type};
 use crate::schema::{
     Column, ColumnDefault, ForeignKey, Index, ReferentialAction, Table, UniqueConstraint,
 };
-
-#[derive(QueryableByName)]
-struct Name {
-    #[diesel(sql_type = Text)]
-    name: String,
-}
 
 #[derive(QueryableByName)]
 struct ColumnRow {
