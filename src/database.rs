@@ -1,12 +1,11 @@
 //! `db`: the database the URL names, with its session.
 
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 
 use crate::models::schema;
 use crate::models::tables::{post, user};
 use crate::session::{DbError, Session};
-use dbmigrate::{ConnectError, DatabaseUrl, connect, inspect};
+use dbmigrate::{ConnectError, DatabaseUrl, Schema, apply, connect, inspect};
 
 pub struct Database {
     url: DatabaseUrl,
@@ -39,12 +38,7 @@ impl Database {
         if !inspect::table_names(conn)?.is_empty() {
             return Ok(false);
         }
-        let dialect = conn.dialect();
-        let statements = dialect.create_schema(schema());
-        conn.transaction::<_, DbError, _>(|conn| {
-            for statement in &statements {
-                conn.batch_execute(statement)?;
-            }
+        apply::apply(conn, &schema().creation_ops(), &Schema::default(), |_| {
             Ok(())
         })?;
         Ok(true)

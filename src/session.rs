@@ -58,6 +58,8 @@ pub enum DbError {
     AuthorNotSaved,
     #[error("database error: {0}")]
     Database(diesel::result::Error),
+    #[error("cannot change the schema: {0}")]
+    Schema(#[from] dbmigrate::apply::ApplyError),
 }
 
 impl DbError {

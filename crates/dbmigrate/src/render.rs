@@ -1,7 +1,7 @@
 //! DDL for the schema model, in each database's own SQL. What is the same for all three
 //! lives here; what differs is asked of [`Dialect`] (spelling of types, quoting, defaults).
 
-use crate::schema::{Column, ColumnDefault, ColumnType, ForeignKey, Index, Schema, Table};
+use crate::schema::{Column, ColumnDefault, ColumnType, ForeignKey, Index, Table};
 use crate::url::Dialect;
 
 impl Dialect {
@@ -155,16 +155,6 @@ impl Dialect {
 
     pub fn drop_table(self, table: &str) -> String {
         format!("DROP TABLE {}", self.quote(table))
-    }
-
-    /// Every table of the schema, referenced tables first.
-    pub fn create_schema(self, schema: &Schema) -> Vec<String> {
-        schema
-            .dependency_order()
-            .into_iter()
-            .filter_map(|name| schema.table(name))
-            .flat_map(|table| self.create_table(table))
-            .collect()
     }
 }
 
