@@ -6,10 +6,15 @@ pub mod admin;
 pub mod apply;
 pub mod connection;
 pub mod graph;
+pub mod history;
 pub mod inspect;
+pub mod lock;
+pub mod migrate;
 pub mod ops;
 pub mod render;
 pub mod render_ops;
+pub mod repository;
+pub mod revision;
 pub mod schema;
 mod spelling;
 #[cfg(feature = "testing")]
@@ -18,6 +23,9 @@ pub mod url;
 pub mod violation;
 
 pub use connection::{AnyConnection, ConnectError, ConnectFailure, connect};
+pub use migrate::{DowngradeTarget, Event, MigrateError, UpgradeTarget};
+pub use repository::{Location, Repository, RepositoryError};
+pub use revision::Revision;
 pub use schema::{Column, ColumnDefault, ColumnType, ForeignKey, Index, Schema, Table};
 pub use url::{DatabaseUrl, Dialect, SqliteLocation, UrlError};
 pub use violation::{ConstraintViolation, constraint_violation};

@@ -57,7 +57,7 @@ pub(super) fn add_foreign_key_column(table: &mut Table, row: ForeignKeyColumn) {
 }
 
 /// Tables the engine keeps for itself; never part of an application's schema.
-pub const ENGINE_TABLES: &[&str] = &["alembic_version", "microblog_migrations"];
+pub const ENGINE_TABLES: &[&str] = &["alembic_version", crate::history::HISTORY_TABLE];
 
 /// The application's tables as the database sees them, in name order.
 pub fn inspect(conn: &mut AnyConnection) -> QueryResult<Schema> {

@@ -1,0 +1,686 @@
+//! Running a repository's revisions against a live database (under the migration lock,
+//! one revision per transaction where the database allows), and writing the same as SQL
+//! for a database that cannot be reached from here.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use diesel::Connection;
+use diesel::connection::SimpleConnection;
+
+use crate::apply::{self, ApplyError};
+use crate::connection::AnyConnection;
+use crate::history;
+use crate::inspect;
+use crate::lock::{LockError, MigrationLock};
+use crate::ops::{Op, OpError};
+use crate::repository::{Location, Repository, RepositoryError};
+use crate::revision::Revision;
+use crate::schema::Schema;
+use crate::url::{DatabaseUrl, Dialect};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Upgrade,
+    Downgrade,
+}
+
+impl fmt::Display for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Direction::Upgrade => "upgrade",
+            Direction::Downgrade => "downgrade",
+        })
+    }
+}
+
+/// One revision applied or undone.
+pub struct Step<'r> {
+    pub direction: Direction,
+    pub revision: &'r Revision,
+}
+
+impl fmt::Display for Step<'_> {
+    /// Alembic's line: `Running upgrade <down> -> <id>, <message>`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let down = self.revision.down.join(", ");
+        let (from, to) = match self.direction {
+            Direction::Upgrade => (down.as_str(), self.revision.id.as_str()),
+            Direction::Downgrade => (self.revision.id.as_str(), down.as_str()),
+        };
+        write!(
+            f,
+            "Running {} {from} -> {to}, {}",
+            self.direction, self.revision.message
+        )
+    }
+}
+
+/// What a run reports as it goes.
+pub enum Event<'a> {
+    /// Another process holds the migration lock; this one waits for it.
+    WaitingForLock,
+    /// An applied revision's file has changed since it was applied.
+    Edited(&'a Revision),
+    Started(&'a Step<'a>),
+    Finished(&'a Step<'a>, Duration),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpgradeTarget {
+    Head,
+    Heads,
+    Relative(usize),
+    Revision(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DowngradeTarget {
+    Relative(usize),
+    Revision(String),
+    Base,
+}
+
+fn steps(text: &str) -> Result<usize, String> {
+    text.parse::<usize>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("'{text}' is not a number of steps"))
+}
+
+impl FromStr for UpgradeTarget {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        Ok(match text {
+            "head" => UpgradeTarget::Head,
+            "heads" => UpgradeTarget::Heads,
+            _ if text.starts_with('+') => UpgradeTarget::Relative(steps(&text[1..])?),
+            _ if text.starts_with('-') => {
+                return Err(format!("'{text}' goes back: use `db downgrade {text}`"));
+            }
+            _ => UpgradeTarget::Revision(text.to_string()),
+        })
+    }
+}
+
+impl FromStr for DowngradeTarget {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        Ok(match text {
+            "base" => DowngradeTarget::Base,
+            _ if text.starts_with('-') => DowngradeTarget::Relative(steps(&text[1..])?),
+            _ if text.starts_with('+') => {
+                return Err(format!("'{text}' goes forward: use `db upgrade {text}`"));
+            }
+            _ => DowngradeTarget::Revision(text.to_string()),
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error("{0}")]
+    Database(#[from] diesel::result::Error),
+    #[error(
+        "the database is at revision {}, which {location} does not have; use the repository that made it, or mark the database with `db stamp REVISION --purge`",
+        .revisions.join(", ")
+    )]
+    UnknownApplied {
+        revisions: Vec<String>,
+        location: Location,
+    },
+    #[error(
+        "the database already has {} but no migration history; if they match the migrations, record them as applied with `db stamp head`",
+        tables_phrase(.0)
+    )]
+    TablesWithoutHistory(Vec<String>),
+    #[error(
+        "revision {0} is not applied to the database, so it cannot be downgraded to; see `db current`"
+    )]
+    NotApplied(String),
+    #[error(
+        "{direction} by {asked} step(s) is not possible: only {available} revision(s) to {direction}"
+    )]
+    TooFewSteps {
+        direction: Direction,
+        asked: usize,
+        available: usize,
+    },
+    #[error(
+        "revision {revision} ({source_file}) has no downgrade operations, so it cannot be undone; add [[downgrade]] operations, or move the marker with `db stamp`"
+    )]
+    NoDowngrade {
+        revision: String,
+        source_file: String,
+    },
+    #[error("revision {revision} ({source_file}) does not fit the schema before it: {source}")]
+    Replay {
+        revision: String,
+        source_file: String,
+        source: OpError,
+    },
+    #[error("{direction} of revision {revision} ({message}) failed: {source}{}", outcome(.dialect, .source, .remains_at))]
+    StepFailed {
+        direction: Direction,
+        revision: String,
+        message: String,
+        dialect: Dialect,
+        remains_at: String,
+        source: ApplyError,
+    },
+    #[error("the {direction} of revision {revision} cannot be written as SQL: {source}")]
+    Unrenderable {
+        direction: Direction,
+        revision: String,
+        source: ApplyError,
+    },
+    #[error("`--sql` for a downgrade needs to know where to start: give a range FROM:TO")]
+    OfflineDowngradeNeedsStart,
+}
+
+fn tables_phrase(tables: &[String]) -> String {
+    let quoted: Vec<String> = tables.iter().map(|t| format!("'{t}'")).collect();
+    match quoted.len() {
+        1 => format!("a table {}", quoted[0]),
+        _ => format!("the tables {}", quoted.join(", ")),
+    }
+}
+
+fn outcome(dialect: &Dialect, source: &ApplyError, remains_at: &str) -> String {
+    let partly_applied = matches!(source, ApplyError::Failed(f) if !f.rolled_back);
+    if *dialect == Dialect::Mysql && partly_applied {
+        format!(
+            "\nThe revision is not recorded as applied. Undo the applied statements above by hand and run the command again, or finish the rest by hand and record it with `db stamp`. The history says: {remains_at}."
+        )
+    } else {
+        format!("\nNothing of this revision was kept: the database is still at {remains_at}.")
+    }
+}
+
+/// Where a database stands against a repository.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Status {
+    /// Applied revisions the repository has.
+    pub applied: BTreeSet<String>,
+    /// Applied revisions the repository does not have.
+    pub unknown: Vec<String>,
+    /// Applied revisions whose file changed since.
+    pub edited: Vec<String>,
+    /// Applied revisions that no other applied revision follows: where the database is.
+    pub current: Vec<String>,
+}
+
+impl Status {
+    /// The database's position, for messages: `<base>` or the current ids.
+    pub fn position(&self) -> String {
+        if self.current.is_empty() && self.unknown.is_empty() {
+            "<base>".to_string()
+        } else {
+            self.current
+                .iter()
+                .chain(&self.unknown)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    }
+
+    /// Whether every head of the repository is applied and nothing else.
+    pub fn is_at_head(&self, repo: &Repository) -> bool {
+        self.unknown.is_empty() && self.current == repo.graph().heads()
+    }
+}
+
+/// Reads the history, without changing anything (no table is created).
+pub fn status(conn: &mut AnyConnection, repo: &Repository) -> Result<Status, MigrateError> {
+    Ok(status_of(&history::read(conn)?, repo))
+}
+
+fn status_of(recorded: &BTreeMap<String, String>, repo: &Repository) -> Status {
+    let mut status = Status::default();
+    for (id, checksum) in recorded {
+        match repo.revision(id) {
+            Some(revision) => {
+                if &revision.checksum != checksum {
+                    status.edited.push(id.clone());
+                }
+                status.applied.insert(id.clone());
+            }
+            None => status.unknown.push(id.clone()),
+        }
+    }
+    status.current = current_of(repo, &status.applied);
+    status
+}
+
+fn current_of(repo: &Repository, applied: &BTreeSet<String>) -> Vec<String> {
+    let followed: BTreeSet<&String> = applied
+        .iter()
+        .filter_map(|id| repo.revision(id))
+        .flat_map(|r| &r.down)
+        .collect();
+    repo.graph()
+        .order()
+        .iter()
+        .filter(|id| applied.contains(*id) && !followed.contains(id))
+        .cloned()
+        .collect()
+}
+
+/// Applies what `target` asks for; returns the ids applied, in order.
+pub fn upgrade(
+    conn: &mut AnyConnection,
+    url: &DatabaseUrl,
+    repo: &Repository,
+    target: &UpgradeTarget,
+    mut on: impl FnMut(Event),
+) -> Result<Vec<String>, MigrateError> {
+    let lock = MigrationLock::acquire(conn, url, || on(Event::WaitingForLock))?;
+    let result = locked_upgrade(conn, repo, target, &mut on);
+    lock.release(conn)?;
+    result
+}
+
+fn locked_upgrade(
+    conn: &mut AnyConnection,
+    repo: &Repository,
+    target: &UpgradeTarget,
+    on: &mut impl FnMut(Event),
+) -> Result<Vec<String>, MigrateError> {
+    let mut status = checked_status(conn, repo, on)?;
+    let path = upgrade_path(repo, &status.applied, target)?;
+    if status.applied.is_empty() {
+        refuse_tables_without_history(conn, repo, &path)?;
+    }
+    if !path.is_empty() {
+        history::ensure(conn)?;
+    }
+    for id in &path {
+        run_step(conn, repo, Direction::Upgrade, id, &mut status, on)?;
+    }
+    Ok(path)
+}
+
+/// Undoes what `target` asks for; returns the ids undone, in order.
+pub fn downgrade(
+    conn: &mut AnyConnection,
+    url: &DatabaseUrl,
+    repo: &Repository,
+    target: &DowngradeTarget,
+    mut on: impl FnMut(Event),
+) -> Result<Vec<String>, MigrateError> {
+    let lock = MigrationLock::acquire(conn, url, || on(Event::WaitingForLock))?;
+    let result = locked_downgrade(conn, repo, target, &mut on);
+    lock.release(conn)?;
+    result
+}
+
+fn locked_downgrade(
+    conn: &mut AnyConnection,
+    repo: &Repository,
+    target: &DowngradeTarget,
+    on: &mut impl FnMut(Event),
+) -> Result<Vec<String>, MigrateError> {
+    let mut status = checked_status(conn, repo, on)?;
+    let path = downgrade_path(repo, &status.applied, target)?;
+    for id in &path {
+        run_step(conn, repo, Direction::Downgrade, id, &mut status, on)?;
+    }
+    Ok(path)
+}
+
+/// The status, refusing a database at a revision the repository lacks, and reporting
+/// edited files.
+fn checked_status(
+    conn: &mut AnyConnection,
+    repo: &Repository,
+    on: &mut impl FnMut(Event),
+) -> Result<Status, MigrateError> {
+    let status = status(conn, repo)?;
+    if !status.unknown.is_empty() {
+        return Err(MigrateError::UnknownApplied {
+            revisions: status.unknown,
+            location: repo.location().clone(),
+        });
+    }
+    for id in &status.edited {
+        on(Event::Edited(repo.revision(id).expect("known")));
+    }
+    Ok(status)
+}
+
+/// The revisions to apply, in order, from `applied` to `target`.
+pub fn upgrade_path(
+    repo: &Repository,
+    applied: &BTreeSet<String>,
+    target: &UpgradeTarget,
+) -> Result<Vec<String>, MigrateError> {
+    let graph = repo.graph();
+    let to = |id: &str| graph.upgrade_path(applied, id);
+    Ok(match target {
+        UpgradeTarget::Head => repo.head()?.map(|h| to(&h.id)).unwrap_or_default(),
+        UpgradeTarget::Revision(text) => to(&repo.resolve(text)?.id),
+        UpgradeTarget::Heads => {
+            let wanted: BTreeSet<String> = graph.heads().iter().flat_map(|h| to(h)).collect();
+            graph
+                .order()
+                .iter()
+                .filter(|id| wanted.contains(*id))
+                .cloned()
+                .collect()
+        }
+        UpgradeTarget::Relative(n) => {
+            let mut path = repo.head()?.map(|h| to(&h.id)).unwrap_or_default();
+            if path.len() < *n {
+                return Err(MigrateError::TooFewSteps {
+                    direction: Direction::Upgrade,
+                    asked: *n,
+                    available: path.len(),
+                });
+            }
+            path.truncate(*n);
+            path
+        }
+    })
+}
+
+/// The revisions to undo, in order, from `applied` to `target`; checks that each can be.
+pub fn downgrade_path(
+    repo: &Repository,
+    applied: &BTreeSet<String>,
+    target: &DowngradeTarget,
+) -> Result<Vec<String>, MigrateError> {
+    let graph = repo.graph();
+    let path = match target {
+        DowngradeTarget::Base => graph.downgrade_path(applied, None),
+        DowngradeTarget::Revision(text) => {
+            let id = &repo.resolve(text)?.id;
+            if !applied.contains(id) {
+                return Err(MigrateError::NotApplied(id.clone()));
+            }
+            graph.downgrade_path(applied, Some(id))
+        }
+        DowngradeTarget::Relative(n) => {
+            let mut path = graph.downgrade_path(applied, None);
+            if path.len() < *n {
+                return Err(MigrateError::TooFewSteps {
+                    direction: Direction::Downgrade,
+                    asked: *n,
+                    available: path.len(),
+                });
+            }
+            path.truncate(*n);
+            path
+        }
+    };
+    for id in &path {
+        let revision = repo.revision(id).expect("in the graph");
+        if revision.downgrade.is_empty() && !revision.upgrade.is_empty() {
+            return Err(MigrateError::NoDowngrade {
+                revision: id.clone(),
+                source_file: revision.source.clone(),
+            });
+        }
+    }
+    Ok(path)
+}
+
+fn refuse_tables_without_history(
+    conn: &mut AnyConnection,
+    repo: &Repository,
+    path: &[String],
+) -> Result<(), MigrateError> {
+    let existing: BTreeSet<String> = inspect::table_names(conn)?.into_iter().collect();
+    let clashing: Vec<String> = path
+        .iter()
+        .filter_map(|id| repo.revision(id))
+        .flat_map(|r| &r.upgrade)
+        .filter_map(|op| match op {
+            Op::CreateTable { table, .. } if existing.contains(table) => Some(table.clone()),
+            _ => None,
+        })
+        .collect();
+    if clashing.is_empty() {
+        Ok(())
+    } else {
+        Err(MigrateError::TablesWithoutHistory(clashing))
+    }
+}
+
+/// The schema the applied revisions leave, from their operations alone.
+pub fn replay(repo: &Repository, applied: &BTreeSet<String>) -> Result<Schema, MigrateError> {
+    let mut schema = Schema::default();
+    for revision in repo.in_order().filter(|r| applied.contains(&r.id)) {
+        for op in &revision.upgrade {
+            schema.apply(op).map_err(|source| MigrateError::Replay {
+                revision: revision.id.clone(),
+                source_file: revision.source.clone(),
+                source,
+            })?;
+        }
+    }
+    Ok(schema)
+}
+
+/// The schema a step starts from. SQLite rebuilds tables by copying them, so it must start
+/// from the tables as they really are; elsewhere the revisions' own account is used, which
+/// keeps each database's catalog quirks out of the way.
+fn schema_now(
+    conn: &mut AnyConnection,
+    repo: &Repository,
+    applied: &BTreeSet<String>,
+) -> Result<Schema, MigrateError> {
+    match conn.dialect() {
+        Dialect::Sqlite => Ok(inspect::inspect(conn)?),
+        _ => replay(repo, applied),
+    }
+}
+
+fn run_step(
+    conn: &mut AnyConnection,
+    repo: &Repository,
+    direction: Direction,
+    id: &str,
+    status: &mut Status,
+    on: &mut impl FnMut(Event),
+) -> Result<(), MigrateError> {
+    let revision = repo.revision(id).expect("in the graph");
+    let dialect = conn.dialect();
+    let before = schema_now(conn, repo, &status.applied)?;
+    let step = Step {
+        direction,
+        revision,
+    };
+    on(Event::Started(&step));
+    let started = Instant::now();
+    let (ops, record) = match direction {
+        Direction::Upgrade => (
+            &revision.upgrade,
+            history::record_sql(dialect, &revision.id, &revision.checksum),
+        ),
+        Direction::Downgrade => (
+            &revision.downgrade,
+            history::forget_sql(dialect, &revision.id),
+        ),
+    };
+    apply::apply(conn, ops, &before, |c| c.batch_execute(&record)).map_err(|source| {
+        MigrateError::StepFailed {
+            direction,
+            revision: revision.id.clone(),
+            message: revision.message.clone(),
+            dialect,
+            remains_at: status.position(),
+            source,
+        }
+    })?;
+    match direction {
+        Direction::Upgrade => status.applied.insert(revision.id.clone()),
+        Direction::Downgrade => status.applied.remove(&revision.id),
+    };
+    status.current = current_of(repo, &status.applied);
+    on(Event::Finished(&step, started.elapsed()));
+    Ok(())
+}
+
+/// The revisions a stamp target names, with everything they follow.
+pub fn stamp_set(repo: &Repository, targets: &[String]) -> Result<BTreeSet<String>, MigrateError> {
+    let graph = repo.graph();
+    let mut set = BTreeSet::new();
+    for target in targets {
+        let ids = match target.as_str() {
+            "base" => Vec::new(),
+            "heads" => graph.heads(),
+            "head" => repo.head()?.map(|h| h.id.clone()).into_iter().collect(),
+            text => vec![repo.resolve(text)?.id.clone()],
+        };
+        for id in ids {
+            set.extend(graph.ancestors_and_self(&id));
+        }
+    }
+    Ok(set)
+}
+
+/// Records the database as being at `targets` without running anything; returns where it
+/// was and where it is now.
+pub fn stamp(
+    conn: &mut AnyConnection,
+    url: &DatabaseUrl,
+    repo: &Repository,
+    targets: &[String],
+    purge: bool,
+    mut on: impl FnMut(Event),
+) -> Result<(String, String), MigrateError> {
+    let wanted = stamp_set(repo, targets)?;
+    let lock = MigrationLock::acquire(conn, url, || on(Event::WaitingForLock))?;
+    let result = (|| {
+        let before = status(conn, repo)?;
+        if !purge && !before.unknown.is_empty() {
+            return Err(MigrateError::UnknownApplied {
+                revisions: before.unknown,
+                location: repo.location().clone(),
+            });
+        }
+        history::ensure(conn)?;
+        let dialect = conn.dialect();
+        conn.transaction(|c| {
+            c.batch_execute(&history::forget_all_sql(dialect))?;
+            for id in &wanted {
+                let checksum = &repo.revision(id).expect("in the graph").checksum;
+                c.batch_execute(&history::record_sql(dialect, id, checksum))?;
+            }
+            diesel::QueryResult::Ok(())
+        })?;
+        let after = status(conn, repo)?;
+        Ok((before.position(), after.position()))
+    })();
+    lock.release(conn)?;
+    result
+}
+
+/// The SQL that upgrades a database at `from` (the base for `None`) to `target`, for
+/// `dialect`, with no connection.
+pub fn upgrade_sql(
+    repo: &Repository,
+    dialect: Dialect,
+    from: Option<&str>,
+    target: &UpgradeTarget,
+) -> Result<String, MigrateError> {
+    let applied = match from {
+        Some(from) => stamp_set(repo, &[from.to_string()])?,
+        None => BTreeSet::new(),
+    };
+    let path = upgrade_path(repo, &applied, target)?;
+    offline_script(repo, dialect, applied, &path, Direction::Upgrade)
+}
+
+/// The SQL that downgrades a database at `from` to `target`, for `dialect`.
+pub fn downgrade_sql(
+    repo: &Repository,
+    dialect: Dialect,
+    from: &str,
+    target: &DowngradeTarget,
+) -> Result<String, MigrateError> {
+    let applied = stamp_set(repo, &[from.to_string()])?;
+    let path = downgrade_path(repo, &applied, target)?;
+    offline_script(repo, dialect, applied, &path, Direction::Downgrade)
+}
+
+fn offline_script(
+    repo: &Repository,
+    dialect: Dialect,
+    applied: BTreeSet<String>,
+    path: &[String],
+    direction: Direction,
+) -> Result<String, MigrateError> {
+    let mut schema = replay(repo, &applied)?;
+    let mut out = format!(
+        "-- {direction} for {}, written without a connection\n\n{}\n",
+        dialect.name(),
+        history::create_sql(dialect)
+    );
+    let (begin, commit) = match dialect {
+        Dialect::Sqlite => (
+            "PRAGMA foreign_keys = OFF;\nBEGIN;\n",
+            "PRAGMA foreign_key_check;\nCOMMIT;\nPRAGMA foreign_keys = ON;\n",
+        ),
+        Dialect::Postgres => ("BEGIN;\n", "COMMIT;\n"),
+        // MySQL commits each DDL statement at once; a transaction would promise nothing.
+        Dialect::Mysql => ("", ""),
+    };
+    for id in path {
+        let revision = repo.revision(id).expect("in the graph");
+        let step = Step {
+            direction,
+            revision,
+        };
+        let (ops, record) = match direction {
+            Direction::Upgrade => (
+                &revision.upgrade,
+                history::record_sql(dialect, id, &revision.checksum),
+            ),
+            Direction::Downgrade => (&revision.downgrade, history::forget_sql(dialect, id)),
+        };
+        let plan =
+            apply::plan(dialect, ops, &schema).map_err(|source| MigrateError::Unrenderable {
+                direction,
+                revision: id.clone(),
+                source,
+            })?;
+        out.push_str(&format!("\n-- {step}\n\n{begin}"));
+        for (_, _, statement) in &plan.statements {
+            out.push_str(statement);
+            out.push('\n');
+        }
+        out.push_str(&record);
+        out.push('\n');
+        out.push_str(commit);
+        schema = plan.after;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_read_as_alembic_spells_them() {
+        assert_eq!("head".parse(), Ok(UpgradeTarget::Head));
+        assert_eq!("+2".parse(), Ok(UpgradeTarget::Relative(2)));
+        assert_eq!(
+            "ae10".parse(),
+            Ok(UpgradeTarget::Revision("ae10".to_string()))
+        );
+        assert!("-1".parse::<UpgradeTarget>().is_err());
+        assert_eq!("-1".parse(), Ok(DowngradeTarget::Relative(1)));
+        assert_eq!("base".parse(), Ok(DowngradeTarget::Base));
+        assert!("-x".parse::<DowngradeTarget>().is_err());
+        assert!("-0".parse::<DowngradeTarget>().is_err());
+    }
+}

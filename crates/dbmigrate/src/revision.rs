@@ -1,0 +1,359 @@
+//! Revision files: one TOML file per revision, with its id, the revisions it follows, a
+//! message, when it was created, and the operations that upgrade and downgrade. The format
+//! is meant to be read and edited by hand; parse errors name the file and the line.
+
+use std::fmt::Write as _;
+use std::hash::{BuildHasher, Hasher};
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::ops::Op;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revision {
+    pub id: String,
+    /// The revisions this one follows: none for a first revision, several for a merge.
+    pub down: Vec<String>,
+    pub message: String,
+    /// When it was created, as written in the file (RFC 3339).
+    pub created: String,
+    pub upgrade: Vec<Op>,
+    pub downgrade: Vec<Op>,
+    /// Where it was read from, for messages: a path, or a name inside the binary.
+    pub source: String,
+    /// SHA-256 of the file, line endings normalised: what the history table keeps, so that
+    /// an edit after applying is noticed.
+    pub checksum: String,
+}
+
+/// A revision file that cannot be read as one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}, line {line}: {message}")]
+pub struct RevisionFileError {
+    pub file: String,
+    pub line: usize,
+    pub message: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevisionFile {
+    revision: String,
+    #[serde(default)]
+    down_revision: DownRevision,
+    #[serde(default)]
+    message: String,
+    created: Option<toml::value::Datetime>,
+    #[serde(default)]
+    upgrade: Vec<Op>,
+    #[serde(default)]
+    downgrade: Vec<Op>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(untagged, expecting = "a revision id, or a list of them for a merge")]
+enum DownRevision {
+    #[default]
+    Base,
+    One(String),
+    Several(Vec<String>),
+}
+
+impl DownRevision {
+    fn into_ids(self) -> Vec<String> {
+        match self {
+            DownRevision::Base => Vec::new(),
+            DownRevision::One(id) if id.is_empty() => Vec::new(),
+            DownRevision::One(id) => vec![id],
+            DownRevision::Several(ids) => ids,
+        }
+    }
+}
+
+impl Revision {
+    /// Reads a revision from the text of its file; `source` names the file in errors.
+    pub fn parse(text: &str, source: &str) -> Result<Revision, RevisionFileError> {
+        let file: RevisionFile = toml::from_str(text).map_err(|e| RevisionFileError {
+            file: source.to_string(),
+            line: e.span().map_or(1, |span| line_of(text, span.start)),
+            message: e.message().trim().to_string(),
+        })?;
+        let at_key = |key: &str, message: String| RevisionFileError {
+            file: source.to_string(),
+            line: key_line(text, key),
+            message,
+        };
+        if !is_valid_id(&file.revision) {
+            return Err(at_key(
+                "revision",
+                format!(
+                    "'{}' is not a usable revision id: use letters, digits and '_' only",
+                    file.revision
+                ),
+            ));
+        }
+        let down = file.down_revision.into_ids();
+        if let Some(bad) = down.iter().find(|id| !is_valid_id(id)) {
+            return Err(at_key(
+                "down_revision",
+                format!("'{bad}' is not a usable revision id"),
+            ));
+        }
+        Ok(Revision {
+            id: file.revision,
+            down,
+            message: file.message,
+            created: file.created.map(|c| c.to_string()).unwrap_or_default(),
+            upgrade: file.upgrade,
+            downgrade: file.downgrade,
+            source: source.to_string(),
+            checksum: checksum(text),
+        })
+    }
+
+    /// A new revision with a fresh id, no operations yet.
+    pub fn new(message: &str, down: Vec<String>, created: &str) -> Revision {
+        Revision {
+            id: new_id(),
+            down,
+            message: message.to_string(),
+            created: created.to_string(),
+            upgrade: Vec::new(),
+            downgrade: Vec::new(),
+            source: String::new(),
+            checksum: String::new(),
+        }
+    }
+
+    /// The file name: `<id>_<slug of the message>.toml`.
+    pub fn file_name(&self) -> String {
+        let slug = slug(&self.message);
+        if slug.is_empty() {
+            format!("{}.toml", self.id)
+        } else {
+            format!("{}_{slug}.toml", self.id)
+        }
+    }
+
+    /// The file's text; reading it back gives the same revision.
+    pub fn to_toml(&self) -> String {
+        let mut out = String::new();
+        let title = if self.message.is_empty() {
+            "(no message)"
+        } else {
+            &self.message
+        };
+        writeln!(out, "# {title}").unwrap();
+        out.push_str(
+            "#\n# Operations run in order, each written once and turned into the SQL of the\n\
+             # database it runs on. Review and edit before `db upgrade`; the README lists them all.\n\n",
+        );
+        writeln!(out, "revision = {}", quoted(&self.id)).unwrap();
+        match self.down.as_slice() {
+            [] => out.push_str("# the first revision: no down_revision\n"),
+            [one] => writeln!(out, "down_revision = {}", quoted(one)).unwrap(),
+            several => {
+                let ids: Vec<String> = several.iter().map(|id| quoted(id)).collect();
+                writeln!(out, "down_revision = [{}]", ids.join(", ")).unwrap();
+            }
+        }
+        writeln!(out, "message = {}", quoted(&self.message)).unwrap();
+        if !self.created.is_empty() {
+            writeln!(out, "created = {}", self.created).unwrap();
+        }
+        write_ops(&mut out, "upgrade", &self.upgrade);
+        write_ops(&mut out, "downgrade", &self.downgrade);
+        out
+    }
+}
+
+fn write_ops(out: &mut String, section: &str, ops: &[Op]) {
+    if ops.is_empty() {
+        write!(
+            out,
+            "\n# No {section} operations yet. For example:\n\
+             # [[{section}]]\n\
+             # op = \"add_column\"\n\
+             # table = \"user\"\n\
+             # column = {{ name = \"about_me\", type = \"string(140)\" }}\n"
+        )
+        .unwrap();
+    }
+    for op in ops {
+        writeln!(out, "\n[[{section}]]").unwrap();
+        let toml::Value::Table(fields) = toml::Value::try_from(op).expect("operations serialize")
+        else {
+            unreachable!("an operation serializes as a table")
+        };
+        for (key, value) in fields {
+            match value {
+                toml::Value::Array(items)
+                    if !items.is_empty() && items.iter().all(toml::Value::is_table) =>
+                {
+                    writeln!(out, "{key} = [").unwrap();
+                    for item in items {
+                        writeln!(out, "    {item},").unwrap();
+                    }
+                    out.push_str("]\n");
+                }
+                value => writeln!(out, "{key} = {value}").unwrap(),
+            }
+        }
+    }
+}
+
+fn quoted(text: &str) -> String {
+    toml::Value::String(text.to_string()).to_string()
+}
+
+fn is_valid_id(id: &str) -> bool {
+    !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+fn key_line(text: &str, key: &str) -> usize {
+    text.lines()
+        .position(|line| {
+            line.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map_or(1, |at| at + 1)
+}
+
+/// Twelve random hex digits, as Alembic's ids.
+pub fn new_id() -> String {
+    // RandomState is seeded from the operating system's randomness.
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    format!("{:012x}", hasher.finish() & 0xffff_ffff_ffff)
+}
+
+/// Lower case words joined by '_', at most 40 characters, for file names.
+pub fn slug(message: &str) -> String {
+    let words: Vec<String> = message
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    let mut slug = String::new();
+    for word in words {
+        if slug.len() + word.len() + 1 > 40 && !slug.is_empty() {
+            break;
+        }
+        if !slug.is_empty() {
+            slug.push('_');
+        }
+        slug.push_str(&word);
+    }
+    slug.chars().take(40).collect()
+}
+
+pub fn checksum(text: &str) -> String {
+    let digest = Sha256::digest(text.replace("\r\n", "\n").as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{Column, ColumnType, Table};
+
+    fn users_table_revision() -> Revision {
+        let mut revision = Revision::new("users table", vec![], "2026-11-25T18:00:00Z");
+        revision.upgrade = Table::new("user")
+            .id_column("id")
+            .column(Column::new("username", ColumnType::String(Some(64))))
+            .index("username", true)
+            .creation_ops();
+        revision.downgrade = vec![Op::DropTable {
+            table: "user".into(),
+        }];
+        revision
+    }
+
+    #[test]
+    fn a_written_revision_reads_back_the_same() {
+        let revision = users_table_revision();
+        let text = revision.to_toml();
+        let read = Revision::parse(&text, "x.toml").unwrap();
+        assert_eq!(read.id, revision.id);
+        assert_eq!(read.down, revision.down);
+        assert_eq!(read.message, "users table");
+        assert_eq!(read.created, "2026-11-25T18:00:00Z");
+        assert_eq!(read.upgrade, revision.upgrade);
+        assert_eq!(read.downgrade, revision.downgrade);
+        assert_eq!(read.checksum, checksum(&text));
+    }
+
+    #[test]
+    fn a_written_revision_is_laid_out_for_reading() {
+        let mut revision = users_table_revision();
+        revision.id = "e517276bb1c2".into();
+        let text = revision.to_toml();
+        assert!(text.contains("revision = \"e517276bb1c2\"\n"), "{text}");
+        assert!(text.contains(
+            "columns = [\n    { name = \"id\", type = \"integer\", nullable = false, autoincrement = true },\n"
+        ), "{text}");
+        assert!(text.contains("\n[[downgrade]]\nop = \"drop_table\"\ntable = \"user\"\n"));
+    }
+
+    #[test]
+    fn merges_and_first_revisions_have_their_own_down_revision_forms() {
+        let merge = Revision::new("merge", vec!["a1".into(), "b2".into()], "");
+        let read = Revision::parse(&merge.to_toml(), "m.toml").unwrap();
+        assert_eq!(read.down, ["a1", "b2"]);
+        let text = "revision = \"c3\"\ndown_revision = \"\"\n";
+        assert!(Revision::parse(text, "c.toml").unwrap().down.is_empty());
+    }
+
+    #[test]
+    fn a_mistake_in_a_file_is_reported_with_its_line() {
+        let text = "revision = \"a1\"\nmessage = \"x\"\n\n[[upgrade]]\nop = \"drop_table\"\ntabel = \"user\"\n";
+        let error = Revision::parse(text, "migrations/versions/a1_x.toml").unwrap_err();
+        assert_eq!(error.file, "migrations/versions/a1_x.toml");
+        assert!(
+            (4..=6).contains(&error.line),
+            "line {} for {error}",
+            error.line
+        );
+        assert!(error.message.contains("tabel"), "{error}");
+
+        let error = Revision::parse("revision = \"a b\"\n", "f.toml").unwrap_err();
+        assert_eq!(error.line, 1);
+        let error = Revision::parse("message = \"x\"\nrevision = \n", "f.toml").unwrap_err();
+        assert_eq!(error.line, 2, "{error}");
+        let error = Revision::parse("message = \"no id\"\n", "f.toml").unwrap_err();
+        assert!(error.message.contains("revision"), "{error}");
+    }
+
+    #[test]
+    fn ids_are_twelve_hex_digits_and_differ() {
+        let (a, b) = (new_id(), new_id());
+        assert_eq!(a.len(), 12);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn file_names_carry_a_slug_of_the_message() {
+        assert_eq!(slug("posts table"), "posts_table");
+        assert_eq!(slug("Index post.user_id!"), "index_post_user_id");
+        assert_eq!(slug(""), "");
+        assert!(slug(&"word ".repeat(30)).len() <= 40);
+    }
+
+    #[test]
+    fn line_endings_do_not_change_the_checksum() {
+        assert_eq!(checksum("a\r\nb\n"), checksum("a\nb\n"));
+        assert_ne!(checksum("a\n"), checksum("b\n"));
+    }
+}
