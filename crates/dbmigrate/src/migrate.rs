@@ -654,8 +654,9 @@ fn offline_script(
             })?;
         out.push_str(&format!("\n-- {step}\n\n{begin}"));
         for (_, _, statement) in &plan.statements {
+            let statement = statement.trim_end();
             out.push_str(statement);
-            out.push('\n');
+            out.push_str(if statement.ends_with(';') { "\n" } else { ";\n" });
         }
         out.push_str(&record);
         out.push('\n');
