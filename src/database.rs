@@ -2,10 +2,34 @@
 
 use diesel::prelude::*;
 
-use crate::models::schema;
+use crate::migrations;
 use crate::models::tables::{post, user};
 use crate::session::{DbError, Session};
-use dbmigrate::{ConnectError, DatabaseUrl, Schema, apply, connect, inspect};
+use dbmigrate::migrate::{self, Event, MigrateError, UpgradeTarget};
+use dbmigrate::{ConnectError, DatabaseUrl, RepositoryError, connect, history, inspect};
+
+/// Why the application will not start on a database.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    #[error(
+        "the database is at revision {at}, but this microblog needs {head}; run `microblog db upgrade`"
+    )]
+    Behind { at: String, head: String },
+    #[error(
+        "the database is at revision {0}, which this microblog does not know: it was migrated by a newer version"
+    )]
+    Newer(String),
+    #[error(
+        "the database has tables but no migration history; if they are microblog's, record them with `microblog db stamp head`"
+    )]
+    NoHistory,
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+    #[error(transparent)]
+    Migrate(#[from] MigrateError),
+    #[error("{0}")]
+    Database(#[from] diesel::result::Error),
+}
 
 pub struct Database {
     url: DatabaseUrl,
@@ -31,17 +55,42 @@ impl Database {
         &self.url
     }
 
-    /// Creates the model's tables in a database that has none, and says whether it did.
-    /// A database that already has tables is left as it is.
-    pub fn create_tables_if_empty(&mut self) -> Result<bool, DbError> {
+    /// Makes sure the schema is the one this binary's models need: a database with no
+    /// tables gets the built-in migrations; any other must already be at their head, since
+    /// changing a database that holds data is for `db upgrade` to do, on purpose. Returns the
+    /// revisions it applied.
+    pub fn prepare_schema(&mut self, on: impl FnMut(Event)) -> Result<Vec<String>, SchemaError> {
+        let repo = migrations::built_in()?;
         let conn = self.session.conn();
-        if !inspect::table_names(conn)?.is_empty() {
-            return Ok(false);
+        let status = migrate::status(conn, &repo)?;
+        if status.is_at_head(&repo) {
+            return Ok(Vec::new());
         }
-        apply::apply(conn, &schema().creation_ops(), &Schema::default(), |_| {
-            Ok(())
-        })?;
-        Ok(true)
+        let untouched = status.applied.is_empty()
+            && status.unknown.is_empty()
+            && inspect::table_names(conn)?
+                .iter()
+                .all(|t| inspect::ENGINE_TABLES.contains(&t.as_str()));
+        if untouched {
+            return Ok(migrate::upgrade(
+                conn,
+                &self.url,
+                &repo,
+                &UpgradeTarget::Head,
+                on,
+            )?);
+        }
+        if !status.unknown.is_empty() {
+            return Err(SchemaError::Newer(status.position()));
+        }
+        if status.applied.is_empty() && !history::exists(conn).map_err(MigrateError::from)? {
+            return Err(SchemaError::NoHistory);
+        }
+        let heads = repo.graph().heads().join(", ");
+        Err(SchemaError::Behind {
+            at: status.position(),
+            head: heads,
+        })
     }
 
     pub fn counts(&mut self) -> Result<Counts, DbError> {

@@ -9,7 +9,7 @@ use microblog::Database;
 on_each_database! {
     fn the_catalog_holds_exactly_the_models_schema(db: &TestDb) {
         let mut database = Database::connect(&db.url).unwrap();
-        database.create_tables_if_empty().unwrap();
+        database.prepare_schema(|_| ()).unwrap();
         let read = inspect(database.session.conn()).unwrap();
         let dialect = db.dialect();
         assert_eq!(read, microblog::models::schema().normalized_for(dialect));
@@ -29,9 +29,29 @@ on_each_database! {
         assert_eq!(post.find_column("timestamp").unwrap().ty, ColumnType::DateTime);
     }
 
-    fn a_database_that_has_tables_is_left_as_it_is(db: &TestDb) {
+    fn a_new_database_is_migrated_once_and_then_left_as_it_is(db: &TestDb) {
         let mut database = Database::connect(&db.url).unwrap();
-        assert!(database.create_tables_if_empty().unwrap());
-        assert!(!database.create_tables_if_empty().unwrap());
+        assert_eq!(database.prepare_schema(|_| ()).unwrap().len(), 2);
+        assert!(database.prepare_schema(|_| ()).unwrap().is_empty());
+    }
+
+    fn a_database_behind_the_models_is_not_changed_by_the_application(db: &TestDb) {
+        let mut database = Database::connect(&db.url).unwrap();
+        database.prepare_schema(|_| ()).unwrap();
+        let repo = microblog::migrations::built_in().unwrap();
+        let conn = database.session.conn();
+        dbmigrate::migrate::downgrade(conn, &db.url, &repo, &"-1".parse().unwrap(), |_| ()).unwrap();
+        let error = database.prepare_schema(|_| ()).unwrap_err();
+        assert!(error.to_string().contains("db upgrade"), "{error}");
+        assert!(inspect(database.session.conn()).unwrap().table("post").is_none());
+    }
+
+    fn a_database_with_foreign_tables_and_no_history_is_refused(db: &TestDb) {
+        let mut database = Database::connect(&db.url).unwrap();
+        let conn = database.session.conn();
+        diesel::connection::SimpleConnection::batch_execute(conn, "CREATE TABLE notes (id INTEGER PRIMARY KEY)").unwrap();
+        let error = database.prepare_schema(|_| ()).unwrap_err();
+        assert!(error.to_string().contains("no migration history"), "{error}");
+        assert_eq!(inspect(database.session.conn()).unwrap().tables.len(), 1);
     }
 }

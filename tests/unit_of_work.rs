@@ -10,7 +10,7 @@ use microblog::{Database, DbError, Post, User};
 
 fn fresh(db: &TestDb) -> Database {
     let mut database = Database::connect(&db.url).expect("connect");
-    database.create_tables_if_empty().expect("create tables");
+    database.prepare_schema(|_| ()).expect("migrate");
     database
 }
 

@@ -15,12 +15,12 @@ pub enum AdminError {
     Connect(#[from] ConnectError),
     #[error("{url} is a SQLite database: it is a file, created when first opened")]
     Sqlite { url: String },
-    #[error("cannot {action} the database '{name}' on {url}: {source}")]
+    #[error("cannot {action} the database '{name}' on {url}: {cause}")]
     Statement {
         action: &'static str,
         name: String,
         url: String,
-        source: diesel::result::Error,
+        cause: diesel::result::Error,
     },
 }
 
@@ -53,11 +53,11 @@ fn maintenance_connection(url: &DatabaseUrl) -> Result<AnyConnection, AdminError
 pub fn database_exists(url: &DatabaseUrl) -> Result<bool, AdminError> {
     let name = url.database_name().unwrap_or_default();
     let mut conn = maintenance_connection(url)?;
-    let statement_error = |source| AdminError::Statement {
+    let statement_error = |cause| AdminError::Statement {
         action: "look up",
         name: name.clone(),
         url: url.masked(),
-        source,
+        cause,
     };
     let query = match url.dialect() {
         Dialect::Postgres => "SELECT COUNT(*) AS n FROM pg_database WHERE datname = $1",
@@ -86,11 +86,11 @@ pub fn create_database(url: &DatabaseUrl) -> Result<bool, AdminError> {
     };
     maintenance_connection(url)?
         .batch_execute(&statement)
-        .map_err(|source| AdminError::Statement {
+        .map_err(|cause| AdminError::Statement {
             action: "create",
             name,
             url: url.masked(),
-            source,
+            cause,
         })?;
     Ok(true)
 }
@@ -108,10 +108,10 @@ pub fn drop_database(url: &DatabaseUrl) -> Result<(), AdminError> {
     };
     maintenance_connection(url)?
         .batch_execute(&statement)
-        .map_err(|source| AdminError::Statement {
+        .map_err(|cause| AdminError::Statement {
             action: "drop",
             name,
             url: url.masked(),
-            source,
+            cause,
         })
 }

@@ -14,11 +14,11 @@ use crate::url::Dialect;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
-    #[error("operation {number} ({op}) does not fit the schema: {source}")]
+    #[error("operation {number} ({op}) does not fit the schema: {cause}")]
     Invalid {
         number: usize,
         op: String,
-        source: OpError,
+        cause: OpError,
     },
     #[error("{0}")]
     Failed(Box<StatementFailure>),
@@ -76,10 +76,10 @@ pub fn plan(dialect: Dialect, ops: &[Op], before: &Schema) -> Result<Plan, Apply
     let mut schema = before.clone();
     let mut statements = Vec::new();
     for (index, op) in ops.iter().enumerate() {
-        let invalid = |source| ApplyError::Invalid {
+        let invalid = |cause| ApplyError::Invalid {
             number: index + 1,
             op: op.describe(),
-            source,
+            cause,
         };
         for statement in dialect.op_statements(op, &schema).map_err(invalid)? {
             statements.push((index + 1, op.describe(), statement));

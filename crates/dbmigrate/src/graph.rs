@@ -27,7 +27,7 @@ pub enum GraphError {
         prefix: String,
         matches: Vec<String>,
     },
-    #[error("the repository has several heads ({}); merge them with `db merge -m MESSAGE heads`, or name one", .0.join(", "))]
+    #[error("the repository has several heads ({}); merge them with `db merge -m MESSAGE heads`, or name one (`db upgrade heads` applies every branch)", .0.join(", "))]
     MultipleHeads(Vec<String>),
 }
 

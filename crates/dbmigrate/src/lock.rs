@@ -50,11 +50,8 @@ struct MysqlTaken {
 pub enum LockError {
     #[error("cannot take the migration lock: {0}")]
     Database(#[from] diesel::result::Error),
-    #[error("cannot take the migration lock on {path}: {source}")]
-    File {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("cannot take the migration lock on {path}: {cause}")]
+    File { path: String, cause: std::io::Error },
 }
 
 impl MigrationLock {
@@ -68,9 +65,9 @@ impl MigrationLock {
         match (conn, url) {
             (_, DatabaseUrl::Sqlite(SqliteLocation::Memory)) => Ok(MigrationLock::NotNeeded),
             (_, DatabaseUrl::Sqlite(SqliteLocation::File(path))) => {
-                let file_error = |source| LockError::File {
+                let file_error = |cause| LockError::File {
                     path: path.display().to_string(),
-                    source,
+                    cause,
                 };
                 let file = File::open(path).map_err(file_error)?;
                 match file.try_lock() {
@@ -79,7 +76,7 @@ impl MigrationLock {
                         waiting();
                         file.lock().map_err(file_error)?;
                     }
-                    Err(TryLockError::Error(source)) => return Err(file_error(source)),
+                    Err(TryLockError::Error(cause)) => return Err(file_error(cause)),
                 }
                 Ok(MigrationLock::File(file))
             }

@@ -159,26 +159,26 @@ pub enum MigrateError {
         revision: String,
         source_file: String,
     },
-    #[error("revision {revision} ({source_file}) does not fit the schema before it: {source}")]
+    #[error("revision {revision} ({source_file}) does not fit the schema before it: {cause}")]
     Replay {
         revision: String,
         source_file: String,
-        source: OpError,
+        cause: OpError,
     },
-    #[error("{direction} of revision {revision} ({message}) failed: {source}{}", outcome(.dialect, .source, .remains_at))]
+    #[error("{direction} of revision {revision} ({message}) failed: {cause}{}", outcome(.dialect, .cause, .remains_at))]
     StepFailed {
         direction: Direction,
         revision: String,
         message: String,
         dialect: Dialect,
         remains_at: String,
-        source: ApplyError,
+        cause: ApplyError,
     },
-    #[error("the {direction} of revision {revision} cannot be written as SQL: {source}")]
+    #[error("the {direction} of revision {revision} cannot be written as SQL: {cause}")]
     Unrenderable {
         direction: Direction,
         revision: String,
-        source: ApplyError,
+        cause: ApplyError,
     },
     #[error("`--sql` for a downgrade needs to know where to start: give a range FROM:TO")]
     OfflineDowngradeNeedsStart,
@@ -192,8 +192,8 @@ fn tables_phrase(tables: &[String]) -> String {
     }
 }
 
-fn outcome(dialect: &Dialect, source: &ApplyError, remains_at: &str) -> String {
-    let partly_applied = matches!(source, ApplyError::Failed(f) if !f.rolled_back);
+fn outcome(dialect: &Dialect, cause: &ApplyError, remains_at: &str) -> String {
+    let partly_applied = matches!(cause, ApplyError::Failed(f) if !f.rolled_back);
     if *dialect == Dialect::Mysql && partly_applied {
         format!(
             "\nThe revision is not recorded as applied. Undo the applied statements above by hand and run the command again, or finish the rest by hand and record it with `db stamp`. The history says: {remains_at}."
@@ -458,10 +458,10 @@ pub fn replay(repo: &Repository, applied: &BTreeSet<String>) -> Result<Schema, M
     let mut schema = Schema::default();
     for revision in repo.in_order().filter(|r| applied.contains(&r.id)) {
         for op in &revision.upgrade {
-            schema.apply(op).map_err(|source| MigrateError::Replay {
+            schema.apply(op).map_err(|cause| MigrateError::Replay {
                 revision: revision.id.clone(),
                 source_file: revision.source.clone(),
-                source,
+                cause,
             })?;
         }
     }
@@ -509,14 +509,14 @@ fn run_step(
             history::forget_sql(dialect, &revision.id),
         ),
     };
-    apply::apply(conn, ops, &before, |c| c.batch_execute(&record)).map_err(|source| {
+    apply::apply(conn, ops, &before, |c| c.batch_execute(&record)).map_err(|cause| {
         MigrateError::StepFailed {
             direction,
             revision: revision.id.clone(),
             message: revision.message.clone(),
             dialect,
             remains_at: status.position(),
-            source,
+            cause,
         }
     })?;
     match direction {
@@ -647,16 +647,20 @@ fn offline_script(
             Direction::Downgrade => (&revision.downgrade, history::forget_sql(dialect, id)),
         };
         let plan =
-            apply::plan(dialect, ops, &schema).map_err(|source| MigrateError::Unrenderable {
+            apply::plan(dialect, ops, &schema).map_err(|cause| MigrateError::Unrenderable {
                 direction,
                 revision: id.clone(),
-                source,
+                cause,
             })?;
         out.push_str(&format!("\n-- {step}\n\n{begin}"));
         for (_, _, statement) in &plan.statements {
             let statement = statement.trim_end();
             out.push_str(statement);
-            out.push_str(if statement.ends_with(';') { "\n" } else { ";\n" });
+            out.push_str(if statement.ends_with(';') {
+                "\n"
+            } else {
+                ";\n"
+            });
         }
         out.push_str(&record);
         out.push('\n');

@@ -33,11 +33,11 @@ pub enum RepositoryError {
     Missing(PathBuf),
     #[error("{0} exists and is not empty; `db init` needs a new or empty directory")]
     NotEmpty(PathBuf),
-    #[error("cannot {action} {path}: {source}")]
+    #[error("cannot {action} {path}: {cause}")]
     Io {
         action: &'static str,
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error(transparent)]
     File(#[from] RevisionFileError),
@@ -47,10 +47,10 @@ pub enum RepositoryError {
         first: String,
         second: String,
     },
-    #[error("in {location}: {source}")]
+    #[error("in {location}: {cause}")]
     Graph {
         location: Location,
-        source: GraphError,
+        cause: GraphError,
     },
     #[error(
         "{0} is built into this program and cannot be changed; create a repository on disk with `db init`"
@@ -60,10 +60,10 @@ pub enum RepositoryError {
 
 fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> RepositoryError {
     let path = path.to_path_buf();
-    move |source| RepositoryError::Io {
+    move |cause| RepositoryError::Io {
         action,
         path,
-        source,
+        cause,
     }
 }
 
@@ -99,7 +99,7 @@ impl Repository {
     pub fn built_in(name: &str, files: &[(&str, &str)]) -> Result<Repository, RepositoryError> {
         let revisions = files
             .iter()
-            .map(|(file, text)| Revision::parse(text, &format!("{name}/{VERSIONS}/{file}")))
+            .map(|(file, text)| Revision::parse(text, &format!("{file} in {name}")))
             .collect::<Result<Vec<_>, _>>()?;
         Repository::from_revisions(Location::BuiltIn(name.to_string()), revisions)
     }
@@ -123,9 +123,9 @@ impl Repository {
             id: r.id.clone(),
             down: r.down.clone(),
         }))
-        .map_err(|source| RepositoryError::Graph {
+        .map_err(|cause| RepositoryError::Graph {
             location: location.clone(),
-            source,
+            cause,
         })?;
         Ok(Repository {
             location,
@@ -175,9 +175,9 @@ impl Repository {
         self.graph
             .resolve(text)
             .map(|id| &self.revisions[&id])
-            .map_err(|source| RepositoryError::Graph {
+            .map_err(|cause| RepositoryError::Graph {
                 location: self.location.clone(),
-                source,
+                cause,
             })
     }
 
@@ -186,9 +186,9 @@ impl Repository {
         self.graph
             .head()
             .map(|head| head.map(|id| &self.revisions[&id]))
-            .map_err(|source| RepositoryError::Graph {
+            .map_err(|cause| RepositoryError::Graph {
                 location: self.location.clone(),
-                source,
+                cause,
             })
     }
 
@@ -270,7 +270,7 @@ mod tests {
         .unwrap_err();
         let message = error.to_string();
         assert!(
-            message.contains("test/versions/a.toml") && message.contains("test/versions/b.toml"),
+            message.contains("a.toml in test") && message.contains("b.toml in test"),
             "{message}"
         );
     }

@@ -19,7 +19,13 @@ use dbmigrate::schema::{Column, ColumnType, Table};
 use dbmigrate::testing::TestDb;
 use dbmigrate::{AnyConnection, Dialect, Repository, Revision, connect, on_each_database};
 
-fn revision(id: &str, down: &[&str], message: &str, upgrade: Vec<Op>, downgrade: Vec<Op>) -> String {
+fn revision(
+    id: &str,
+    down: &[&str],
+    message: &str,
+    upgrade: Vec<Op>,
+    downgrade: Vec<Op>,
+) -> String {
     let mut revision = Revision::new(message, down.iter().map(|d| d.to_string()).collect(), "");
     revision.id = id.to_string();
     revision.upgrade = upgrade;
@@ -38,7 +44,13 @@ fn users_table() -> String {
         .id_column("id")
         .column(Column::new("username", ColumnType::String(Some(64))))
         .index("username", true);
-    revision("a1", &[], "users table", user.creation_ops(), vec![drop_table("user")])
+    revision(
+        "a1",
+        &[],
+        "users table",
+        user.creation_ops(),
+        vec![drop_table("user")],
+    )
 }
 
 fn posts_table() -> String {
@@ -47,7 +59,13 @@ fn posts_table() -> String {
         .column(Column::new("body", ColumnType::String(Some(140))))
         .column(Column::new("user_id", ColumnType::Integer))
         .foreign_key("user_id", "user", "id");
-    revision("b2", &["a1"], "posts table", post.creation_ops(), vec![drop_table("post")])
+    revision(
+        "b2",
+        &["a1"],
+        "posts table",
+        post.creation_ops(),
+        vec![drop_table("post")],
+    )
 }
 
 fn about_me() -> String {
@@ -273,7 +291,17 @@ fn merged_branches_upgrade_through_both_and_downgrade_to_two_heads() {
     let mut conn = connect(&db.url).unwrap();
     let done = migrate::upgrade(&mut conn, &db.url, &repo, &UpgradeTarget::Head, quiet).unwrap();
     assert_eq!(done, ids(&["a1", "b2", "b3", "d4"]));
-    migrate::downgrade(&mut conn, &db.url, &repo, &DowngradeTarget::Relative(1), quiet).unwrap();
-    assert_eq!(migrate::status(&mut conn, &repo).unwrap().current, ids(&["b2", "b3"]));
+    migrate::downgrade(
+        &mut conn,
+        &db.url,
+        &repo,
+        &DowngradeTarget::Relative(1),
+        quiet,
+    )
+    .unwrap();
+    assert_eq!(
+        migrate::status(&mut conn, &repo).unwrap().current,
+        ids(&["b2", "b3"])
+    );
     assert!(inspect(&mut conn).unwrap().table("post").is_some());
 }

@@ -1,5 +1,8 @@
 //! The command line: parsing, and turning every failure into one line and an exit status.
 
+mod db;
+mod listing;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -8,7 +11,6 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{Origin, Settings};
 use crate::database::Database;
-use dbmigrate::{DatabaseUrl, Dialect, admin};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -31,15 +33,8 @@ pub enum Command {
     Run,
     /// Print the effective settings, with the database password masked.
     Config,
-    /// Manage the database.
-    #[command(subcommand)]
-    Db(DbCommand),
-}
-
-#[derive(Subcommand, Debug)]
-pub enum DbCommand {
-    /// Create the database DATABASE_URL names on its PostgreSQL or MySQL server, if it is missing.
-    Create,
+    /// Manage the database and its migrations.
+    Db(db::DbArgs),
 }
 
 /// Runs the command line; errors come back as one line for the user.
@@ -58,15 +53,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let settings = Settings::load(&working_directory()?)?;
     match cli.command {
         Command::Config => print_config(&settings),
-        Command::Db(DbCommand::Create) => create_database(&settings.database_url)?,
+        Command::Db(args) => return db::run(args, &settings),
         Command::Run => {
             warn_about_secret_key(&settings);
             let mut db = Database::connect(&settings.database_url)?;
-            if db
-                .create_tables_if_empty()
-                .context("cannot create the tables")?
-            {
-                println!("Created the tables user and post in {}", db.url());
+            let mut progress = db::Progress::default();
+            let applied = db.prepare_schema(|event| progress.show(event));
+            progress.finish_line();
+            if !applied?.is_empty() {
+                println!("Created the tables in the new database {}", db.url());
             }
             let counts = db.counts().context("cannot read the database")?;
             println!(
@@ -78,20 +73,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn create_database(url: &DatabaseUrl) -> anyhow::Result<()> {
-    if url.dialect() == Dialect::Sqlite {
-        println!("{url} is a SQLite file; it is created when first used, nothing to do.");
-        return Ok(());
-    }
-    let name = url.database_name().unwrap_or_default();
-    if admin::create_database(url)? {
-        println!("Created the database '{name}' on {url}");
-    } else {
-        println!("The database '{name}' already exists on {url}");
-    }
-    Ok(())
 }
 
 fn working_directory() -> anyhow::Result<PathBuf> {
