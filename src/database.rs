@@ -26,7 +26,7 @@ pub enum SchemaError {
     #[error(transparent)]
     Repository(#[from] RepositoryError),
     #[error(transparent)]
-    Migrate(#[from] MigrateError),
+    Migrate(Box<MigrateError>),
     #[error("{0}")]
     Database(#[from] diesel::result::Error),
 }
@@ -41,6 +41,12 @@ pub struct Database {
 pub struct Counts {
     pub users: i64,
     pub posts: i64,
+}
+
+impl From<MigrateError> for SchemaError {
+    fn from(error: MigrateError) -> Self {
+        SchemaError::Migrate(Box::new(error))
+    }
 }
 
 impl Database {

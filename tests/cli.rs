@@ -1,24 +1,12 @@
 //! The binary as a user runs it: settings, and one clear line for each bad DATABASE_URL.
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
+
+mod support;
+use support::microblog;
 
 use dbmigrate::Dialect;
 use dbmigrate::testing::TestDb;
-
-fn microblog(dir: &Path, database_url: Option<&str>, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_microblog"));
-    command
-        .args(args)
-        .current_dir(dir)
-        .env_remove("DATABASE_URL")
-        .env_remove("RUST_BACKTRACE")
-        .env("SECRET_KEY", "test-key");
-    if let Some(url) = database_url {
-        command.env("DATABASE_URL", url);
-    }
-    command.output().expect("the binary runs")
-}
 
 /// Runs `microblog run` with a bad URL: exit status 1, and one line on stderr that shows
 /// the URL with its password masked and contains every one of `expected`.

@@ -165,15 +165,8 @@ pub enum MigrateError {
         source_file: String,
         cause: OpError,
     },
-    #[error("{direction} of revision {revision} ({message}) failed: {cause}{}", outcome(.dialect, .cause, .remains_at))]
-    StepFailed {
-        direction: Direction,
-        revision: String,
-        message: String,
-        dialect: Dialect,
-        remains_at: String,
-        cause: ApplyError,
-    },
+    #[error("{0}")]
+    StepFailed(Box<StepFailure>),
     #[error("the {direction} of revision {revision} cannot be written as SQL: {cause}")]
     Unrenderable {
         direction: Direction,
@@ -182,6 +175,18 @@ pub enum MigrateError {
     },
     #[error("`--sql` for a downgrade needs to know where to start: give a range FROM:TO")]
     OfflineDowngradeNeedsStart,
+}
+
+/// A revision the database refused, and where that left the database.
+#[derive(Debug, thiserror::Error)]
+#[error("{direction} of revision {revision} ({message}) failed: {cause}{}", outcome(.dialect, .cause, .remains_at))]
+pub struct StepFailure {
+    pub direction: Direction,
+    pub revision: String,
+    pub message: String,
+    pub dialect: Dialect,
+    pub remains_at: String,
+    pub cause: ApplyError,
 }
 
 fn tables_phrase(tables: &[String]) -> String {
@@ -510,14 +515,14 @@ fn run_step(
         ),
     };
     apply::apply(conn, ops, &before, |c| c.batch_execute(&record)).map_err(|cause| {
-        MigrateError::StepFailed {
+        MigrateError::StepFailed(Box::new(StepFailure {
             direction,
             revision: revision.id.clone(),
             message: revision.message.clone(),
             dialect,
             remains_at: status.position(),
             cause,
-        }
+        }))
     })?;
     match direction {
         Direction::Upgrade => status.applied.insert(revision.id.clone()),

@@ -176,7 +176,7 @@ on_each_database! {
         let mut conn = connect(&db.url).unwrap();
         let error = migrate::upgrade(&mut conn, &db.url, &repo, &UpgradeTarget::Head, quiet).unwrap_err();
         let message = error.to_string();
-        assert!(matches!(error, MigrateError::StepFailed { ref revision, .. } if revision == "c3"), "{message}");
+        assert!(matches!(error, MigrateError::StepFailed(ref f) if f.revision == "c3"), "{message}");
         assert!(message.contains("operation 2") && message.contains("no_such_table"), "{message}");
         assert_eq!(applied(&mut conn, &repo), BTreeSet::from(["a1".to_string(), "b2".to_string()]));
         let about_me_exists = inspect(&mut conn).unwrap().table("user").unwrap().find_column("about_me").is_some();

@@ -1,0 +1,335 @@
+//! `microblog db …` as a user runs it, on each database: the chapter's workflow, the
+//! output lines, and a clear diagnosis for each problem Alembic users know.
+
+use std::path::Path;
+
+mod support;
+use support::{Printed, command, microblog};
+
+use dbmigrate::on_each_database;
+
+fn db(dir: &Path, url: &str, args: &[&str]) -> Printed {
+    let mut full = vec!["db"];
+    full.extend_from_slice(args);
+    microblog(dir, Some(url), &full).into()
+}
+
+fn ok(printed: Printed) -> Printed {
+    assert_eq!(printed.code, Some(0), "{printed:?}");
+    printed
+}
+
+fn failed(printed: Printed) -> Printed {
+    assert_eq!(printed.code, Some(1), "{printed:?}");
+    assert!(!printed.stderr.contains("panicked"), "{printed:?}");
+    let error_lines: Vec<&str> = printed
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
+    assert_eq!(error_lines.len(), 1, "{printed:?}");
+    printed
+}
+
+/// Each line of `stdout` with the timing taken off.
+fn steps(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .map(|l| l.split(" ... done in ").next().unwrap().to_string())
+        .collect()
+}
+
+/// A copy of the application's own repository, to edit.
+fn copy_of_app_migrations(dir: &Path) {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/versions");
+    let target = dir.join("migrations/versions");
+    std::fs::create_dir_all(&target).unwrap();
+    for entry in std::fs::read_dir(source).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, target.join(path.file_name().unwrap())).unwrap();
+    }
+}
+
+fn init_with_two_heads(dir: &Path, url: &str) -> (String, String) {
+    ok(db(dir, url, &["init"]));
+    ok(db(dir, url, &["revision", "-m", "first"]));
+    let first = only_revision_id(dir);
+    ok(db(dir, url, &["revision", "-m", "second"]));
+    ok(db(dir, url, &["revision", "-m", "third", "--head", &first]));
+    let heads = ok(db(dir, url, &["heads"]));
+    let ids: Vec<String> = heads
+        .stdout
+        .lines()
+        .map(|l| l.split(' ').next().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 2, "{heads:?}");
+    (ids[0].clone(), ids[1].clone())
+}
+
+fn only_revision_id(dir: &Path) -> String {
+    let entries: Vec<_> = std::fs::read_dir(dir.join("migrations/versions"))
+        .unwrap()
+        .collect();
+    assert_eq!(entries.len(), 1);
+    let name = entries[0].as_ref().unwrap().file_name();
+    name.to_string_lossy()[..12].to_string()
+}
+
+on_each_database! {
+    fn the_chapters_workflow_upgrades_reports_and_downgrades(db_: &TestDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let (dir, url) = (dir.path(), &db_.url_string());
+
+        let upgrade = ok(db(dir, url, &["upgrade"]));
+        assert_eq!(steps(&upgrade.stdout), [
+            "Running upgrade  -> e517276bb1c2, users table",
+            "Running upgrade e517276bb1c2 -> 780739b227a7, posts table",
+        ]);
+        assert!(upgrade.stderr.contains("Using the migrations built into microblog"), "{upgrade:?}");
+        assert_eq!(ok(db(dir, url, &["current"])).stdout, "780739b227a7 (head)\n");
+        assert_eq!(
+            ok(db(dir, url, &["history"])).stdout,
+            "e517276bb1c2 -> 780739b227a7 (head), posts table\n<base> -> e517276bb1c2, users table\n"
+        );
+        assert_eq!(
+            ok(db(dir, url, &["upgrade"])).stdout,
+            "Nothing to upgrade: the database is at 780739b227a7 (head).\n"
+        );
+
+        let downgrade = ok(db(dir, url, &["downgrade"]));
+        assert_eq!(steps(&downgrade.stdout), ["Running downgrade 780739b227a7 -> e517276bb1c2, posts table"]);
+        assert_eq!(ok(db(dir, url, &["current"])).stdout, "e517276bb1c2\n");
+        let refused = failed(microblog(dir, Some(url), &["run"]).into());
+        assert!(refused.stderr.contains("run `microblog db upgrade`"), "{refused:?}");
+
+        ok(db(dir, url, &["upgrade", "780"]));
+        ok(db(dir, url, &["downgrade", "base"]));
+        assert_eq!(ok(db(dir, url, &["current"])).stdout, "");
+        let too_far = failed(db(dir, url, &["downgrade", "-1"]));
+        assert!(too_far.stderr.contains("only 0 revision(s)"), "{too_far:?}");
+    }
+
+    fn two_upgrades_at_once_apply_each_revision_once(db_: &TestDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = db_.url_string();
+        // Create the file (on SQLite) before both start, so that neither creates it under the other.
+        ok(db(dir.path(), &url, &["current"]));
+        let children: Vec<_> = (0..2)
+            .map(|_| {
+                command(dir.path(), Some(&url), &["db", "upgrade"])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let mut all_steps = Vec::new();
+        for child in children {
+            let printed = ok(child.wait_with_output().unwrap().into());
+            all_steps.extend(steps(&printed.stdout).into_iter().filter(|l| l.starts_with("Running")));
+        }
+        all_steps.sort();
+        assert_eq!(all_steps, [
+            "Running upgrade  -> e517276bb1c2, users table",
+            "Running upgrade e517276bb1c2 -> 780739b227a7, posts table",
+        ]);
+    }
+
+    fn a_database_at_a_revision_the_repository_lacks_is_named_with_advice(db_: &TestDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let (dir, url) = (dir.path(), &db_.url_string());
+        ok(db(dir, url, &["upgrade"]));
+        ok(db(dir, url, &["init"]));
+        let refused = failed(db(dir, url, &["upgrade"]));
+        assert!(refused.stderr.contains("780739b227a7, e517276bb1c2, which migrations does not have"), "{refused:?}");
+        assert!(refused.stderr.contains("db stamp"), "{refused:?}");
+        assert!(ok(db(dir, url, &["current"])).stdout.contains("780739b227a7 (not in migrations)"));
+        ok(db(dir, url, &["stamp", "base", "--purge"]));
+        assert_eq!(ok(db(dir, url, &["current"])).stdout, "");
+    }
+
+    fn stamp_records_a_revision_without_running_it(db_: &TestDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let (dir, url) = (dir.path(), &db_.url_string());
+        let stamped = ok(db(dir, url, &["stamp", "e517"]));
+        assert_eq!(stamped.stdout, "Stamped the database: <base> -> e517276bb1c2\n");
+        assert_eq!(ok(db(dir, url, &["current"])).stdout, "e517276bb1c2\n");
+        let refused = failed(microblog(dir, Some(url), &["run"]).into());
+        assert!(refused.stderr.contains("e517276bb1c2"), "{refused:?}");
+    }
+
+    fn a_hand_written_revision_in_a_chosen_directory_applies_and_undoes(db_: &TestDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let (dir, url) = (dir.path(), &db_.url_string());
+        let init = ok(db(dir, url, &["-d", "schema", "init"]));
+        assert!(init.stdout.contains("Creating directory schema/versions"), "{init:?}");
+        ok(db(dir, url, &["revision", "-d", "schema", "-m", "notes table"]));
+        let versions = dir.join("schema/versions");
+        let file = std::fs::read_dir(&versions).unwrap().next().unwrap().unwrap().path();
+        assert!(file.file_name().unwrap().to_string_lossy().ends_with("_notes_table.toml"));
+        let text = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(&file, format!("{text}
+[[upgrade]]
+op = \"create_table\"
+table = \"note\"
+columns = [
+    {{ name = \"id\", type = \"integer\", nullable = false, autoincrement = true }},
+    {{ name = \"text\", type = \"string(200)\", nullable = false, default = \"''\" }},
+]
+primary_key = [\"id\"]
+
+[[upgrade]]
+op = \"sql\"
+sql = \"INSERT INTO note (text) VALUES ('hello')\"
+
+[[downgrade]]
+op = \"drop_table\"
+table = \"note\"
+")).unwrap();
+        let upgrade = ok(db(dir, url, &["-d", "schema", "upgrade"]));
+        assert!(upgrade.stdout.starts_with("Running upgrade  -> "), "{upgrade:?}");
+        assert!(upgrade.stderr.contains("Using the migration repository schema"), "{upgrade:?}");
+        let show = ok(db(dir, url, &["-d", "schema", "show", "head"]));
+        assert!(show.stdout.contains("Upgrade:\n    create table 'note'\n    execute SQL: INSERT INTO note"), "{show:?}");
+        ok(db(dir, url, &["-d", "schema", "downgrade", "base"]));
+    }
+}
+
+#[test]
+fn init_refuses_a_directory_that_is_not_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = "sqlite:///app.db";
+    ok(db(dir.path(), url, &["init"]));
+    let again = failed(db(dir.path(), url, &["init"]));
+    assert!(
+        again.stderr.contains(
+            "migrations exists and is not empty; `db init` needs a new or empty directory"
+        ),
+        "{again:?}"
+    );
+}
+
+#[test]
+fn a_malformed_revision_file_is_reported_with_its_file_and_line_and_nothing_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_of_app_migrations(dir.path());
+    let file = dir
+        .path()
+        .join("migrations/versions/780739b227a7_posts_table.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text.replace(
+            "op = \"create_index\"\ntable",
+            "op = \"create_index\"\ntabel",
+        ),
+    )
+    .unwrap();
+    let refused = failed(db(dir.path(), "sqlite:///app.db", &["upgrade"]));
+    assert!(
+        refused
+            .stderr
+            .contains("migrations/versions/780739b227a7_posts_table.toml, line ")
+            && refused.stderr.contains("unknown field `tabel`"),
+        "{refused:?}"
+    );
+    assert!(!dir.path().join("app.db").exists(), "nothing was touched");
+}
+
+#[test]
+fn several_heads_are_listed_with_the_way_to_merge_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (dir, url) = (dir.path(), "sqlite:///app.db");
+    let (a, b) = init_with_two_heads(dir, url);
+    let refused = failed(db(dir, url, &["upgrade"]));
+    assert!(
+        refused
+            .stderr
+            .contains(&format!("several heads ({a}, {b})"))
+            && refused.stderr.contains("db merge -m MESSAGE heads"),
+        "{refused:?}"
+    );
+    let branches = ok(db(dir, url, &["branches"]));
+    assert!(branches.stdout.contains("(branchpoint)"), "{branches:?}");
+    ok(db(dir, url, &["upgrade", "heads"]));
+    ok(db(dir, url, &["merge", "-m", "join", "heads"]));
+    let upgrade = ok(db(dir, url, &["upgrade"]));
+    assert!(
+        upgrade
+            .stdout
+            .contains(&format!("Running upgrade {a}, {b} -> ")),
+        "{upgrade:?}"
+    );
+    let current = ok(db(dir, url, &["current"]));
+    assert!(
+        current.stdout.contains(" (head) (mergepoint)"),
+        "{current:?}"
+    );
+}
+
+#[test]
+fn an_applied_revision_edited_since_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let (dir, url) = (dir.path(), "sqlite:///app.db");
+    copy_of_app_migrations(dir);
+    ok(db(dir, url, &["upgrade", "+1"]));
+    let file = dir.join("migrations/versions/e517276bb1c2_users_table.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("string(120)", "string(200)")).unwrap();
+    let upgrade = ok(db(dir, url, &["upgrade"]));
+    assert!(
+        upgrade
+            .stderr
+            .contains("warning: revision e517276bb1c2 (migrations/versions/e517276bb1c2_users_table.toml) was edited after it was applied"),
+        "{upgrade:?}"
+    );
+    assert!(
+        ok(db(dir, url, &["current"]))
+            .stdout
+            .contains("780739b227a7 (head)")
+    );
+}
+
+#[test]
+fn a_failing_revision_ends_its_line_and_names_revision_operation_and_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let (dir, url) = (dir.path(), "sqlite:///app.db");
+    ok(db(dir, url, &["init"]));
+    ok(db(dir, url, &["revision", "-m", "broken"]));
+    let id = only_revision_id(dir);
+    let file = std::fs::read_dir(dir.join("migrations/versions"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, format!("{text}\n[[upgrade]]\nop = \"sql\"\nsql = \"CREATE TABLE t (x INTEGER)\"\n\n[[upgrade]]\nop = \"sql\"\nsql = \"INSERT INTO nowhere VALUES (1)\"\n")).unwrap();
+    let refused = failed(db(dir, url, &["upgrade"]));
+    assert!(refused.stdout.ends_with(" ... failed\n"), "{refused:?}");
+    assert!(
+        refused.stderr.contains(&format!(
+            "upgrade of revision {id} (broken) failed: operation 2"
+        )) && refused.stderr.contains("nowhere")
+            && refused.stderr.contains("still at <base>"),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn offline_sql_is_written_for_the_urls_database_without_connecting() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, url) in [
+        ("sqlite", "sqlite:///app.db"),
+        ("postgresql", "postgresql://nobody@127.0.0.1:1/unreachable"),
+        ("mysql", "mysql://nobody@127.0.0.1:1/unreachable"),
+    ] {
+        let upgrade = ok(db(dir.path(), url, &["upgrade", "--sql"]));
+        insta::assert_snapshot!(format!("upgrade_sql_{name}"), upgrade.stdout);
+        let downgrade = ok(db(dir.path(), url, &["downgrade", "--sql", "head:base"]));
+        insta::assert_snapshot!(format!("downgrade_sql_{name}"), downgrade.stdout);
+    }
+    assert!(!dir.path().join("app.db").exists());
+    let refused = failed(db(dir.path(), "sqlite:///app.db", &["downgrade", "--sql"]));
+    assert!(refused.stderr.contains("FROM:TO"), "{refused:?}");
+}
