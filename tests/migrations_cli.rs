@@ -333,3 +333,16 @@ fn offline_sql_is_written_for_the_urls_database_without_connecting() {
     let refused = failed(db(dir.path(), "sqlite:///app.db", &["downgrade", "--sql"]));
     assert!(refused.stderr.contains("FROM:TO"), "{refused:?}");
 }
+
+#[test]
+fn the_readmes_example_revision_reads_and_applies() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let example = readme.split("```toml\n").nth(1).unwrap().split("```").next().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    copy_of_app_migrations(dir.path());
+    let file = dir.path().join("migrations/versions/3c1c2f6b4a0e_about_me.toml");
+    std::fs::write(&file, example).unwrap();
+    let upgrade = ok(db(dir.path(), "sqlite:///app.db", &["upgrade"]));
+    assert!(upgrade.stdout.contains("Running upgrade 780739b227a7 -> 3c1c2f6b4a0e, about me"), "{upgrade:?}");
+    ok(db(dir.path(), "sqlite:///app.db", &["downgrade"]));
+}
