@@ -31,7 +31,7 @@ on_each_database! {
 
     fn a_new_database_is_migrated_once_and_then_left_as_it_is(db: &TestDb) {
         let mut database = Database::connect(&db.url).unwrap();
-        assert_eq!(database.prepare_schema(|_| ()).unwrap().len(), 2);
+        assert_eq!(database.prepare_schema(|_| ()).unwrap().len(), 3);
         assert!(database.prepare_schema(|_| ()).unwrap().is_empty());
     }
 
@@ -40,7 +40,7 @@ on_each_database! {
         database.prepare_schema(|_| ()).unwrap();
         let repo = microblog::migrations::built_in().unwrap();
         let conn = database.session.conn();
-        dbmigrate::migrate::downgrade(conn, &db.url, &repo, &"-1".parse().unwrap(), |_| ()).unwrap();
+        dbmigrate::migrate::downgrade(conn, &db.url, &repo, &"-2".parse().unwrap(), |_| ()).unwrap();
         let error = database.prepare_schema(|_| ()).unwrap_err();
         assert!(error.to_string().contains("db upgrade"), "{error}");
         assert!(inspect(database.session.conn()).unwrap().table("post").is_none());

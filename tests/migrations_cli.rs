@@ -84,20 +84,26 @@ on_each_database! {
         assert_eq!(steps(&upgrade.stdout), [
             "Running upgrade  -> e517276bb1c2, users table",
             "Running upgrade e517276bb1c2 -> 780739b227a7, posts table",
+            "Running upgrade 780739b227a7 -> 1047ef9144ea, index post.user_id",
         ]);
         assert!(upgrade.stderr.contains("Using the migrations built into microblog"), "{upgrade:?}");
-        assert_eq!(ok(db(dir, url, &["current"])).stdout, "780739b227a7 (head)\n");
+        assert_eq!(ok(db(dir, url, &["current"])).stdout, "1047ef9144ea (head)\n");
         assert_eq!(
             ok(db(dir, url, &["history"])).stdout,
-            "e517276bb1c2 -> 780739b227a7 (head), posts table\n<base> -> e517276bb1c2, users table\n"
+            "780739b227a7 -> 1047ef9144ea (head), index post.user_id\n\
+             e517276bb1c2 -> 780739b227a7, posts table\n\
+             <base> -> e517276bb1c2, users table\n"
         );
         assert_eq!(
             ok(db(dir, url, &["upgrade"])).stdout,
-            "Nothing to upgrade: the database is at 780739b227a7 (head).\n"
+            "Nothing to upgrade: the database is at 1047ef9144ea (head).\n"
         );
 
-        let downgrade = ok(db(dir, url, &["downgrade"]));
-        assert_eq!(steps(&downgrade.stdout), ["Running downgrade 780739b227a7 -> e517276bb1c2, posts table"]);
+        let downgrade = ok(db(dir, url, &["downgrade", "-2"]));
+        assert_eq!(steps(&downgrade.stdout), [
+            "Running downgrade 1047ef9144ea -> 780739b227a7, index post.user_id",
+            "Running downgrade 780739b227a7 -> e517276bb1c2, posts table",
+        ]);
         assert_eq!(ok(db(dir, url, &["current"])).stdout, "e517276bb1c2\n");
         let refused = failed(microblog(dir, Some(url), &["run"]).into());
         assert!(refused.stderr.contains("run `microblog db upgrade`"), "{refused:?}");
@@ -131,6 +137,7 @@ on_each_database! {
         all_steps.sort();
         assert_eq!(all_steps, [
             "Running upgrade  -> e517276bb1c2, users table",
+            "Running upgrade 780739b227a7 -> 1047ef9144ea, index post.user_id",
             "Running upgrade e517276bb1c2 -> 780739b227a7, posts table",
         ]);
     }
@@ -141,9 +148,9 @@ on_each_database! {
         ok(db(dir, url, &["upgrade"]));
         ok(db(dir, url, &["init"]));
         let refused = failed(db(dir, url, &["upgrade"]));
-        assert!(refused.stderr.contains("780739b227a7, e517276bb1c2, which migrations does not have"), "{refused:?}");
+        assert!(refused.stderr.contains("1047ef9144ea, 780739b227a7, e517276bb1c2, which migrations does not have"), "{refused:?}");
         assert!(refused.stderr.contains("db stamp"), "{refused:?}");
-        assert!(ok(db(dir, url, &["current"])).stdout.contains("780739b227a7 (not in migrations)"));
+        assert!(ok(db(dir, url, &["current"])).stdout.contains("1047ef9144ea (not in migrations)"));
         ok(db(dir, url, &["stamp", "base", "--purge"]));
         assert_eq!(ok(db(dir, url, &["current"])).stdout, "");
     }
@@ -286,7 +293,7 @@ fn an_applied_revision_edited_since_is_warned_about() {
     assert!(
         ok(db(dir, url, &["current"]))
             .stdout
-            .contains("780739b227a7 (head)")
+            .contains("1047ef9144ea (head)")
     );
 }
 
@@ -336,13 +343,27 @@ fn offline_sql_is_written_for_the_urls_database_without_connecting() {
 
 #[test]
 fn the_readmes_example_revision_reads_and_applies() {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let example = readme.split("```toml\n").nth(1).unwrap().split("```").next().unwrap();
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let example = readme
+        .split("```toml\n")
+        .nth(1)
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     copy_of_app_migrations(dir.path());
-    let file = dir.path().join("migrations/versions/3c1c2f6b4a0e_about_me.toml");
+    let file = dir
+        .path()
+        .join("migrations/versions/3c1c2f6b4a0e_about_me.toml");
     std::fs::write(&file, example).unwrap();
     let upgrade = ok(db(dir.path(), "sqlite:///app.db", &["upgrade"]));
-    assert!(upgrade.stdout.contains("Running upgrade 780739b227a7 -> 3c1c2f6b4a0e, about me"), "{upgrade:?}");
+    assert!(
+        upgrade
+            .stdout
+            .contains("Running upgrade 1047ef9144ea -> 3c1c2f6b4a0e, about me"),
+        "{upgrade:?}"
+    );
     ok(db(dir.path(), "sqlite:///app.db", &["downgrade"]));
 }

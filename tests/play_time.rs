@@ -8,7 +8,7 @@ use microblog::{Database, Post, User};
 
 fn fresh(db: &TestDb) -> Database {
     let mut database = Database::connect(&db.url).expect("connect");
-    assert_eq!(database.prepare_schema(|_| ()).expect("migrate").len(), 2);
+    assert_eq!(database.prepare_schema(|_| ()).expect("migrate").len(), 3);
     database
 }
 

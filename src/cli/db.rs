@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
-use super::listing;
+use super::{autogenerate, listing};
 use crate::config::Settings;
-use crate::migrations;
+use crate::{migrations, models};
+use dbmigrate::compare::CompareOptions;
 use dbmigrate::migrate::{self, DowngradeTarget, Event, MigrateError, UpgradeTarget};
 use dbmigrate::{AnyConnection, DatabaseUrl, Dialect, Repository, Revision, admin, connect};
 
@@ -30,6 +31,21 @@ pub struct DbArgs {
 enum DbCommand {
     /// Create a new migration repository (migrations/ unless -d says otherwise).
     Init,
+    /// Write a revision that brings the database to the models, by comparing the two.
+    Migrate {
+        #[arg(short, long)]
+        message: Option<String>,
+        /// Write a removed and an added look-alike as a drop and an add, not a rename.
+        #[arg(long)]
+        no_rename: bool,
+    },
+    /// Exit 0 if the database is at head and matches the models, 1 with the differences if not.
+    Check {
+        #[arg(long, value_enum, default_value = "text")]
+        format: autogenerate::Format,
+        #[arg(long)]
+        no_rename: bool,
+    },
     /// Write a new revision with no operations, to fill in by hand.
     Revision {
         #[arg(short, long)]
@@ -40,7 +56,7 @@ enum DbCommand {
     },
     /// Apply revisions up to TARGET: head, heads, +N, or a revision (a unique prefix will do).
     Upgrade {
-        #[arg(default_value = "head")]
+        #[arg(default_value = "head", allow_hyphen_values = true)]
         target: String,
         /// Print the SQL instead of running it (no connection); TARGET may be FROM:TO.
         #[arg(long)]
@@ -111,6 +127,22 @@ pub fn run(args: DbArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     match args.command {
         DbCommand::Init => init(dir.unwrap_or(Path::new(DEFAULT_DIRECTORY)))?,
         DbCommand::Create => create_database(url)?,
+        DbCommand::Migrate { message, no_rename } => autogenerate::migrate(
+            dir,
+            url,
+            models::schema(),
+            &message.unwrap_or_default(),
+            compare_options(no_rename),
+        )?,
+        DbCommand::Check { format, no_rename } => {
+            return autogenerate::check(
+                dir,
+                url,
+                models::schema(),
+                format,
+                compare_options(no_rename),
+            );
+        }
         DbCommand::Revision { message, head } => {
             let mut repo = on_disk(dir)?;
             let down = match head {
@@ -238,7 +270,7 @@ pub fn run(args: DbArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
 }
 
 /// The repository `-d` names, else `migrations/` here, else the built-in one; says which.
-fn chosen(dir: Option<&Path>) -> anyhow::Result<Repository> {
+pub(super) fn chosen(dir: Option<&Path>) -> anyhow::Result<Repository> {
     if let Some(dir) = dir {
         let repo = Repository::open(dir)?;
         eprintln!("Using the migration repository {}", dir.display());
@@ -259,7 +291,7 @@ fn chosen(dir: Option<&Path>) -> anyhow::Result<Repository> {
 }
 
 /// A repository that new revisions can be written to.
-fn on_disk(dir: Option<&Path>) -> anyhow::Result<Repository> {
+pub(super) fn on_disk(dir: Option<&Path>) -> anyhow::Result<Repository> {
     Ok(Repository::open(
         dir.unwrap_or(Path::new(DEFAULT_DIRECTORY)),
     )?)
@@ -310,6 +342,12 @@ fn merge_parents(repo: &Repository, texts: &[String]) -> anyhow::Result<Vec<Stri
         .filter(|id| parents.contains(*id))
         .cloned()
         .collect())
+}
+
+fn compare_options(no_rename: bool) -> CompareOptions {
+    CompareOptions {
+        detect_renames: !no_rename,
+    }
 }
 
 /// `FROM:TO` or just `TO`.

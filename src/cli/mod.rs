@@ -1,5 +1,6 @@
 //! The command line: parsing, and turning every failure into one line and an exit status.
 
+mod autogenerate;
 mod db;
 mod listing;
 

@@ -61,6 +61,7 @@ pub fn schema() -> &'static Schema {
                 .column(Column::new("timestamp", ColumnType::DateTime))
                 .column(Column::new("user_id", ColumnType::Integer))
                 .index("timestamp", false)
+                .index("user_id", false)
                 .foreign_key("user_id", "user", "id"),
         ])
     })

@@ -4,6 +4,8 @@
 
 pub mod admin;
 pub mod apply;
+pub mod autogenerate;
+pub mod compare;
 pub mod connection;
 pub mod graph;
 pub mod history;

@@ -25,6 +25,8 @@ pub struct Revision {
     /// SHA-256 of the file, line endings normalised: what the history table keeps, so that
     /// an edit after applying is noticed.
     pub checksum: String,
+    /// Written as comments at the top of a new file, for its reviewer; not read back.
+    pub notes: Vec<String>,
 }
 
 /// A revision file that cannot be read as one.
@@ -109,6 +111,7 @@ impl Revision {
             downgrade: file.downgrade,
             source: source.to_string(),
             checksum: checksum(text),
+            notes: Vec::new(),
         })
     }
 
@@ -123,6 +126,7 @@ impl Revision {
             downgrade: Vec::new(),
             source: String::new(),
             checksum: String::new(),
+            notes: Vec::new(),
         }
     }
 
@@ -145,6 +149,9 @@ impl Revision {
             &self.message
         };
         writeln!(out, "# {title}").unwrap();
+        for note in &self.notes {
+            writeln!(out, "#\n# CHECK: {note}").unwrap();
+        }
         out.push_str(
             "#\n# Operations run in order, each written once and turned into the SQL of the\n\
              # database it runs on. Review and edit before `db upgrade`; the README lists them all.\n\n",

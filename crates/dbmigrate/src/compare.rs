@@ -1,0 +1,729 @@
+//! Comparing two schemas — what a database holds and what the models want — into the
+//! changes that take one to the other, each with the line that reports it and its
+//! operations both ways. Pure: no database, so any pair of schemas can be compared.
+//!
+//! Indexes and unique constraints are matched by name, and a unique index counts as the
+//! unique constraint of the same name and columns (MySQL keeps the one as the other).
+//! Types, defaults and nullability are compared in the engine's normalised form, so that a
+//! database freshly upgraded from the models compares equal on all three databases.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::ops::Op;
+use crate::schema::{Column, ColumnDefault, ColumnType, ForeignKey, Schema, Table};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    AddedTable,
+    RemovedTable,
+    RenamedTable,
+    AddedColumn,
+    RemovedColumn,
+    RenamedColumn,
+    TypeChanged,
+    NullabilityChanged,
+    DefaultChanged,
+    AddedIndex,
+    RemovedIndex,
+    AddedUniqueConstraint,
+    RemovedUniqueConstraint,
+    AddedForeignKey,
+    RemovedForeignKey,
+}
+
+/// What a change may cost the data already in the database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "risk", rename_all = "snake_case")]
+pub enum Risk {
+    DropsTable {
+        table: String,
+    },
+    DropsColumn {
+        table: String,
+        column: String,
+    },
+    NarrowsType {
+        table: String,
+        column: String,
+        from: String,
+        to: String,
+        #[serde(skip)]
+        max_length: Option<u32>,
+    },
+    ForbidsNull {
+        table: String,
+        column: String,
+    },
+    /// A drop and an add that were taken for a rename: right only if they are the same thing.
+    GuessedRename {
+        old: String,
+        new: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    pub kind: ChangeKind,
+    /// Alembic's line: `Detected added table 'user'`.
+    pub detected: String,
+    pub upgrade: Vec<Op>,
+    /// In the order they run, undoing `upgrade`.
+    pub downgrade: Vec<Op>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub risk: Option<Risk>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Comparison {
+    pub changes: Vec<Change>,
+    /// Advice about the target schema itself (a foreign key without an index).
+    pub hints: Vec<String>,
+}
+
+impl Comparison {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    pub fn upgrade_ops(&self) -> Vec<Op> {
+        self.changes
+            .iter()
+            .flat_map(|c| c.upgrade.iter().cloned())
+            .collect()
+    }
+
+    pub fn downgrade_ops(&self) -> Vec<Op> {
+        self.changes
+            .iter()
+            .rev()
+            .flat_map(|c| c.downgrade.iter().cloned())
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompareOptions {
+    /// Take a removed and an added table (or column) that look alike for a rename.
+    pub detect_renames: bool,
+}
+
+impl Default for CompareOptions {
+    fn default() -> Self {
+        CompareOptions {
+            detect_renames: true,
+        }
+    }
+}
+
+/// The changes that take `live` to `target`.
+pub fn compare(live: &Schema, target: &Schema, options: CompareOptions) -> Comparison {
+    let mut out = Comparison {
+        changes: Vec::new(),
+        hints: foreign_key_hints(target),
+    };
+    let live_names: BTreeSet<&str> = live.tables.iter().map(|t| t.name.as_str()).collect();
+    let target_names: BTreeSet<&str> = target.tables.iter().map(|t| t.name.as_str()).collect();
+    let mut removed: Vec<&Table> = live
+        .tables
+        .iter()
+        .filter(|t| !target_names.contains(t.name.as_str()))
+        .collect();
+    let mut added: Vec<&Table> = target
+        .tables
+        .iter()
+        .filter(|t| !live_names.contains(t.name.as_str()))
+        .collect();
+
+    // Tables present on both sides, under their live name and their target name.
+    let mut pairs: Vec<(Table, &Table)> = target
+        .tables
+        .iter()
+        .filter_map(|t| live.table(&t.name).map(|l| (l.clone(), t)))
+        .collect();
+    if options.detect_renames {
+        for (old, new) in table_renames(&removed, &added) {
+            out.changes.push(Change {
+                kind: ChangeKind::RenamedTable,
+                detected: format!("Detected renamed table '{}' -> '{}'", old.name, new.name),
+                upgrade: vec![Op::RenameTable {
+                    table: old.name.clone(),
+                    new_name: new.name.clone(),
+                }],
+                downgrade: vec![Op::RenameTable {
+                    table: new.name.clone(),
+                    new_name: old.name.clone(),
+                }],
+                risk: Some(Risk::GuessedRename {
+                    old: old.name.clone(),
+                    new: new.name.clone(),
+                }),
+            });
+            let mut renamed = old.clone();
+            renamed.name = new.name.clone();
+            pairs.push((renamed, new));
+            removed.retain(|t| t.name != old.name);
+            added.retain(|t| t.name != new.name);
+        }
+    }
+
+    let target_order = target.dependency_order();
+    added.sort_by_key(|t| target_order.iter().position(|n| *n == t.name));
+    for table in added {
+        added_table(&mut out, table);
+    }
+    pairs.sort_by_key(|(_, t)| target_order.iter().position(|n| *n == t.name));
+    for (live_table, target_table) in &pairs {
+        compare_table(&mut out, live_table, target_table, options);
+    }
+    let live_order = live.dependency_order();
+    removed.sort_by_key(|t| std::cmp::Reverse(live_order.iter().position(|n| *n == t.name)));
+    for table in removed {
+        removed_table(&mut out, table);
+    }
+    out
+}
+
+fn columns_text(columns: &[String]) -> String {
+    let quoted: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+fn added_table(out: &mut Comparison, table: &Table) {
+    let mut bare = table.clone();
+    bare.indexes.clear();
+    out.changes.push(Change {
+        kind: ChangeKind::AddedTable,
+        detected: format!("Detected added table '{}'", table.name),
+        upgrade: bare.creation_ops(),
+        downgrade: vec![Op::DropTable {
+            table: table.name.clone(),
+        }],
+        risk: None,
+    });
+    for index in &table.indexes {
+        out.changes.push(added_index(
+            &table.name,
+            &index.name,
+            &index.columns,
+            index.unique,
+        ));
+    }
+}
+
+fn removed_table(out: &mut Comparison, table: &Table) {
+    out.changes.push(Change {
+        kind: ChangeKind::RemovedTable,
+        detected: format!("Detected removed table '{}'", table.name),
+        upgrade: vec![Op::DropTable {
+            table: table.name.clone(),
+        }],
+        downgrade: table.creation_ops(),
+        risk: Some(Risk::DropsTable {
+            table: table.name.clone(),
+        }),
+    });
+}
+
+fn added_index(table: &str, name: &str, columns: &[String], unique: bool) -> Change {
+    Change {
+        kind: ChangeKind::AddedIndex,
+        detected: format!(
+            "Detected added index '{name}' on '{}'",
+            columns_text(columns)
+        ),
+        upgrade: vec![Op::CreateIndex {
+            table: table.into(),
+            name: name.into(),
+            columns: columns.to_vec(),
+            unique,
+        }],
+        downgrade: vec![Op::DropIndex {
+            table: table.into(),
+            name: name.into(),
+        }],
+        risk: None,
+    }
+}
+
+/// An index or a unique constraint: what the two sides are matched on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Keyed {
+    columns: Vec<String>,
+    unique: bool,
+    constraint: bool,
+}
+
+fn keyed(table: &Table) -> BTreeMap<&str, Keyed> {
+    let indexes = table.indexes.iter().map(|i| {
+        (
+            i.name.as_str(),
+            Keyed {
+                columns: i.columns.clone(),
+                unique: i.unique,
+                constraint: false,
+            },
+        )
+    });
+    let constraints = table.unique_constraints.iter().map(|u| {
+        (
+            u.name.as_str(),
+            Keyed {
+                columns: u.columns.clone(),
+                unique: true,
+                constraint: true,
+            },
+        )
+    });
+    indexes.chain(constraints).collect()
+}
+
+fn same_key(a: &Keyed, b: &Keyed) -> bool {
+    a.columns == b.columns && a.unique == b.unique
+}
+
+fn compare_table(out: &mut Comparison, live: &Table, target: &Table, options: CompareOptions) {
+    let name = target.name.as_str();
+    let live_keys = keyed(live);
+    let target_keys = keyed(target);
+    let live_fks: BTreeMap<&str, &ForeignKey> = live
+        .foreign_keys
+        .iter()
+        .map(|f| (f.name.as_str(), f))
+        .collect();
+    let target_fks: BTreeMap<&str, &ForeignKey> = target
+        .foreign_keys
+        .iter()
+        .map(|f| (f.name.as_str(), f))
+        .collect();
+
+    for fk in &live.foreign_keys {
+        if target_fks.get(fk.name.as_str()) != Some(&fk) {
+            out.changes.push(foreign_key_change(name, fk, false));
+        }
+    }
+    for (key_name, key) in &live_keys {
+        if !target_keys.get(key_name).is_some_and(|t| same_key(t, key)) {
+            out.changes.push(key_change(name, key_name, key, false));
+        }
+    }
+
+    let target_columns: BTreeSet<&str> = target.columns.iter().map(|c| c.name.as_str()).collect();
+    let live_columns: BTreeSet<&str> = live.columns.iter().map(|c| c.name.as_str()).collect();
+    let mut removed: Vec<&Column> = live
+        .columns
+        .iter()
+        .filter(|c| !target_columns.contains(c.name.as_str()))
+        .collect();
+    let mut added: Vec<&Column> = target
+        .columns
+        .iter()
+        .filter(|c| !live_columns.contains(c.name.as_str()))
+        .collect();
+    let mut column_pairs: Vec<(Column, &Column)> = target
+        .columns
+        .iter()
+        .filter_map(|t| live.find_column(&t.name).map(|l| (l.clone(), t)))
+        .collect();
+    if options.detect_renames {
+        let mut renames = Vec::new();
+        for old in &removed {
+            if let Some(new) = added.iter().find(|a| {
+                a.ty == old.ty
+                    && !renames
+                        .iter()
+                        .any(|(_, n): &(&Column, &Column)| n.name == a.name)
+            }) {
+                renames.push((*old, *new));
+            }
+        }
+        for (old, new) in renames {
+            out.changes.push(Change {
+                kind: ChangeKind::RenamedColumn,
+                detected: format!(
+                    "Detected renamed column '{name}.{}' -> '{name}.{}'",
+                    old.name, new.name
+                ),
+                upgrade: vec![rename_column(name, &old.name, &new.name)],
+                downgrade: vec![rename_column(name, &new.name, &old.name)],
+                risk: Some(Risk::GuessedRename {
+                    old: format!("{name}.{}", old.name),
+                    new: format!("{name}.{}", new.name),
+                }),
+            });
+            let mut renamed = old.clone();
+            renamed.name = new.name.clone();
+            column_pairs.push((renamed, new));
+            removed.retain(|c| c.name != old.name);
+            added.retain(|c| c.name != new.name);
+        }
+    }
+    for column in added {
+        out.changes.push(Change {
+            kind: ChangeKind::AddedColumn,
+            detected: format!("Detected added column '{name}.{}'", column.name),
+            upgrade: vec![Op::AddColumn {
+                table: name.into(),
+                column: column.clone(),
+            }],
+            downgrade: vec![Op::DropColumn {
+                table: name.into(),
+                column: column.name.clone(),
+            }],
+            risk: None,
+        });
+    }
+    column_pairs.sort_by_key(|(_, t)| target.columns.iter().position(|c| c.name == t.name));
+    for (live_column, target_column) in &column_pairs {
+        compare_column(out, name, live_column, target_column);
+    }
+    for column in removed {
+        out.changes.push(Change {
+            kind: ChangeKind::RemovedColumn,
+            detected: format!("Detected removed column '{name}.{}'", column.name),
+            upgrade: vec![Op::DropColumn {
+                table: name.into(),
+                column: column.name.clone(),
+            }],
+            downgrade: vec![Op::AddColumn {
+                table: name.into(),
+                column: column.clone(),
+            }],
+            risk: Some(Risk::DropsColumn {
+                table: name.into(),
+                column: column.name.clone(),
+            }),
+        });
+    }
+
+    for (key_name, key) in &target_keys {
+        if !live_keys.get(key_name).is_some_and(|l| same_key(l, key)) {
+            out.changes.push(key_change(name, key_name, key, true));
+        }
+    }
+    for fk in &target.foreign_keys {
+        if live_fks.get(fk.name.as_str()) != Some(&fk) {
+            out.changes.push(foreign_key_change(name, fk, true));
+        }
+    }
+}
+
+fn rename_column(table: &str, from: &str, to: &str) -> Op {
+    Op::AlterColumn {
+        table: table.into(),
+        column: from.into(),
+        ty: None,
+        nullable: None,
+        set_default: None,
+        drop_default: false,
+        new_name: Some(to.into()),
+    }
+}
+
+fn alter(table: &str, column: &str) -> Op {
+    Op::AlterColumn {
+        table: table.into(),
+        column: column.into(),
+        ty: None,
+        nullable: None,
+        set_default: None,
+        drop_default: false,
+        new_name: None,
+    }
+}
+
+fn with(op: Op, change: impl FnOnce(&mut Op)) -> Op {
+    let mut op = op;
+    change(&mut op);
+    op
+}
+
+fn compare_column(out: &mut Comparison, table: &str, live: &Column, target: &Column) {
+    let column = target.name.as_str();
+    if live.ty != target.ty {
+        let set = |ty: &ColumnType| {
+            with(alter(table, column), |op| {
+                if let Op::AlterColumn { ty: t, .. } = op {
+                    *t = Some(ty.clone());
+                }
+            })
+        };
+        out.changes.push(Change {
+            kind: ChangeKind::TypeChanged,
+            detected: format!(
+                "Detected type change from {} to {} on '{table}.{column}'",
+                live.ty, target.ty
+            ),
+            upgrade: vec![set(&target.ty)],
+            downgrade: vec![set(&live.ty)],
+            risk: (!live.ty.fits_in(&target.ty)).then(|| Risk::NarrowsType {
+                table: table.into(),
+                column: column.into(),
+                from: live.ty.to_string(),
+                to: target.ty.to_string(),
+                max_length: match (&live.ty, &target.ty) {
+                    (ColumnType::String(_) | ColumnType::Text, ColumnType::String(n)) => *n,
+                    _ => None,
+                },
+            }),
+        });
+    }
+    if live.nullable != target.nullable {
+        let set = |nullable: bool| {
+            with(alter(table, column), |op| {
+                if let Op::AlterColumn { nullable: n, .. } = op {
+                    *n = Some(nullable);
+                }
+            })
+        };
+        out.changes.push(Change {
+            kind: ChangeKind::NullabilityChanged,
+            detected: if target.nullable {
+                format!("Detected NULL on column '{table}.{column}'")
+            } else {
+                format!("Detected NOT NULL on column '{table}.{column}'")
+            },
+            upgrade: vec![set(target.nullable)],
+            downgrade: vec![set(live.nullable)],
+            risk: (!target.nullable).then(|| Risk::ForbidsNull {
+                table: table.into(),
+                column: column.into(),
+            }),
+        });
+    }
+    if default_key(&live.default) != default_key(&target.default) {
+        let set = |default: &Option<ColumnDefault>| {
+            with(alter(table, column), |op| {
+                if let Op::AlterColumn {
+                    set_default,
+                    drop_default,
+                    ..
+                } = op
+                {
+                    *set_default = default.clone();
+                    *drop_default = default.is_none();
+                }
+            })
+        };
+        let shown =
+            |d: &Option<ColumnDefault>| d.as_ref().map_or("none".to_string(), |d| d.to_string());
+        out.changes.push(Change {
+            kind: ChangeKind::DefaultChanged,
+            detected: format!(
+                "Detected server default change from {} to {} on '{table}.{column}'",
+                shown(&live.default),
+                shown(&target.default)
+            ),
+            upgrade: vec![set(&target.default)],
+            downgrade: vec![set(&live.default)],
+            risk: None,
+        });
+    }
+}
+
+/// A default in a form the three databases' spellings agree on: `(0)`, `'0'` and `0` are
+/// one default, as are `TRUE` and `1`.
+fn default_key(default: &Option<ColumnDefault>) -> Option<String> {
+    let default = default.as_ref()?;
+    let ColumnDefault::Literal(sql) = default else {
+        return Some("CURRENT_TIMESTAMP".into());
+    };
+    let mut text = sql.trim();
+    while text.starts_with('(') && text.ends_with(')') {
+        text = text[1..text.len() - 1].trim();
+    }
+    let unquoted = text
+        .strip_prefix('\'')
+        .and_then(|t| t.strip_suffix('\''))
+        .filter(|t| t.parse::<f64>().is_ok())
+        .unwrap_or(text);
+    Some(match unquoted.to_ascii_lowercase().as_str() {
+        "true" => "1".into(),
+        "false" => "0".into(),
+        _ => unquoted.to_string(),
+    })
+}
+
+fn key_change(table: &str, name: &str, key: &Keyed, added: bool) -> Change {
+    let create = if key.constraint {
+        Op::CreateUniqueConstraint {
+            table: table.into(),
+            name: name.into(),
+            columns: key.columns.clone(),
+        }
+    } else {
+        Op::CreateIndex {
+            table: table.into(),
+            name: name.into(),
+            columns: key.columns.clone(),
+            unique: key.unique,
+        }
+    };
+    let drop = if key.constraint {
+        Op::DropUniqueConstraint {
+            table: table.into(),
+            name: name.into(),
+        }
+    } else {
+        Op::DropIndex {
+            table: table.into(),
+            name: name.into(),
+        }
+    };
+    let what = if key.constraint {
+        "unique constraint"
+    } else {
+        "index"
+    };
+    let (kind, detected, upgrade, downgrade) = match (added, key.constraint) {
+        (true, true) => (
+            ChangeKind::AddedUniqueConstraint,
+            format!(
+                "Detected added {what} '{name}' on '{}'",
+                columns_text(&key.columns)
+            ),
+            create,
+            drop,
+        ),
+        (true, false) => (
+            ChangeKind::AddedIndex,
+            format!(
+                "Detected added {what} '{name}' on '{}'",
+                columns_text(&key.columns)
+            ),
+            create,
+            drop,
+        ),
+        (false, true) => (
+            ChangeKind::RemovedUniqueConstraint,
+            format!("Detected removed {what} '{name}' on '{table}'"),
+            drop,
+            create,
+        ),
+        (false, false) => (
+            ChangeKind::RemovedIndex,
+            format!("Detected removed {what} '{name}' on '{table}'"),
+            drop,
+            create,
+        ),
+    };
+    Change {
+        kind,
+        detected,
+        upgrade: vec![upgrade],
+        downgrade: vec![downgrade],
+        risk: None,
+    }
+}
+
+fn foreign_key_change(table: &str, fk: &ForeignKey, added: bool) -> Change {
+    let create = Op::CreateForeignKey {
+        table: table.into(),
+        name: fk.name.clone(),
+        columns: fk.columns.clone(),
+        ref_table: fk.ref_table.clone(),
+        ref_columns: fk.ref_columns.clone(),
+        on_delete: fk.on_delete,
+    };
+    let drop = Op::DropForeignKey {
+        table: table.into(),
+        name: fk.name.clone(),
+    };
+    let what = format!(
+        "foreign key ({})({}) on table {table}",
+        fk.columns.join(", "),
+        fk.ref_columns.join(", ")
+    );
+    let (kind, detected, upgrade, downgrade) = if added {
+        (
+            ChangeKind::AddedForeignKey,
+            format!("Detected added {what}"),
+            create,
+            drop,
+        )
+    } else {
+        (
+            ChangeKind::RemovedForeignKey,
+            format!("Detected removed {what}"),
+            drop,
+            create,
+        )
+    };
+    Change {
+        kind,
+        detected,
+        upgrade: vec![upgrade],
+        downgrade: vec![downgrade],
+        risk: None,
+    }
+}
+
+/// Removed and added tables that look alike: at least half of the columns, by name and
+/// type, the same on both. Best matches first; each table pairs once.
+fn table_renames<'a>(removed: &[&'a Table], added: &[&'a Table]) -> Vec<(&'a Table, &'a Table)> {
+    let signature = |t: &Table| -> BTreeSet<(String, String)> {
+        t.columns
+            .iter()
+            .map(|c| (c.name.clone(), c.ty.to_string()))
+            .collect()
+    };
+    let mut candidates = Vec::new();
+    for old in removed {
+        for new in added {
+            let (a, b) = (signature(old), signature(new));
+            let shared = a.intersection(&b).count();
+            let larger = a.len().max(b.len());
+            if larger > 0 && shared * 2 >= larger {
+                candidates.push((shared * 1000 / larger, *old, *new));
+            }
+        }
+    }
+    candidates.sort_by_key(|(score, old, new)| {
+        (
+            std::cmp::Reverse(*score),
+            old.name.clone(),
+            new.name.clone(),
+        )
+    });
+    let mut taken_old = BTreeSet::new();
+    let mut taken_new = BTreeSet::new();
+    let mut pairs = Vec::new();
+    for (_, old, new) in candidates {
+        if taken_old.insert(old.name.clone()) {
+            if taken_new.insert(new.name.clone()) {
+                pairs.push((old, new));
+            } else {
+                taken_old.remove(&old.name);
+            }
+        }
+    }
+    pairs
+}
+
+/// A foreign key whose columns no index, unique constraint or primary key starts with:
+/// every lookup through it reads the whole table.
+fn foreign_key_hints(target: &Schema) -> Vec<String> {
+    let mut hints = Vec::new();
+    for table in &target.tables {
+        for fk in &table.foreign_keys {
+            let covered = table
+                .indexes
+                .iter()
+                .map(|i| &i.columns)
+                .chain(table.unique_constraints.iter().map(|u| &u.columns))
+                .chain([&table.primary_key])
+                .any(|columns| columns.starts_with(&fk.columns));
+            if !covered {
+                hints.push(format!(
+                    "Foreign key column '{}.{}' has no index: finding the rows that refer to a '{}' reads the whole table; consider indexing it",
+                    table.name,
+                    fk.columns.join(", "),
+                    fk.ref_table
+                ));
+            }
+        }
+    }
+    hints
+}
