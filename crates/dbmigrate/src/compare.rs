@@ -169,6 +169,24 @@ pub fn compare(live: &Schema, target: &Schema, options: CompareOptions) -> Compa
         }
     }
 
+    // The databases carry references along when a table is renamed.
+    let renamed: BTreeMap<String, String> = out
+        .changes
+        .iter()
+        .flat_map(|c| &c.upgrade)
+        .filter_map(|op| match op {
+            Op::RenameTable { table, new_name } => Some((table.clone(), new_name.clone())),
+            _ => None,
+        })
+        .collect();
+    for (live_table, _) in &mut pairs {
+        for fk in &mut live_table.foreign_keys {
+            if let Some(new_name) = renamed.get(&fk.ref_table) {
+                fk.ref_table = new_name.clone();
+            }
+        }
+    }
+
     let target_order = target.dependency_order();
     added.sort_by_key(|t| target_order.iter().position(|n| *n == t.name));
     for table in added {
@@ -708,14 +726,7 @@ fn foreign_key_hints(target: &Schema) -> Vec<String> {
     let mut hints = Vec::new();
     for table in &target.tables {
         for fk in &table.foreign_keys {
-            let covered = table
-                .indexes
-                .iter()
-                .map(|i| &i.columns)
-                .chain(table.unique_constraints.iter().map(|u| &u.columns))
-                .chain([&table.primary_key])
-                .any(|columns| columns.starts_with(&fk.columns));
-            if !covered {
+            if !table.has_index_for(&fk.columns) {
                 hints.push(format!(
                     "Foreign key column '{}.{}' has no index: finding the rows that refer to a '{}' reads the whole table; consider indexing it",
                     table.name,

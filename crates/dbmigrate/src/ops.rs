@@ -151,6 +151,38 @@ impl Op {
         }
     }
 
+    /// MySQL keeps a unique constraint as a unique index, so a schema read from it names
+    /// as an index what another database calls a constraint. A drop of the one is taken as
+    /// a drop of the other where the schema has only the other, so a revision written
+    /// against any of the three databases runs on all of them.
+    pub fn resolved(&self, schema: &Schema) -> Option<Op> {
+        let (table, name) = match self {
+            Op::DropIndex { table, name } | Op::DropUniqueConstraint { table, name } => {
+                (table, name)
+            }
+            _ => return None,
+        };
+        let t = schema.table(table)?;
+        let has_index = t.indexes.iter().any(|i| &i.name == name);
+        let has_unique_index = t.indexes.iter().any(|i| &i.name == name && i.unique);
+        let has_constraint = t.unique_constraints.iter().any(|u| &u.name == name);
+        match self {
+            Op::DropIndex { .. } if !has_index && has_constraint => {
+                Some(Op::DropUniqueConstraint {
+                    table: table.clone(),
+                    name: name.clone(),
+                })
+            }
+            Op::DropUniqueConstraint { .. } if !has_constraint && has_unique_index => {
+                Some(Op::DropIndex {
+                    table: table.clone(),
+                    name: name.clone(),
+                })
+            }
+            _ => None,
+        }
+    }
+
     /// The table the operation changes, if any.
     pub fn table(&self) -> Option<&str> {
         match self {
@@ -181,7 +213,8 @@ impl Schema {
 
     /// The schema after `op`, or why `op` does not fit it.
     pub fn apply(&mut self, op: &Op) -> Result<(), OpError> {
-        match op {
+        let resolved = op.resolved(self);
+        match resolved.as_ref().unwrap_or(op) {
             Op::CreateTable {
                 table,
                 columns,

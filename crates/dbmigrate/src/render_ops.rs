@@ -14,6 +14,8 @@ pub const REBUILD_PREFIX: &str = "_dbmigrate_rebuild_";
 impl Dialect {
     /// The statements that apply `op` to a database whose schema is `before`.
     pub fn op_statements(self, op: &Op, before: &Schema) -> Result<Vec<String>, OpError> {
+        let resolved = op.resolved(before);
+        let op = resolved.as_ref().unwrap_or(op);
         let mut after = before.clone();
         after.apply(op)?;
         let q = |ident: &str| self.quote(ident);
@@ -198,11 +200,21 @@ impl Dialect {
                     q(table),
                     q(name)
                 )],
-                Dialect::Mysql => vec![format!(
-                    "ALTER TABLE {} DROP FOREIGN KEY {}",
-                    q(table),
-                    q(name)
-                )],
+                Dialect::Mysql => {
+                    let mut statements = vec![format!(
+                        "ALTER TABLE {} DROP FOREIGN KEY {}",
+                        q(table),
+                        q(name)
+                    )];
+                    // Without an index of its own to use, InnoDB made one, named after the
+                    // key, and keeps it after the key is gone.
+                    let old = table_before(table);
+                    let fk = old.foreign_keys.iter().find(|f| &f.name == name);
+                    if fk.is_some_and(|fk| !old.has_index_for(&fk.columns)) {
+                        statements.push(self.drop_index(table, name));
+                    }
+                    statements
+                }
             },
             Op::Sql {
                 sql,
@@ -231,14 +243,10 @@ fn mysql_drop_index(before: &Table, after: &Table, name: &str) -> Vec<String> {
         .iter()
         .find(|i| i.name == name)
         .expect("apply checked it");
-    let serves =
-        |columns: &[String], fk: &crate::schema::ForeignKey| columns.starts_with(&fk.columns);
     let orphaned: Vec<&crate::schema::ForeignKey> = after
         .foreign_keys
         .iter()
-        .filter(|fk| {
-            serves(&dropped.columns, fk) && !after.indexes.iter().any(|i| serves(&i.columns, fk))
-        })
+        .filter(|fk| dropped.columns.starts_with(&fk.columns) && !after.has_index_for(&fk.columns))
         .collect();
     let mut statements: Vec<String> = orphaned
         .iter()

@@ -238,6 +238,24 @@ impl Table {
         self
     }
 
+    /// The column lists the database keeps an index on: indexes, unique constraints and
+    /// the primary key. A foreign key whose columns start one of these needs no index of
+    /// its own.
+    pub fn indexed_column_lists(&self) -> impl Iterator<Item = &[String]> {
+        self.indexes
+            .iter()
+            .map(|i| i.columns.as_slice())
+            .chain(self.unique_constraints.iter().map(|u| u.columns.as_slice()))
+            .chain([self.primary_key.as_slice()])
+            .filter(|columns| !columns.is_empty())
+    }
+
+    /// Whether some index serves lookups by `columns`.
+    pub fn has_index_for(&self, columns: &[String]) -> bool {
+        self.indexed_column_lists()
+            .any(|list| list.starts_with(columns))
+    }
+
     pub fn find_column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name)
     }

@@ -1,0 +1,423 @@
+//! Autogenerate against real databases: for each kind of change, the comparison reports
+//! Alembic's line, its upgrade makes the database equal to the target (so that comparing
+//! again finds nothing), its downgrade brings the starting schema back, and rows in the
+//! columns the change does not touch survive, on SQLite through table rebuilds.
+
+use diesel::connection::SimpleConnection;
+use diesel::sql_types::BigInt;
+use diesel::{QueryableByName, RunQueryDsl, sql_query};
+
+use dbmigrate::apply::apply;
+use dbmigrate::autogenerate::{compare_with_database, risk_warnings};
+use dbmigrate::compare::CompareOptions;
+use dbmigrate::inspect::inspect;
+use dbmigrate::schema::{
+    Column, ColumnDefault, ColumnType, ForeignKey, Schema, Table, UniqueConstraint,
+};
+use dbmigrate::testing::TestDb;
+use dbmigrate::{AnyConnection, Dialect, connect, on_each_database};
+
+fn base() -> Schema {
+    let mut user = Table::new("user")
+        .id_column("id")
+        .column(Column::new("username", ColumnType::String(Some(64))).not_null())
+        .column(Column::new("email", ColumnType::String(Some(120))))
+        .column(Column::new("about", ColumnType::String(Some(140))))
+        .index("email", true);
+    user.unique_constraints.push(UniqueConstraint {
+        name: "uq_user_about".into(),
+        columns: vec!["about".into()],
+    });
+    Schema::new(vec![
+        user,
+        Table::new("post")
+            .id_column("id")
+            .column(Column::new("body", ColumnType::String(Some(140))))
+            .column(Column::new("user_id", ColumnType::Integer))
+            .column(Column::new("editor_id", ColumnType::Integer))
+            .foreign_key("user_id", "user", "id"),
+    ])
+}
+
+fn table<'a>(schema: &'a mut Schema, name: &str) -> &'a mut Table {
+    schema.tables.iter_mut().find(|t| t.name == name).unwrap()
+}
+
+fn column<'a>(schema: &'a mut Schema, table_name: &str, name: &str) -> &'a mut Column {
+    table(schema, table_name)
+        .columns
+        .iter_mut()
+        .find(|c| c.name == name)
+        .unwrap()
+}
+
+struct Case {
+    name: &'static str,
+    change: fn(&mut Schema),
+    detected: &'static [&'static str],
+    options: CompareOptions,
+    /// Where john's and susan's usernames are after the upgrade.
+    usernames_at: (&'static str, &'static str),
+}
+
+const RENAMES: CompareOptions = CompareOptions {
+    detect_renames: true,
+};
+const NO_RENAMES: CompareOptions = CompareOptions {
+    detect_renames: false,
+};
+
+fn case(name: &'static str, change: fn(&mut Schema), detected: &'static [&'static str]) -> Case {
+    Case {
+        name,
+        change,
+        detected,
+        options: RENAMES,
+        usernames_at: ("user", "username"),
+    }
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        case(
+            "added table",
+            |s| {
+                s.tables.push(
+                    Table::new("tag")
+                        .id_column("id")
+                        .column(Column::new("name", ColumnType::String(Some(50))))
+                        .index("name", false),
+                )
+            },
+            &[
+                "Detected added table 'tag'",
+                "Detected added index 'ix_tag_name' on '[\"name\"]'",
+            ],
+        ),
+        case(
+            "removed table",
+            |s| s.tables.retain(|t| t.name != "post"),
+            &["Detected removed table 'post'"],
+        ),
+        case(
+            "added column",
+            |s| {
+                table(s, "user")
+                    .columns
+                    .push(Column::new("about_me", ColumnType::Text))
+            },
+            &["Detected added column 'user.about_me'"],
+        ),
+        case(
+            "removed column",
+            |s| {
+                let user = table(s, "user");
+                user.columns.retain(|c| c.name != "email");
+                user.indexes.clear();
+            },
+            &[
+                "Detected removed index 'ix_user_email' on 'user'",
+                "Detected removed column 'user.email'",
+            ],
+        ),
+        case(
+            "widened type",
+            |s| column(s, "user", "username").ty = ColumnType::String(Some(100)),
+            &["Detected type change from string(64) to string(100) on 'user.username'"],
+        ),
+        case(
+            "narrowed type",
+            |s| column(s, "post", "body").ty = ColumnType::String(Some(20)),
+            &["Detected type change from string(140) to string(20) on 'post.body'"],
+        ),
+        case(
+            "not null",
+            |s| column(s, "user", "email").nullable = false,
+            &["Detected NOT NULL on column 'user.email'"],
+        ),
+        case(
+            "null allowed",
+            |s| column(s, "user", "username").nullable = true,
+            &["Detected NULL on column 'user.username'"],
+        ),
+        case(
+            "server default",
+            |s| {
+                column(s, "user", "about").default =
+                    Some(ColumnDefault::Literal("'nothing yet'".into()))
+            },
+            &["Detected server default change from none to 'nothing yet' on 'user.about'"],
+        ),
+        case(
+            "added index",
+            |s| {
+                table(s, "post").indexes.push(dbmigrate::Index {
+                    name: "ix_post_body".into(),
+                    columns: vec!["body".into()],
+                    unique: false,
+                })
+            },
+            &["Detected added index 'ix_post_body' on '[\"body\"]'"],
+        ),
+        case(
+            "removed index",
+            |s| table(s, "user").indexes.clear(),
+            &["Detected removed index 'ix_user_email' on 'user'"],
+        ),
+        case(
+            "added unique constraint",
+            |s| {
+                table(s, "user").unique_constraints.push(UniqueConstraint {
+                    name: "uq_user_email_username".into(),
+                    columns: vec!["email".into(), "username".into()],
+                })
+            },
+            &[
+                "Detected added unique constraint 'uq_user_email_username' on '[\"email\", \"username\"]'",
+            ],
+        ),
+        case(
+            "removed unique constraint",
+            |s| table(s, "user").unique_constraints.clear(),
+            &["Detected removed unique constraint 'uq_user_about' on 'user'"],
+        ),
+        case(
+            "added foreign key",
+            |s| {
+                table(s, "post").foreign_keys.push(ForeignKey {
+                    name: "fk_post_editor_id_user".into(),
+                    columns: vec!["editor_id".into()],
+                    ref_table: "user".into(),
+                    ref_columns: vec!["id".into()],
+                    on_delete: None,
+                })
+            },
+            &["Detected added foreign key (editor_id)(id) on table post"],
+        ),
+        case(
+            "removed foreign key",
+            |s| table(s, "post").foreign_keys.clear(),
+            &["Detected removed foreign key (user_id)(id) on table post"],
+        ),
+        Case {
+            usernames_at: ("user", "login"),
+            ..case(
+                "renamed column",
+                |s| column(s, "user", "username").name = "login".into(),
+                &["Detected renamed column 'user.username' -> 'user.login'"],
+            )
+        },
+        Case {
+            usernames_at: ("account", "username"),
+            ..case(
+                "renamed table",
+                |s| {
+                    table(s, "user").name = "account".into();
+                    let account = table(s, "account");
+                    account.indexes[0].name = "ix_account_email".into();
+                    account.unique_constraints[0].name = "uq_account_about".into();
+                    let fk = &mut table(s, "post").foreign_keys[0];
+                    fk.ref_table = "account".into();
+                },
+                &[
+                    "Detected renamed table 'user' -> 'account'",
+                    "Detected removed index 'ix_user_email' on 'account'",
+                    "Detected removed unique constraint 'uq_user_about' on 'account'",
+                    "Detected added index 'ix_account_email' on '[\"email\"]'",
+                    "Detected added unique constraint 'uq_account_about' on '[\"about\"]'",
+                ],
+            )
+        },
+        Case {
+            options: NO_RENAMES,
+            usernames_at: ("user", "about"),
+            ..case(
+                "no renames",
+                |s| {
+                    column(s, "user", "email").name = "contact".into();
+                    table(s, "user").indexes.clear();
+                },
+                &[
+                    "Detected removed index 'ix_user_email' on 'user'",
+                    "Detected added column 'user.contact'",
+                    "Detected removed column 'user.email'",
+                ],
+            )
+        },
+    ]
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+fn count(conn: &mut AnyConnection, sql: String) -> i64 {
+    sql_query(sql).get_result::<Count>(conn).unwrap().n
+}
+
+fn with_rows(db: &TestDb) -> AnyConnection {
+    let mut conn = connect(&db.url).unwrap();
+    apply(
+        &mut conn,
+        &base().creation_ops(),
+        &Schema::default(),
+        |_| Ok(()),
+    )
+    .unwrap();
+    let (user, post) = (conn.dialect().quote("user"), conn.dialect().quote("post"));
+    conn.batch_execute(&format!(
+        "INSERT INTO {user} (username, email, about) VALUES ('john', 'john@example.com', 'john here');
+         INSERT INTO {user} (username, email, about) VALUES ('susan', 'susan@example.com', NULL);
+         INSERT INTO {post} (body, user_id) VALUES ('my first post!', 1);"
+    ))
+    .unwrap();
+    conn
+}
+
+/// The schema as this database can tell it, columns in name order: a column dropped and
+/// added back comes back last, which no comparison counts as a difference.
+fn comparable(schema: &Schema, dialect: Dialect) -> Schema {
+    let mut schema = schema.normalized_for(dialect);
+    for table in &mut schema.tables {
+        table.columns.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+    schema
+}
+
+fn catalog(conn: &mut AnyConnection) -> Schema {
+    let dialect = conn.dialect();
+    comparable(&inspect(conn).unwrap(), dialect)
+}
+
+fn run_case(dialect: Dialect, case: &Case) {
+    let Some(db) = TestDb::new(dialect) else {
+        return;
+    };
+    let context = format!("{} on {dialect}", case.name);
+    let mut conn = with_rows(&db);
+    let mut target = base();
+    (case.change)(&mut target);
+
+    let comparison = compare_with_database(&mut conn, &target, case.options).unwrap();
+    let detected: Vec<&str> = comparison
+        .changes
+        .iter()
+        .map(|c| c.detected.as_str())
+        .collect();
+    let expected: Vec<String> = case
+        .detected
+        .iter()
+        .map(|line| mysql_spelling(dialect, line))
+        .collect();
+    assert_eq!(detected, expected, "{context}");
+
+    let before = inspect(&mut conn).unwrap();
+    apply(&mut conn, &comparison.upgrade_ops(), &before, |_| Ok(()))
+        .unwrap_or_else(|e| panic!("{context}: upgrade: {e}"));
+    assert_eq!(
+        catalog(&mut conn),
+        comparable(&target, dialect),
+        "{context}: after upgrade"
+    );
+    let again = compare_with_database(&mut conn, &target, case.options).unwrap();
+    assert!(
+        again.is_empty(),
+        "{context}: still different: {:?}",
+        again.changes
+    );
+
+    let (table, column) = case.usernames_at;
+    let q = |name: &str| dialect.quote(name);
+    let kept = if column == "about" {
+        count(
+            &mut conn,
+            format!(
+                "SELECT COUNT(*) AS n FROM {} WHERE {} = 'john here'",
+                q(table),
+                q(column)
+            ),
+        )
+    } else {
+        count(
+            &mut conn,
+            format!(
+                "SELECT COUNT(*) AS n FROM {} WHERE {} IN ('john', 'susan')",
+                q(table),
+                q(column)
+            ),
+        )
+    };
+    assert_eq!(
+        kept,
+        if column == "about" { 1 } else { 2 },
+        "{context}: rows kept"
+    );
+
+    let after = inspect(&mut conn).unwrap();
+    apply(&mut conn, &comparison.downgrade_ops(), &after, |_| Ok(()))
+        .unwrap_or_else(|e| panic!("{context}: downgrade: {e}"));
+    assert_eq!(
+        catalog(&mut conn),
+        comparable(&base(), dialect),
+        "{context}: after downgrade"
+    );
+    assert!(
+        compare_with_database(&mut conn, &base(), case.options)
+            .unwrap()
+            .is_empty(),
+        "{context}"
+    );
+}
+
+/// MySQL keeps a unique constraint as a unique index, and reports it as one.
+fn mysql_spelling(dialect: Dialect, line: &str) -> String {
+    if dialect == Dialect::Mysql && line.starts_with("Detected removed unique constraint") {
+        line.replace("unique constraint", "index")
+    } else {
+        line.to_string()
+    }
+}
+
+on_each_database! {
+    fn each_kind_of_change_is_detected_applied_and_undone_with_the_rows_kept(db: &TestDb) {
+        for case in cases() {
+            run_case(db.dialect(), &case);
+        }
+    }
+
+    fn a_freshly_built_schema_compares_equal_to_its_models(db: &TestDb) {
+        let mut conn = connect(&db.url).unwrap();
+        let comparison = compare_with_database(&mut conn, &base(), RENAMES).unwrap();
+        let before = inspect(&mut conn).unwrap();
+        apply(&mut conn, &comparison.upgrade_ops(), &before, |_| Ok(())).unwrap();
+        assert!(compare_with_database(&mut conn, &base(), RENAMES).unwrap().is_empty());
+    }
+
+    fn risky_changes_are_counted_in_the_live_rows(db: &TestDb) {
+        let mut conn = with_rows(db);
+        let mut target = base();
+        target.tables.retain(|t| t.name != "post");
+        column(&mut target, "user", "username").ty = ColumnType::String(Some(4));
+        column(&mut target, "user", "about").nullable = false;
+        table(&mut target, "user").columns.retain(|c| c.name != "email");
+        table(&mut target, "user").indexes.clear();
+        let comparison = compare_with_database(&mut conn, &target, RENAMES).unwrap();
+        let warnings = risk_warnings(&mut conn, &comparison).unwrap();
+        let expected = [
+            "Narrowing 'user.username' from string(64) to string(4): 1 row(s) hold values longer than the new length",
+            "Making 'user.about' NOT NULL: 1 row(s) hold NULL there, and the upgrade fails until they do not",
+            "Removing column 'user.email' discards its 2 value(s)",
+            "Removing table 'post' deletes its 1 row(s)",
+        ];
+        assert_eq!(warnings, expected);
+    }
+}
+
+#[test]
+fn a_foreign_key_without_an_index_gets_a_hint() {
+    let comparison = dbmigrate::compare::compare(&Schema::default(), &base(), RENAMES);
+    assert_eq!(comparison.hints.len(), 1, "{:?}", comparison.hints);
+    assert!(comparison.hints[0].starts_with("Foreign key column 'post.user_id' has no index"));
+}
