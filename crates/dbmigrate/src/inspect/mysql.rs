@@ -1,5 +1,7 @@
 //! MySQL's and MariaDB's catalog, in the connection's current database.
 
+use std::collections::BTreeMap;
+
 use diesel::mysql::MysqlConnection;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{QueryResult, QueryableByName, RunQueryDsl, sql_query};
@@ -9,6 +11,8 @@ use crate::schema::{Column, ColumnDefault, ColumnType, ReferentialAction, Table}
 
 #[derive(QueryableByName)]
 struct ColumnRow {
+    #[diesel(sql_type = Text)]
+    table_name: String,
     #[diesel(sql_type = Text)]
     name: String,
     #[diesel(sql_type = Text)]
@@ -26,6 +30,8 @@ struct ColumnRow {
 #[derive(QueryableByName)]
 struct IndexColumnRow {
     #[diesel(sql_type = Text)]
+    table_name: String,
+    #[diesel(sql_type = Text)]
     index_name: String,
     #[diesel(sql_type = BigInt)]
     non_unique: i64,
@@ -35,6 +41,8 @@ struct IndexColumnRow {
 
 #[derive(QueryableByName)]
 struct ForeignKeyRow {
+    #[diesel(sql_type = Text)]
+    table_name: String,
     #[diesel(sql_type = Text)]
     name: String,
     #[diesel(sql_type = Text)]
@@ -56,25 +64,30 @@ pub(super) fn table_names(conn: &mut MysqlConnection) -> QueryResult<Vec<String>
     Ok(rows.into_iter().map(|r| r.name).collect())
 }
 
+/// Every table, read with one query per kind of thing rather than per table: catalog
+/// queries cost milliseconds each on a server.
 pub(super) fn tables(conn: &mut MysqlConnection) -> QueryResult<Vec<Table>> {
-    table_names(conn)?
+    let mut tables: BTreeMap<String, Table> = table_names(conn)?
         .into_iter()
-        .map(|name| table(conn, &name))
-        .collect()
+        .map(|name| (name.clone(), Table::new(&name)))
+        .collect();
+    fill(conn, &mut tables)?;
+    Ok(tables.into_values().collect())
 }
 
-fn table(conn: &mut MysqlConnection, name: &str) -> QueryResult<Table> {
-    let mut table = Table::new(name);
+fn fill(conn: &mut MysqlConnection, tables: &mut BTreeMap<String, Table>) -> QueryResult<()> {
     let columns: Vec<ColumnRow> = sql_query(
-        "SELECT CAST(COLUMN_NAME AS CHAR) AS name, CAST(COLUMN_TYPE AS CHAR) AS column_type, \
+        "SELECT CAST(TABLE_NAME AS CHAR) AS table_name, CAST(COLUMN_NAME AS CHAR) AS name, CAST(COLUMN_TYPE AS CHAR) AS column_type, \
                 CAST(IS_NULLABLE AS CHAR) AS nullable, CAST(COLUMN_DEFAULT AS CHAR) AS default_sql, \
                 CAST(EXTRA AS CHAR) AS extra, CAST(COLUMN_KEY AS CHAR) AS column_key \
          FROM information_schema.COLUMNS \
-         WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+         WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME, ORDINAL_POSITION",
     )
-    .bind::<Text, _>(name)
     .load(conn)?;
     for row in columns {
+        let Some(table) = tables.get_mut(&row.table_name) else {
+            continue;
+        };
         if row.column_key == "PRI" {
             table.primary_key.push(row.name.clone());
         }
@@ -89,7 +102,7 @@ fn table(conn: &mut MysqlConnection, name: &str) -> QueryResult<Table> {
     }
 
     let fk_rows: Vec<ForeignKeyRow> = sql_query(
-        "SELECT CAST(k.CONSTRAINT_NAME AS CHAR) AS name, CAST(k.COLUMN_NAME AS CHAR) AS column_name, \
+        "SELECT CAST(k.TABLE_NAME AS CHAR) AS table_name, CAST(k.CONSTRAINT_NAME AS CHAR) AS name, CAST(k.COLUMN_NAME AS CHAR) AS column_name, \
                 CAST(k.REFERENCED_TABLE_NAME AS CHAR) AS ref_table, \
                 CAST(k.REFERENCED_COLUMN_NAME AS CHAR) AS ref_column, \
                 CAST(r.DELETE_RULE AS CHAR) AS on_delete \
@@ -97,14 +110,16 @@ fn table(conn: &mut MysqlConnection, name: &str) -> QueryResult<Table> {
          JOIN information_schema.REFERENTIAL_CONSTRAINTS r \
            ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME \
           AND r.TABLE_NAME = k.TABLE_NAME \
-         WHERE k.TABLE_SCHEMA = DATABASE() AND k.TABLE_NAME = ? \
-         ORDER BY k.CONSTRAINT_NAME, k.ORDINAL_POSITION",
+         WHERE k.TABLE_SCHEMA = DATABASE() \
+         ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION",
     )
-    .bind::<Text, _>(name)
     .load(conn)?;
     for row in fk_rows {
+        let Some(table) = tables.get_mut(&row.table_name) else {
+            continue;
+        };
         add_foreign_key_column(
-            &mut table,
+            table,
             ForeignKeyColumn {
                 name: row.name,
                 column: row.column_name,
@@ -118,15 +133,17 @@ fn table(conn: &mut MysqlConnection, name: &str) -> QueryResult<Table> {
     }
 
     let index_rows: Vec<IndexColumnRow> = sql_query(
-        "SELECT CAST(INDEX_NAME AS CHAR) AS index_name, CAST(NON_UNIQUE AS SIGNED) AS non_unique, \
+        "SELECT CAST(TABLE_NAME AS CHAR) AS table_name, CAST(INDEX_NAME AS CHAR) AS index_name, CAST(NON_UNIQUE AS SIGNED) AS non_unique, \
                 CAST(COLUMN_NAME AS CHAR) AS column_name \
          FROM information_schema.STATISTICS \
-         WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND INDEX_NAME <> 'PRIMARY' \
-         ORDER BY INDEX_NAME, SEQ_IN_INDEX",
+         WHERE TABLE_SCHEMA = DATABASE() AND INDEX_NAME <> 'PRIMARY' \
+         ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX",
     )
-    .bind::<Text, _>(name)
     .load(conn)?;
     for row in index_rows {
+        let Some(table) = tables.get_mut(&row.table_name) else {
+            continue;
+        };
         // InnoDB makes an index for each foreign key that has none, named after it.
         if table
             .foreign_keys
@@ -135,14 +152,9 @@ fn table(conn: &mut MysqlConnection, name: &str) -> QueryResult<Table> {
         {
             continue;
         }
-        add_index_column(
-            &mut table,
-            row.index_name,
-            row.non_unique == 0,
-            row.column_name,
-        );
+        add_index_column(table, row.index_name, row.non_unique == 0, row.column_name);
     }
-    Ok(table)
+    Ok(())
 }
 
 fn parse_default(sql: String, ty: &ColumnType) -> Option<ColumnDefault> {

@@ -1,5 +1,7 @@
 //! PostgreSQL's catalog, in the connection's current schema.
 
+use std::collections::BTreeMap;
+
 use diesel::pg::PgConnection;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel::{QueryResult, QueryableByName, RunQueryDsl, sql_query};
@@ -9,6 +11,8 @@ use crate::schema::{Column, ColumnDefault, ReferentialAction, Table, UniqueConst
 
 #[derive(QueryableByName)]
 struct ColumnRow {
+    #[diesel(sql_type = Text)]
+    table_name: String,
     #[diesel(sql_type = Text)]
     name: String,
     #[diesel(sql_type = Text)]
@@ -30,6 +34,8 @@ struct ColumnRow {
 #[derive(QueryableByName)]
 struct IndexColumnRow {
     #[diesel(sql_type = Text)]
+    table_name: String,
+    #[diesel(sql_type = Text)]
     index_name: String,
     #[diesel(sql_type = Bool)]
     is_unique: bool,
@@ -43,6 +49,8 @@ struct IndexColumnRow {
 
 #[derive(QueryableByName)]
 struct ForeignKeyRow {
+    #[diesel(sql_type = Text)]
+    table_name: String,
     #[diesel(sql_type = Text)]
     name: String,
     #[diesel(sql_type = Text)]
@@ -64,27 +72,32 @@ pub(super) fn table_names(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
     Ok(rows.into_iter().map(|r| r.name).collect())
 }
 
+/// Every table, read with one query per kind of thing rather than per table: catalog
+/// queries cost milliseconds each on a server.
 pub(super) fn tables(conn: &mut PgConnection) -> QueryResult<Vec<Table>> {
-    table_names(conn)?
+    let mut tables: BTreeMap<String, Table> = table_names(conn)?
         .into_iter()
-        .map(|name| table(conn, &name))
-        .collect()
+        .map(|name| (name.clone(), Table::new(&name)))
+        .collect();
+    fill(conn, &mut tables)?;
+    Ok(tables.into_values().collect())
 }
 
-fn table(conn: &mut PgConnection, name: &str) -> QueryResult<Table> {
-    let mut table = Table::new(name);
+fn fill(conn: &mut PgConnection, tables: &mut BTreeMap<String, Table>) -> QueryResult<()> {
     let columns: Vec<ColumnRow> = sql_query(
-        "SELECT column_name::text AS name, data_type::text AS ty, \
+        "SELECT table_name::text AS table_name, column_name::text AS name, data_type::text AS ty, \
                 character_maximum_length::bigint AS length, \
                 numeric_precision::bigint AS precision, numeric_scale::bigint AS scale, \
                 is_nullable = 'YES' AS nullable, column_default::text AS default_sql, \
                 is_identity = 'YES' AS identity \
          FROM information_schema.columns \
-         WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
+         WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position",
     )
-    .bind::<Text, _>(name)
     .load(conn)?;
     for row in columns {
+        let Some(table) = tables.get_mut(&row.table_name) else {
+            continue;
+        };
         let mut ty = normalize_type(&row.ty, row.length);
         if let crate::schema::ColumnType::Numeric { precision, scale } = &mut ty {
             *precision = row.precision.unwrap_or(0) as u32;
@@ -108,7 +121,7 @@ fn table(conn: &mut PgConnection, name: &str) -> QueryResult<Table> {
     }
 
     let index_rows: Vec<IndexColumnRow> = sql_query(
-        "SELECT ic.relname::text AS index_name, ix.indisunique AS is_unique, \
+        "SELECT tc.relname::text AS table_name, ic.relname::text AS index_name, ix.indisunique AS is_unique, \
                 ix.indisprimary AS is_primary, \
                 EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = ix.indexrelid AND c.contype = 'u') \
                     AS is_constraint, \
@@ -119,12 +132,14 @@ fn table(conn: &mut PgConnection, name: &str) -> QueryResult<Table> {
          JOIN pg_class ic ON ic.oid = ix.indexrelid \
          CROSS JOIN LATERAL unnest(ix.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) \
          JOIN pg_attribute a ON a.attrelid = tc.oid AND a.attnum = k.attnum \
-         WHERE n.nspname = current_schema() AND tc.relname = $1 \
-         ORDER BY ic.relname, k.ord",
+         WHERE n.nspname = current_schema() \
+         ORDER BY tc.relname, ic.relname, k.ord",
     )
-    .bind::<Text, _>(name)
     .load(conn)?;
     for row in index_rows {
+        let Some(table) = tables.get_mut(&row.table_name) else {
+            continue;
+        };
         if row.is_primary {
             table.primary_key.push(row.column_name);
         } else if row.is_constraint {
@@ -136,12 +151,12 @@ fn table(conn: &mut PgConnection, name: &str) -> QueryResult<Table> {
                 }),
             }
         } else {
-            add_index_column(&mut table, row.index_name, row.is_unique, row.column_name);
+            add_index_column(table, row.index_name, row.is_unique, row.column_name);
         }
     }
 
     let fk_rows: Vec<ForeignKeyRow> = sql_query(
-        "SELECT c.conname::text AS name, a.attname::text AS column_name, \
+        "SELECT t.relname::text AS table_name, c.conname::text AS name, a.attname::text AS column_name, \
                 rt.relname::text AS ref_table, ra.attname::text AS ref_column, \
                 c.confdeltype::text AS on_delete \
          FROM pg_constraint c \
@@ -151,12 +166,14 @@ fn table(conn: &mut PgConnection, name: &str) -> QueryResult<Table> {
          CROSS JOIN LATERAL unnest(c.conkey, c.confkey) WITH ORDINALITY AS k(attnum, refattnum, ord) \
          JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum \
          JOIN pg_attribute ra ON ra.attrelid = c.confrelid AND ra.attnum = k.refattnum \
-         WHERE c.contype = 'f' AND n.nspname = current_schema() AND t.relname = $1 \
-         ORDER BY c.conname, k.ord",
+         WHERE c.contype = 'f' AND n.nspname = current_schema() \
+         ORDER BY t.relname, c.conname, k.ord",
     )
-    .bind::<Text, _>(name)
     .load(conn)?;
     for row in fk_rows {
+        let Some(table) = tables.get_mut(&row.table_name) else {
+            continue;
+        };
         let on_delete = match row.on_delete.as_str() {
             "r" => Some(ReferentialAction::Restrict),
             "c" => Some(ReferentialAction::Cascade),
@@ -165,7 +182,7 @@ fn table(conn: &mut PgConnection, name: &str) -> QueryResult<Table> {
             _ => None,
         };
         add_foreign_key_column(
-            &mut table,
+            table,
             ForeignKeyColumn {
                 name: row.name,
                 column: row.column_name,
@@ -175,7 +192,7 @@ fn table(conn: &mut PgConnection, name: &str) -> QueryResult<Table> {
             },
         );
     }
-    Ok(table)
+    Ok(())
 }
 
 fn parse_default(sql: String) -> ColumnDefault {
