@@ -124,25 +124,13 @@ pub fn compare(live: &Schema, target: &Schema, options: CompareOptions) -> Compa
         changes: Vec::new(),
         hints: foreign_key_hints(target),
     };
-    let live_names: BTreeSet<&str> = live.tables.iter().map(|t| t.name.as_str()).collect();
-    let target_names: BTreeSet<&str> = target.tables.iter().map(|t| t.name.as_str()).collect();
-    let mut removed: Vec<&Table> = live
-        .tables
-        .iter()
-        .filter(|t| !target_names.contains(t.name.as_str()))
-        .collect();
-    let mut added: Vec<&Table> = target
-        .tables
-        .iter()
-        .filter(|t| !live_names.contains(t.name.as_str()))
-        .collect();
-
-    // Tables present on both sides, under their live name and their target name.
-    let mut pairs: Vec<(Table, &Table)> = target
-        .tables
-        .iter()
-        .filter_map(|t| live.table(&t.name).map(|l| (l.clone(), t)))
-        .collect();
+    // Tables present on both sides are paired: a copy of the live one (renames and
+    // references are adjusted on it below) with the target one.
+    let Matched {
+        mut removed,
+        mut added,
+        mut pairs,
+    } = matched(&live.tables, &target.tables, |t| &t.name);
     if options.detect_renames {
         for (old, new) in table_renames(&removed, &added) {
             out.changes.push(Change {
@@ -202,6 +190,39 @@ pub fn compare(live: &Schema, target: &Schema, options: CompareOptions) -> Compa
         removed_table(&mut out, table);
     }
     out
+}
+
+/// Two lists of named things, matched by name.
+struct Matched<'a, T> {
+    /// Only in the live list.
+    removed: Vec<&'a T>,
+    /// Only in the target list.
+    added: Vec<&'a T>,
+    /// In both: a copy of the live one, and the target one, in target order.
+    pairs: Vec<(T, &'a T)>,
+}
+
+fn matched<'a, T: Clone>(
+    live: &'a [T],
+    target: &'a [T],
+    name: impl Fn(&T) -> &String,
+) -> Matched<'a, T> {
+    let live_by_name: BTreeMap<&String, &T> = live.iter().map(|t| (name(t), t)).collect();
+    let target_names: BTreeSet<&String> = target.iter().map(&name).collect();
+    Matched {
+        removed: live
+            .iter()
+            .filter(|t| !target_names.contains(name(t)))
+            .collect(),
+        added: target
+            .iter()
+            .filter(|t| !live_by_name.contains_key(name(t)))
+            .collect(),
+        pairs: target
+            .iter()
+            .filter_map(|t| live_by_name.get(name(t)).map(|l| ((*l).clone(), t)))
+            .collect(),
+    }
 }
 
 fn columns_text(columns: &[String]) -> String {
@@ -328,23 +349,11 @@ fn compare_table(out: &mut Comparison, live: &Table, target: &Table, options: Co
         }
     }
 
-    let target_columns: BTreeSet<&str> = target.columns.iter().map(|c| c.name.as_str()).collect();
-    let live_columns: BTreeSet<&str> = live.columns.iter().map(|c| c.name.as_str()).collect();
-    let mut removed: Vec<&Column> = live
-        .columns
-        .iter()
-        .filter(|c| !target_columns.contains(c.name.as_str()))
-        .collect();
-    let mut added: Vec<&Column> = target
-        .columns
-        .iter()
-        .filter(|c| !live_columns.contains(c.name.as_str()))
-        .collect();
-    let mut column_pairs: Vec<(Column, &Column)> = target
-        .columns
-        .iter()
-        .filter_map(|t| live.find_column(&t.name).map(|l| (l.clone(), t)))
-        .collect();
+    let Matched {
+        mut removed,
+        mut added,
+        pairs: mut column_pairs,
+    } = matched(&live.columns, &target.columns, |c| &c.name);
     if options.detect_renames {
         let mut renames = Vec::new();
         for old in &removed {

@@ -278,38 +278,41 @@ fn current_of(repo: &Repository, applied: &BTreeSet<String>) -> Vec<String> {
         .collect()
 }
 
+/// Runs `body` holding the migration lock, and gives the lock back whatever happens.
+fn locked<T>(
+    conn: &mut AnyConnection,
+    url: &DatabaseUrl,
+    mut on: impl FnMut(Event),
+    body: impl FnOnce(&mut AnyConnection, &mut dyn FnMut(Event)) -> Result<T, MigrateError>,
+) -> Result<T, MigrateError> {
+    let lock = MigrationLock::acquire(conn, url, || on(Event::WaitingForLock))?;
+    let result = body(conn, &mut on);
+    lock.release(conn)?;
+    result
+}
+
 /// Applies what `target` asks for; returns the ids applied, in order.
 pub fn upgrade(
     conn: &mut AnyConnection,
     url: &DatabaseUrl,
     repo: &Repository,
     target: &UpgradeTarget,
-    mut on: impl FnMut(Event),
+    on: impl FnMut(Event),
 ) -> Result<Vec<String>, MigrateError> {
-    let lock = MigrationLock::acquire(conn, url, || on(Event::WaitingForLock))?;
-    let result = locked_upgrade(conn, repo, target, &mut on);
-    lock.release(conn)?;
-    result
-}
-
-fn locked_upgrade(
-    conn: &mut AnyConnection,
-    repo: &Repository,
-    target: &UpgradeTarget,
-    on: &mut impl FnMut(Event),
-) -> Result<Vec<String>, MigrateError> {
-    let mut status = checked_status(conn, repo, on)?;
-    let path = upgrade_path(repo, &status.applied, target)?;
-    if status.applied.is_empty() {
-        refuse_tables_without_history(conn, repo, &path)?;
-    }
-    if !path.is_empty() {
-        history::ensure(conn)?;
-    }
-    for id in &path {
-        run_step(conn, repo, Direction::Upgrade, id, &mut status, on)?;
-    }
-    Ok(path)
+    locked(conn, url, on, |conn, on| {
+        let mut status = checked_status(conn, repo, on)?;
+        let path = upgrade_path(repo, &status.applied, target)?;
+        if status.applied.is_empty() {
+            refuse_tables_without_history(conn, repo, &path)?;
+        }
+        if !path.is_empty() {
+            history::ensure(conn)?;
+        }
+        for id in &path {
+            run_step(conn, repo, Direction::Upgrade, id, &mut status, on)?;
+        }
+        Ok(path)
+    })
 }
 
 /// Undoes what `target` asks for; returns the ids undone, in order.
@@ -318,26 +321,16 @@ pub fn downgrade(
     url: &DatabaseUrl,
     repo: &Repository,
     target: &DowngradeTarget,
-    mut on: impl FnMut(Event),
+    on: impl FnMut(Event),
 ) -> Result<Vec<String>, MigrateError> {
-    let lock = MigrationLock::acquire(conn, url, || on(Event::WaitingForLock))?;
-    let result = locked_downgrade(conn, repo, target, &mut on);
-    lock.release(conn)?;
-    result
-}
-
-fn locked_downgrade(
-    conn: &mut AnyConnection,
-    repo: &Repository,
-    target: &DowngradeTarget,
-    on: &mut impl FnMut(Event),
-) -> Result<Vec<String>, MigrateError> {
-    let mut status = checked_status(conn, repo, on)?;
-    let path = downgrade_path(repo, &status.applied, target)?;
-    for id in &path {
-        run_step(conn, repo, Direction::Downgrade, id, &mut status, on)?;
-    }
-    Ok(path)
+    locked(conn, url, on, |conn, on| {
+        let mut status = checked_status(conn, repo, on)?;
+        let path = downgrade_path(repo, &status.applied, target)?;
+        for id in &path {
+            run_step(conn, repo, Direction::Downgrade, id, &mut status, on)?;
+        }
+        Ok(path)
+    })
 }
 
 /// The status, refusing a database at a revision the repository lacks, and reporting
@@ -345,7 +338,7 @@ fn locked_downgrade(
 fn checked_status(
     conn: &mut AnyConnection,
     repo: &Repository,
-    on: &mut impl FnMut(Event),
+    on: &mut dyn FnMut(Event),
 ) -> Result<Status, MigrateError> {
     let status = status(conn, repo)?;
     if !status.unknown.is_empty() {
@@ -493,7 +486,7 @@ fn run_step(
     direction: Direction,
     id: &str,
     status: &mut Status,
-    on: &mut impl FnMut(Event),
+    on: &mut dyn FnMut(Event),
 ) -> Result<(), MigrateError> {
     let revision = repo.revision(id).expect("in the graph");
     let dialect = conn.dialect();
@@ -559,11 +552,10 @@ pub fn stamp(
     repo: &Repository,
     targets: &[String],
     purge: bool,
-    mut on: impl FnMut(Event),
+    on: impl FnMut(Event),
 ) -> Result<(String, String), MigrateError> {
     let wanted = stamp_set(repo, targets)?;
-    let lock = MigrationLock::acquire(conn, url, || on(Event::WaitingForLock))?;
-    let result = (|| {
+    locked(conn, url, on, |conn, _| {
         let before = status(conn, repo)?;
         if !purge && !before.unknown.is_empty() {
             return Err(MigrateError::UnknownApplied {
@@ -583,9 +575,7 @@ pub fn stamp(
         })?;
         let after = status(conn, repo)?;
         Ok((before.position(), after.position()))
-    })();
-    lock.release(conn)?;
-    result
+    })
 }
 
 /// The SQL that upgrades a database at `from` (the base for `None`) to `target`, for

@@ -6,11 +6,23 @@ mod mysql;
 mod postgres;
 mod sqlite;
 
+use std::collections::BTreeMap;
+
 use diesel::sql_types::Text;
 use diesel::{QueryResult, QueryableByName};
 
 use crate::connection::AnyConnection;
 use crate::schema::{ColumnType, ForeignKey, Index, ReferentialAction, Schema, Table};
+
+/// An empty table for each name, for the catalog readers to fill from whole-database
+/// listings (one query per kind of object, not per table: each costs milliseconds on a
+/// server).
+pub(super) fn empty_tables(names: Vec<String>) -> BTreeMap<String, Table> {
+    names
+        .into_iter()
+        .map(|name| (name.clone(), Table::new(&name)))
+        .collect()
+}
 
 /// A row of one name, as the table listings return.
 #[derive(QueryableByName)]

@@ -6,7 +6,9 @@ use diesel::mysql::MysqlConnection;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{QueryResult, QueryableByName, RunQueryDsl, sql_query};
 
-use super::{ForeignKeyColumn, Name, add_foreign_key_column, add_index_column, normalize_type};
+use super::{
+    ForeignKeyColumn, Name, add_foreign_key_column, add_index_column, empty_tables, normalize_type,
+};
 use crate::schema::{Column, ColumnDefault, ColumnType, ReferentialAction, Table};
 
 #[derive(QueryableByName)]
@@ -64,13 +66,8 @@ pub(super) fn table_names(conn: &mut MysqlConnection) -> QueryResult<Vec<String>
     Ok(rows.into_iter().map(|r| r.name).collect())
 }
 
-/// Every table, read with one query per kind of thing rather than per table: catalog
-/// queries cost milliseconds each on a server.
 pub(super) fn tables(conn: &mut MysqlConnection) -> QueryResult<Vec<Table>> {
-    let mut tables: BTreeMap<String, Table> = table_names(conn)?
-        .into_iter()
-        .map(|name| (name.clone(), Table::new(&name)))
-        .collect();
+    let mut tables = empty_tables(table_names(conn)?);
     fill(conn, &mut tables)?;
     Ok(tables.into_values().collect())
 }
