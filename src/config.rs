@@ -21,6 +21,8 @@ pub struct Settings {
     pub secret_key: String,
     pub secret_key_origin: Origin,
     pub posts_per_page: u32,
+    /// Connections the web server keeps to a PostgreSQL or MySQL server.
+    pub db_pool_size: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -29,8 +31,12 @@ pub enum ConfigError {
     DatabaseUrl(#[from] UrlError),
     #[error("cannot read {path}: {reason}; fix or remove that file")]
     DotEnv { path: String, reason: String },
-    #[error("POSTS_PER_PAGE must be a whole number from 1 to 1000, not '{0}'")]
-    PostsPerPage(String),
+    #[error("{name} must be a whole number from 1 to {max}, not '{value}'")]
+    OutOfRange {
+        name: &'static str,
+        max: u32,
+        value: String,
+    },
 }
 
 impl Settings {
@@ -55,21 +61,24 @@ impl Settings {
             Some(key) => (key, Origin::Environment),
             None => (DEVELOPMENT_SECRET_KEY.to_string(), Origin::Default),
         };
-        let posts_per_page = match lookup("POSTS_PER_PAGE") {
-            Some(text) => text
+        let number = |name: &'static str, max: u32, default: u32| match lookup(name) {
+            Some(value) => value
                 .trim()
                 .parse()
                 .ok()
-                .filter(|n| (1..=1000).contains(n))
-                .ok_or(ConfigError::PostsPerPage(text))?,
-            None => 20,
+                .filter(|n| (1..=max).contains(n))
+                .ok_or(ConfigError::OutOfRange { name, max, value }),
+            None => Ok(default),
         };
+        let posts_per_page = number("POSTS_PER_PAGE", 1000, 20)?;
+        let db_pool_size = number("DB_POOL_SIZE", 1000, 10)?;
         Ok(Settings {
             database_url,
             database_url_origin,
             secret_key,
             secret_key_origin,
             posts_per_page,
+            db_pool_size,
         })
     }
 
@@ -115,7 +124,10 @@ mod tests {
     fn a_bad_posts_per_page_is_refused() {
         assert!(matches!(
             settings(&[("POSTS_PER_PAGE", "0")]),
-            Err(ConfigError::PostsPerPage(_))
+            Err(ConfigError::OutOfRange {
+                name: "POSTS_PER_PAGE",
+                ..
+            })
         ));
     }
 }

@@ -30,8 +30,15 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Open the database (creating the tables in an empty one) and print what it holds.
-    Run,
+    /// Serve the web site (a new, empty database gets the built-in migrations first).
+    Run {
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: std::net::IpAddr,
+        /// The port to listen on (0 picks a free one).
+        #[arg(long, short, default_value_t = 5000)]
+        port: u16,
+    },
     /// Print the effective settings, with the database password masked.
     Config,
     /// Manage the database and its migrations.
@@ -55,25 +62,50 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Config => print_config(&settings),
         Command::Db(args) => return db::run(args, &settings),
-        Command::Run => {
+        Command::Run { host, port } => {
             warn_about_secret_key(&settings);
-            let mut db = Database::connect(&settings.database_url)?;
-            let mut progress = db::Progress::default();
-            let applied = db.prepare_schema(|event| progress.show(event));
-            progress.finish_line();
-            if !applied?.is_empty() {
-                println!("Created the tables in the new database {}", db.url());
-            }
-            let counts = db.counts().context("cannot read the database")?;
-            println!(
-                "{}: {} users, {} posts",
-                db.url(),
-                counts.users,
-                counts.posts
-            );
+            prepare_database(&settings)?;
+            start_logging();
+            let app = std::sync::Arc::new(crate::web::App::new(&settings));
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the server's runtime")?;
+            runtime
+                .block_on(crate::web::serve(app, (host, port).into()))
+                .with_context(|| format!("cannot serve on {host}:{port}"))?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Applies the built-in migrations to a new database, refuses one that is behind, and
+/// says what the database holds.
+fn prepare_database(settings: &Settings) -> anyhow::Result<()> {
+    let mut db = Database::connect(&settings.database_url)?;
+    let mut progress = db::Progress::default();
+    let applied = db.prepare_schema(|event| progress.show(event));
+    progress.finish_line();
+    if !applied?.is_empty() {
+        println!("Created the tables in the new database {}", db.url());
+    }
+    let counts = db.counts().context("cannot read the database")?;
+    println!(
+        "{}: {} users, {} posts",
+        db.url(),
+        counts.users,
+        counts.posts
+    );
+    Ok(())
+}
+
+/// Request and error lines go to standard error, one per event.
+fn start_logging() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(false)
+        .init();
 }
 
 fn working_directory() -> anyhow::Result<PathBuf> {

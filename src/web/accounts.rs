@@ -1,0 +1,406 @@
+//! Registering, logging in and out. Passwords are kept only as Argon2id hashes.
+
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Argon2, PasswordHash};
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use diesel::prelude::*;
+use minijinja::Value;
+use minijinja::value::Serde;
+use serde::Deserialize;
+
+use super::pages::{Errors, current_user, refused_form};
+use super::visit::Visit;
+use super::{App, Page, SharedApp};
+use crate::models::User;
+use crate::models::tables::user;
+use crate::session::DbError;
+use dbmigrate::ConstraintViolation;
+
+const USERNAME_MAX: usize = 64;
+const EMAIL_MAX: usize = 120;
+
+#[derive(Deserialize, Default)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+impl NextQuery {
+    /// Where to go after logging in: a path on this site only, never another site.
+    fn target(&self) -> Option<&str> {
+        self.next
+            .as_deref()
+            .filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct LoginForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    remember_me: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct RegisterForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password2: String,
+}
+
+/// Redirects a visitor who is already logged in.
+async fn logged_in(app: &App, visit: &Visit) -> bool {
+    matches!(current_user(app, visit).await, Ok(Some(_)))
+}
+
+pub async fn login_form(
+    State(app): State<SharedApp>,
+    headers: HeaderMap,
+    Query(next): Query<NextQuery>,
+) -> Response {
+    let visit = app.visit(&headers);
+    if logged_in(&app, &visit).await {
+        return app.redirect(visit, "/index");
+    }
+    show_login(&app, visit, &next, &LoginForm::default(), Errors::new())
+}
+
+fn show_login(
+    app: &App,
+    mut visit: Visit,
+    next: &NextQuery,
+    form: &LoginForm,
+    errors: Errors,
+) -> Response {
+    let action = match next.target() {
+        Some(target) => format!(
+            "/login?next={}",
+            percent_encoding::utf8_percent_encode(target, percent_encoding::NON_ALPHANUMERIC)
+        ),
+        None => "/login".to_string(),
+    };
+    let csrf_token = visit.csrf_token();
+    app.page(
+        visit,
+        Page::new(
+            "login.html",
+            None,
+            minijinja::context! {
+                title => "Sign In",
+                action => action,
+                csrf_token => csrf_token,
+                form => minijinja::context! {
+                    username => form.username.clone(),
+                    remember_me => form.remember_me.is_some(),
+                },
+                errors => Value::from(Serde(&errors)),
+            },
+        ),
+    )
+}
+
+fn required(errors: &mut Errors, field: &'static str, value: &str) {
+    if value.trim().is_empty() {
+        errors
+            .entry(field)
+            .or_default()
+            .push("This field is required.".into());
+    }
+}
+
+pub async fn login(
+    State(app): State<SharedApp>,
+    headers: HeaderMap,
+    Query(next): Query<NextQuery>,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let mut visit = app.visit(&headers);
+    if !visit.csrf_holds(&form.csrf_token) {
+        return refused_form(&app, visit);
+    }
+    let mut errors = Errors::new();
+    required(&mut errors, "username", &form.username);
+    required(&mut errors, "password", &form.password);
+    if !errors.is_empty() {
+        return show_login(&app, visit, &next, &form, errors);
+    }
+    let username = form.username.trim().to_string();
+    let found = app
+        .db
+        .run(move |s| {
+            user::table
+                .filter(user::username.eq(&username))
+                .first::<User>(s.conn())
+                .optional()
+        })
+        .await;
+    let found = match found {
+        Ok(Ok(found)) => found,
+        Ok(Err(e)) => return app.failure(visit, e),
+        Err(e) => return app.failure(visit, e),
+    };
+    let password = form.password.clone();
+    let stored = found.as_ref().and_then(|u| u.password_hash.clone());
+    let verified = tokio::task::spawn_blocking(move || {
+        stored.is_some_and(|hash| password_matches(&hash, &password))
+    })
+    .await
+    .unwrap_or(false);
+    match found {
+        Some(user) if verified => {
+            visit.log_in(user.id, form.remember_me.is_some());
+            app.redirect(visit, next.target().unwrap_or("/index"))
+        }
+        _ => {
+            visit.flash("Invalid username or password");
+            let back = match next.target() {
+                Some(_) => format!("/login?{}", query_of(&next)),
+                None => "/login".into(),
+            };
+            app.redirect(visit, &back)
+        }
+    }
+}
+
+fn query_of(next: &NextQuery) -> String {
+    format!(
+        "next={}",
+        percent_encoding::utf8_percent_encode(
+            next.target().unwrap_or("/index"),
+            percent_encoding::NON_ALPHANUMERIC
+        )
+    )
+}
+
+pub async fn logout(State(app): State<SharedApp>, headers: HeaderMap) -> Response {
+    let mut visit = app.visit(&headers);
+    visit.log_out();
+    app.redirect(visit, "/index")
+}
+
+pub async fn register_form(State(app): State<SharedApp>, headers: HeaderMap) -> Response {
+    let visit = app.visit(&headers);
+    if logged_in(&app, &visit).await {
+        return app.redirect(visit, "/index");
+    }
+    show_register(&app, visit, &RegisterForm::default(), Errors::new())
+}
+
+fn show_register(app: &App, mut visit: Visit, form: &RegisterForm, errors: Errors) -> Response {
+    let csrf_token = visit.csrf_token();
+    app.page(
+        visit,
+        Page::new(
+            "register.html",
+            None,
+            minijinja::context! {
+                title => "Register",
+                csrf_token => csrf_token,
+                form => minijinja::context! { username => form.username.clone(), email => form.email.clone() },
+                errors => Value::from(Serde(&errors)),
+            },
+        ),
+    )
+}
+
+/// The checks a form can make on its own, before the database is asked.
+fn check_registration(form: &RegisterForm) -> Errors {
+    let mut errors = Errors::new();
+    let username = form.username.trim();
+    let email = form.email.trim();
+    required(&mut errors, "username", username);
+    required(&mut errors, "email", email);
+    required(&mut errors, "password", &form.password);
+    required(&mut errors, "password2", &form.password2);
+    if username.chars().count() > USERNAME_MAX {
+        errors.entry("username").or_default().push(format!(
+            "Field must be between 1 and {USERNAME_MAX} characters long."
+        ));
+    }
+    if !email.is_empty() && !is_valid_email(email) {
+        errors
+            .entry("email")
+            .or_default()
+            .push("Invalid email address.".into());
+    } else if email.chars().count() > EMAIL_MAX {
+        errors.entry("email").or_default().push(format!(
+            "Field must be between 1 and {EMAIL_MAX} characters long."
+        ));
+    }
+    if !form.password2.is_empty() && form.password != form.password2 {
+        errors
+            .entry("password2")
+            .or_default()
+            .push("Field must be equal to password.".into());
+    }
+    errors
+}
+
+/// An address of the form `local@domain.tld`, with no spaces: what email-validator's
+/// syntax check lets through, near enough for a sign-up form.
+pub fn is_valid_email(email: &str) -> bool {
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return false;
+    };
+    let labels: Vec<&str> = domain.split('.').collect();
+    !local.is_empty()
+        && local.len() <= 64
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && !local.contains('@')
+        && labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+        })
+}
+
+const USERNAME_TAKEN: &str = "Please use a different username.";
+const EMAIL_TAKEN: &str = "Please use a different email address.";
+
+pub async fn register(
+    State(app): State<SharedApp>,
+    headers: HeaderMap,
+    Form(form): Form<RegisterForm>,
+) -> Response {
+    let mut visit = app.visit(&headers);
+    if !visit.csrf_holds(&form.csrf_token) {
+        return refused_form(&app, visit);
+    }
+    let mut errors = check_registration(&form);
+    if !errors.is_empty() {
+        return show_register(&app, visit, &form, errors);
+    }
+    let (username, email) = (
+        form.username.trim().to_string(),
+        form.email.trim().to_string(),
+    );
+    let password = form.password.clone();
+    let Ok(Ok(hash)) = tokio::task::spawn_blocking(move || hash_password(&password)).await else {
+        return app.failure(visit, "cannot hash a password");
+    };
+    let registered = app
+        .db
+        .run(move |s| -> Result<Errors, DbError> {
+            let mut errors = Errors::new();
+            let taken = |column: &str, value: &str, s: &mut crate::session::Session| {
+                let query = User::query();
+                let query = match column {
+                    "username" => query.filter(user::username.eq(value.to_string())),
+                    _ => query.filter(user::email.eq(value.to_string())),
+                };
+                query.count().get_result::<i64>(s.conn()).map(|n| n > 0)
+            };
+            if taken("username", &username, s)? {
+                errors.insert("username", vec![USERNAME_TAKEN.into()]);
+            }
+            if taken("email", &email, s)? {
+                errors.insert("email", vec![EMAIL_TAKEN.into()]);
+            }
+            if !errors.is_empty() {
+                return Ok(errors);
+            }
+            let mut new_user = User::new(&username, &email);
+            new_user.password_hash = Some(hash);
+            s.add(new_user);
+            match s.commit() {
+                // Another registration took the name between the check and the insert.
+                Err(DbError::Constraint(ConstraintViolation::Unique { columns, .. })) => {
+                    if columns.iter().any(|c| c == "email") {
+                        errors.insert("email", vec![EMAIL_TAKEN.into()]);
+                    } else {
+                        errors.insert("username", vec![USERNAME_TAKEN.into()]);
+                    }
+                    Ok(errors)
+                }
+                other => other.map(|()| errors),
+            }
+        })
+        .await;
+    match registered {
+        Ok(Ok(found)) if found.is_empty() => {
+            visit.flash("Congratulations, you are now a registered user!");
+            app.redirect(visit, "/login")
+        }
+        Ok(Ok(found)) => {
+            errors.extend(found);
+            show_register(&app, visit, &form, errors)
+        }
+        Ok(Err(e)) => app.failure(visit, e),
+        Err(e) => app.failure(visit, e),
+    }
+}
+
+pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
+    Ok(Argon2::default()
+        .hash_password(password.as_bytes())?
+        .to_string())
+}
+
+pub fn password_matches(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_is_kept_as_a_salted_hash_that_verifies() {
+        let hash = hash_password("cat").unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(!hash.contains("cat"));
+        assert_ne!(hash, hash_password("cat").unwrap(), "salted");
+        assert!(password_matches(&hash, "cat"));
+        assert!(!password_matches(&hash, "dog"));
+        assert!(!password_matches("not a hash", "cat"));
+    }
+
+    #[test]
+    fn email_addresses_are_checked_for_their_shape() {
+        for good in ["john@example.com", "a.b+c@mail.example.org", "ü@exämple.de"] {
+            assert!(is_valid_email(good), "{good}");
+        }
+        for bad in [
+            "john",
+            "john@",
+            "@example.com",
+            "john@example",
+            "jo hn@example.com",
+            "john@exa mple.com",
+            "john@-x.com",
+            "a@b@c.com",
+        ] {
+            assert!(!is_valid_email(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn next_only_leads_inside_the_site() {
+        let next = |n: &str| NextQuery {
+            next: Some(n.into()),
+        };
+        assert_eq!(next("/user/john").target(), Some("/user/john"));
+        assert_eq!(next("//evil.example").target(), None);
+        assert_eq!(next("https://evil.example").target(), None);
+        assert_eq!(next("/\\evil.example").target(), None);
+    }
+}

@@ -1,0 +1,238 @@
+//! The web site: axum routes over the models, Jinja templates, sessions in a signed cookie.
+
+mod accounts;
+mod pages;
+mod pool;
+mod templates;
+mod visit;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use minijinja::Value;
+use minijinja::value::Serde;
+use serde::Serialize;
+
+pub use pool::{DbPool, PoolError};
+use templates::Templates;
+use visit::Visit;
+
+use crate::config::Settings;
+use crate::models::User;
+
+const STYLESHEET: &str = include_str!("../../static/style.css");
+
+pub struct App {
+    pub db: DbPool,
+    templates: Templates,
+    key: cookie::Key,
+    posts_per_page: i64,
+}
+
+pub type SharedApp = Arc<App>;
+
+impl App {
+    pub fn new(settings: &Settings) -> App {
+        App {
+            db: DbPool::new(&settings.database_url, settings.db_pool_size),
+            templates: Templates::new(),
+            key: visit::signing_key(&settings.secret_key),
+            posts_per_page: i64::from(settings.posts_per_page),
+        }
+    }
+
+    pub fn visit(&self, headers: &HeaderMap) -> Visit {
+        Visit::from_headers(headers, &self.key)
+    }
+
+    /// A page in the site's layout, with the visitor's session cookie if it changed.
+    fn page(&self, mut visit: Visit, page: Page) -> Response {
+        let messages = visit.take_flashes();
+        let context = minijinja::context! {
+            messages => messages,
+            current_user => page.current_user.as_ref().map(|u| Value::from(Serde(UserView::from(u)))),
+            ..page.context
+        };
+        let response = match self.templates.render(page.template, context) {
+            Ok(html) => (page.status, Html(html)).into_response(),
+            Err(error) => {
+                tracing::error!("cannot render {}: {error:#}", page.template);
+                internal_error_text()
+            }
+        };
+        visit.finish(response, &self.key)
+    }
+
+    fn redirect(&self, visit: Visit, to: &str) -> Response {
+        visit.finish(Redirect::to(to).into_response(), &self.key)
+    }
+
+    /// The 500 page: logs what happened, shows nothing of it.
+    fn failure(&self, visit: Visit, error: impl std::fmt::Display) -> Response {
+        tracing::error!("{error}");
+        self.page(
+            visit,
+            Page {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                ..Page::new("500.html", None, minijinja::context! { title => "Error" })
+            },
+        )
+    }
+
+    fn not_found(&self, visit: Visit, current_user: Option<User>) -> Response {
+        self.page(
+            visit,
+            Page {
+                status: StatusCode::NOT_FOUND,
+                ..Page::new(
+                    "404.html",
+                    current_user,
+                    minijinja::context! { title => "Not Found" },
+                )
+            },
+        )
+    }
+}
+
+/// What a handler renders.
+pub struct Page {
+    template: &'static str,
+    status: StatusCode,
+    current_user: Option<User>,
+    context: Value,
+}
+
+impl Page {
+    fn new(template: &'static str, current_user: Option<User>, context: Value) -> Page {
+        Page {
+            template,
+            status: StatusCode::OK,
+            current_user,
+            context,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct UserView {
+    username: String,
+    url: String,
+}
+
+impl From<&User> for UserView {
+    fn from(user: &User) -> Self {
+        let username = user.username.clone().unwrap_or_default();
+        UserView {
+            url: user_url(&username),
+            username,
+        }
+    }
+}
+
+/// `/user/<username>`, with the name escaped as a path segment.
+pub fn user_url(username: &str) -> String {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    format!("/user/{}", utf8_percent_encode(username, SEGMENT))
+}
+
+fn internal_error_text() -> Response {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Html("<!doctype html><title>Error</title><h1>An unexpected error has occurred</h1>"),
+    )
+        .into_response()
+}
+
+pub fn router(app: SharedApp) -> Router {
+    Router::new()
+        .route("/", get(pages::index).post(pages::write_post))
+        .route("/index", get(pages::index).post(pages::write_post))
+        .route("/user/{username}", get(pages::user))
+        .route("/login", get(accounts::login_form).post(accounts::login))
+        .route("/logout", get(accounts::logout))
+        .route(
+            "/register",
+            get(accounts::register_form).post(accounts::register),
+        )
+        .route("/static/style.css", get(stylesheet))
+        .fallback(not_found)
+        .layer(middleware::from_fn(log_request))
+        .with_state(app)
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        STYLESHEET,
+    )
+        .into_response()
+}
+
+async fn not_found(State(app): State<SharedApp>, headers: HeaderMap) -> Response {
+    let visit = app.visit(&headers);
+    let user = pages::current_user(&app, &visit).await.ok().flatten();
+    app.not_found(visit, user)
+}
+
+/// One line per request: method, path, status, time taken.
+async fn log_request(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    tracing::info!(
+        "{method} {path} {} {:.2}ms",
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    response
+}
+
+/// Serves the site on `address` until Ctrl-C or SIGTERM; requests in flight finish.
+pub async fn serve(app: SharedApp, address: SocketAddr) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(address).await?;
+    let bound = listener.local_addr()?;
+    tracing::info!("serving on http://{bound}/");
+    println!("Serving on http://{bound}/ (Ctrl-C to stop)");
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

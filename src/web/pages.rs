@@ -1,0 +1,306 @@
+//! The read pages, `/index` (with its form to write a post) and `/user/<username>`.
+
+use std::collections::BTreeMap;
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use diesel::prelude::*;
+use minijinja::Value;
+use minijinja::value::Serde;
+use serde::{Deserialize, Serialize};
+
+use super::visit::Visit;
+use super::{App, Page, SharedApp, user_url};
+use crate::models::tables::{post, user};
+use crate::models::{Post, User};
+use crate::session::DbError;
+
+pub const POST_MAX_CHARS: usize = 140;
+
+/// Field name to the messages shown next to it.
+pub type Errors = BTreeMap<&'static str, Vec<String>>;
+
+#[derive(Deserialize, Default)]
+pub struct PageQuery {
+    page: Option<String>,
+}
+
+impl PageQuery {
+    /// The page asked for; anything that is not a page number is page 1, as in the tutorial.
+    fn number(&self) -> i64 {
+        self.page
+            .as_deref()
+            .and_then(|p| p.parse::<i64>().ok())
+            .filter(|n| (1..=1_000_000).contains(n))
+            .unwrap_or(1)
+    }
+}
+
+#[derive(Serialize)]
+struct PostView {
+    author: String,
+    author_url: String,
+    body: String,
+    time: String,
+    iso_time: String,
+}
+
+impl PostView {
+    fn new(post: Post, author: Option<&str>) -> PostView {
+        let author = author.unwrap_or("(deleted)").to_string();
+        let (time, iso_time) = match post.timestamp {
+            Some(t) => (
+                t.format("%Y-%m-%d %H:%M UTC").to_string(),
+                t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            ),
+            None => (String::new(), String::new()),
+        };
+        PostView {
+            author_url: user_url(&author),
+            author,
+            body: post.body.unwrap_or_default(),
+            time,
+            iso_time,
+        }
+    }
+}
+
+/// One page of posts, and the links to the pages around it.
+struct Listing {
+    posts: Vec<PostView>,
+    newer_url: Option<String>,
+    older_url: Option<String>,
+}
+
+impl Listing {
+    /// `rows` holds one more post than a page when there is an older page.
+    fn new(mut rows: Vec<PostView>, page: i64, per_page: i64, base: &str) -> Listing {
+        let has_older = rows.len() as i64 > per_page;
+        rows.truncate(per_page as usize);
+        let link = |n: i64| {
+            if n == 1 {
+                base.to_string()
+            } else {
+                format!("{base}?page={n}")
+            }
+        };
+        Listing {
+            posts: rows,
+            newer_url: (page > 1).then(|| link(page - 1)),
+            older_url: has_older.then(|| link(page + 1)),
+        }
+    }
+}
+
+/// The logged-in visitor's user, if any (a session whose user is gone counts as none).
+pub async fn current_user(app: &App, visit: &Visit) -> Result<Option<User>, String> {
+    let Some(id) = visit.user_id() else {
+        return Ok(None);
+    };
+    app.db
+        .run(move |s| s.get::<User>(id))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
+}
+
+#[derive(Deserialize, Default)]
+pub struct PostForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    post: String,
+}
+
+pub async fn index(
+    State(app): State<SharedApp>,
+    headers: HeaderMap,
+    Query(query): Query<PageQuery>,
+) -> Response {
+    let visit = app.visit(&headers);
+    show_index(&app, visit, query.number(), None, Errors::new()).await
+}
+
+async fn show_index(
+    app: &App,
+    mut visit: Visit,
+    page: i64,
+    form: Option<String>,
+    errors: Errors,
+) -> Response {
+    let per_page = app.posts_per_page;
+    let user_id = visit.user_id();
+    let loaded = app
+        .db
+        .run(move |s| -> Result<_, DbError> {
+            let user = match user_id {
+                Some(id) => s.get::<User>(id)?,
+                None => None,
+            };
+            let rows = Post::newest_with_authors(s.conn(), per_page + 1, (page - 1) * per_page)?;
+            Ok((user, rows))
+        })
+        .await;
+    let (user, rows) = match loaded {
+        Ok(Ok(loaded)) => loaded,
+        Ok(Err(e)) => return app.failure(visit, e),
+        Err(e) => return app.failure(visit, e),
+    };
+    let views = rows
+        .into_iter()
+        .map(|(post, author)| {
+            let name = author.and_then(|a| a.username);
+            PostView::new(post, name.as_deref())
+        })
+        .collect();
+    let listing = Listing::new(views, page, per_page, "/index");
+    let csrf_token = user.is_some().then(|| visit.csrf_token());
+    app.page(
+        visit,
+        Page::new(
+            "index.html",
+            user,
+            minijinja::context! {
+                title => "Home",
+                posts => Value::from(Serde(&listing.posts)),
+                newer_url => listing.newer_url,
+                older_url => listing.older_url,
+                csrf_token => csrf_token,
+                form => minijinja::context! { post => form },
+                errors => Value::from(Serde(&errors)),
+            },
+        ),
+    )
+}
+
+pub async fn write_post(
+    State(app): State<SharedApp>,
+    headers: HeaderMap,
+    Form(form): Form<PostForm>,
+) -> Response {
+    let mut visit = app.visit(&headers);
+    let Some(user_id) = visit.user_id() else {
+        visit.flash("Please log in to access this page.");
+        return app.redirect(visit, "/login?next=%2Findex");
+    };
+    if !visit.csrf_holds(&form.csrf_token) {
+        return refused_form(&app, visit);
+    }
+    let body = form.post.trim().to_string();
+    let mut errors = Errors::new();
+    match body.chars().count() {
+        0 => errors.insert("post", vec!["This field is required.".into()]),
+        n if n > POST_MAX_CHARS => errors.insert(
+            "post",
+            vec![format!(
+                "Field must be between 1 and {POST_MAX_CHARS} characters long."
+            )],
+        ),
+        _ => None,
+    };
+    if !errors.is_empty() {
+        return show_index(&app, visit, 1, Some(form.post), errors).await;
+    }
+    let written = app
+        .db
+        .run(move |s| -> Result<bool, DbError> {
+            let Some(author) = s.get::<User>(user_id)? else {
+                return Ok(false);
+            };
+            s.add(Post::new(&body).by(&author));
+            s.commit()?;
+            Ok(true)
+        })
+        .await;
+    match written {
+        Ok(Ok(true)) => {
+            visit.flash("Your post is now live!");
+            app.redirect(visit, "/index")
+        }
+        Ok(Ok(false)) => {
+            visit.log_out();
+            app.redirect(visit, "/login")
+        }
+        Ok(Err(e)) => app.failure(visit, e),
+        Err(e) => app.failure(visit, e),
+    }
+}
+
+/// A form whose CSRF token is missing or not this visitor's: nothing is done.
+pub fn refused_form(app: &App, visit: Visit) -> Response {
+    app.page(
+        visit,
+        Page {
+            status: StatusCode::BAD_REQUEST,
+            ..Page::new(
+                "400.html",
+                None,
+                minijinja::context! { title => "Form refused" },
+            )
+        },
+    )
+}
+
+pub async fn user(
+    State(app): State<SharedApp>,
+    headers: HeaderMap,
+    Path(username): Path<String>,
+    Query(query): Query<PageQuery>,
+) -> Response {
+    let visit = app.visit(&headers);
+    let (page, per_page) = (query.number(), app.posts_per_page);
+    let viewer_id = visit.user_id();
+    let loaded = app
+        .db
+        .run(move |s| -> Result<_, DbError> {
+            let viewer = match viewer_id {
+                Some(id) => s.get::<User>(id)?,
+                None => None,
+            };
+            let shown: Option<User> = user::table
+                .filter(user::username.eq(&username))
+                .first(s.conn())
+                .optional()?;
+            let posts = match &shown {
+                Some(shown) => shown
+                    .posts()
+                    .order((post::timestamp.desc(), post::id.desc()))
+                    .limit(per_page + 1)
+                    .offset((page - 1) * per_page)
+                    .load::<Post>(s.conn())?,
+                None => Vec::new(),
+            };
+            Ok((viewer, shown, posts))
+        })
+        .await;
+    let (viewer, shown, posts) = match loaded {
+        Ok(Ok(loaded)) => loaded,
+        Ok(Err(e)) => return app.failure(visit, e),
+        Err(e) => return app.failure(visit, e),
+    };
+    let Some(shown) = shown else {
+        return app.not_found(visit, viewer);
+    };
+    let name = shown.username.clone().unwrap_or_default();
+    let views = posts
+        .into_iter()
+        .map(|post| PostView::new(post, Some(&name)))
+        .collect();
+    let listing = Listing::new(views, page, per_page, &user_url(&name));
+    app.page(
+        visit,
+        Page::new(
+            "user.html",
+            viewer,
+            minijinja::context! {
+                title => name.clone(),
+                user => minijinja::context! { username => name },
+                posts => Value::from(Serde(&listing.posts)),
+                newer_url => listing.newer_url,
+                older_url => listing.older_url,
+            },
+        ),
+    )
+}

@@ -1,0 +1,134 @@
+//! Database sessions for the web server.
+//!
+//! SQLite is a library in this process: its calls are short, so each runtime worker thread
+//! keeps a session of its own and runs the work inline, with no hand-off to another thread
+//! (the cheapest path for the pages). PostgreSQL and MySQL are reached over a network: their
+//! work runs on tokio's blocking threads, with sessions from a pool of at most
+//! `DB_POOL_SIZE` connections, so that a slow query never holds up a worker.
+
+use std::cell::RefCell;
+use std::sync::{Arc, Condvar, Mutex};
+
+use dbmigrate::{ConnectError, DatabaseUrl, Dialect, connect};
+
+use crate::session::Session;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PoolError {
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    #[error("the database work was cancelled: {0}")]
+    Cancelled(String),
+}
+
+#[derive(Clone)]
+pub struct DbPool {
+    url: Arc<DatabaseUrl>,
+    shared: Option<Arc<Shared>>,
+}
+
+struct Shared {
+    idle: Mutex<Idle>,
+    returned: Condvar,
+    size: usize,
+}
+
+struct Idle {
+    sessions: Vec<Session>,
+    open: usize,
+}
+
+thread_local! {
+    /// This worker thread's SQLite session, with the URL it was opened for.
+    static LOCAL: RefCell<Option<(DatabaseUrl, Session)>> = const { RefCell::new(None) };
+}
+
+impl DbPool {
+    pub fn new(url: &DatabaseUrl, size: u32) -> DbPool {
+        let shared = (url.dialect() != Dialect::Sqlite).then(|| {
+            Arc::new(Shared {
+                idle: Mutex::new(Idle {
+                    sessions: Vec::new(),
+                    open: 0,
+                }),
+                returned: Condvar::new(),
+                size: size.max(1) as usize,
+            })
+        });
+        DbPool {
+            url: Arc::new(url.clone()),
+            shared,
+        }
+    }
+
+    /// Runs `work` with a session whose unit of work is empty, and empties it after.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, PoolError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Session) -> T + Send + 'static,
+    {
+        match &self.shared {
+            None => run_local(&self.url, work),
+            Some(shared) => {
+                let (url, shared) = (self.url.clone(), shared.clone());
+                tokio::task::spawn_blocking(move || shared.run(&url, work))
+                    .await
+                    .map_err(|e| PoolError::Cancelled(e.to_string()))?
+            }
+        }
+    }
+}
+
+fn run_local<T>(url: &DatabaseUrl, work: impl FnOnce(&mut Session) -> T) -> Result<T, PoolError> {
+    LOCAL.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot
+            .as_ref()
+            .is_none_or(|(opened_for, _)| opened_for != url)
+        {
+            *slot = Some((url.clone(), Session::new(connect(url)?)));
+        }
+        let (_, session) = slot.as_mut().expect("just opened");
+        let result = work(session);
+        session.rollback();
+        Ok(result)
+    })
+}
+
+impl Shared {
+    fn run<T>(
+        &self,
+        url: &DatabaseUrl,
+        work: impl FnOnce(&mut Session) -> T,
+    ) -> Result<T, PoolError> {
+        let mut session = self.check_out(url)?;
+        let result = work(&mut session);
+        session.rollback();
+        self.check_in(session);
+        Ok(result)
+    }
+
+    fn check_out(&self, url: &DatabaseUrl) -> Result<Session, PoolError> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(session) = idle.sessions.pop() {
+                return Ok(session);
+            }
+            if idle.open < self.size {
+                idle.open += 1;
+                drop(idle);
+                return connect(url).map(Session::new).map_err(|e| {
+                    self.idle.lock().unwrap_or_else(|e| e.into_inner()).open -= 1;
+                    e.into()
+                });
+            }
+            idle = self.returned.wait(idle).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn check_in(&self, session: Session) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        idle.sessions.push(session);
+        self.returned.notify_one();
+    }
+}

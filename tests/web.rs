@@ -1,0 +1,401 @@
+//! The web site over HTTP: a real server (the binary) on a random port with a database of
+//! its own, on each database; a client that keeps cookies, as a browser does.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+
+mod support;
+
+use dbmigrate::on_each_database;
+use dbmigrate::testing::TestDb;
+use diesel::sql_types::BigInt;
+use diesel::{QueryableByName, RunQueryDsl, sql_query};
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(db: &TestDb, extra_env: &[(&str, &str)]) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let mut command =
+            support::command(dir.path(), Some(&db.url_string()), &["run", "--port", "0"]);
+        command.stdout(Stdio::piped()).stderr(Stdio::null());
+        for (name, value) in extra_env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        for line in stdout.lines() {
+            let line = line.unwrap();
+            if let Some(rest) = line.strip_prefix("Serving on ") {
+                let base = rest.split('/').take(3).collect::<Vec<_>>().join("/");
+                return Server { child, base };
+            }
+        }
+        panic!("the server stopped before serving: {:?}", child.wait());
+    }
+
+    fn client(&self) -> Client {
+        let agent = ureq::Agent::config_builder()
+            .max_redirects(0)
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Client {
+            agent,
+            base: self.base.clone(),
+        }
+    }
+
+    /// Asks the server to stop as a service manager does; it should finish and exit 0.
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        let status = self.child.wait().unwrap();
+        std::mem::forget(self);
+        status
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Client {
+    agent: ureq::Agent,
+    base: String,
+}
+
+struct Reply {
+    status: u16,
+    location: Option<String>,
+    set_cookie: Vec<String>,
+    body: String,
+}
+
+impl Reply {
+    fn csrf_token(&self) -> String {
+        let marker = "name=\"csrf_token\" value=\"";
+        let start = self.body.find(marker).expect("a form with a CSRF token") + marker.len();
+        self.body[start..].split('"').next().unwrap().to_string()
+    }
+}
+
+fn reply(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
+    let mut response = response.unwrap();
+    let header = |name: &str| -> Vec<String> {
+        response
+            .headers()
+            .get_all(name)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect()
+    };
+    let location = header("location").into_iter().next();
+    let set_cookie = header("set-cookie");
+    Reply {
+        status: response.status().as_u16(),
+        location,
+        set_cookie,
+        body: response.body_mut().read_to_string().unwrap(),
+    }
+}
+
+impl Client {
+    fn get(&self, path: &str) -> Reply {
+        reply(self.agent.get(&format!("{}{path}", self.base)).call())
+    }
+
+    fn post(&self, path: &str, fields: &[(&str, &str)]) -> Reply {
+        reply(
+            self.agent
+                .post(&format!("{}{path}", self.base))
+                .send_form(fields.iter().copied()),
+        )
+    }
+
+    /// Follows a redirect, as a browser would.
+    fn follow(&self, reply: Reply) -> Reply {
+        assert!(
+            matches!(reply.status, 302 | 303),
+            "not a redirect: {} {}",
+            reply.status,
+            reply.body
+        );
+        self.get(reply.location.as_deref().unwrap())
+    }
+
+    fn register(&self, username: &str, email: &str, password: &str) -> Reply {
+        let token = self.get("/register").csrf_token();
+        self.post(
+            "/register",
+            &[
+                ("csrf_token", &token),
+                ("username", username),
+                ("email", email),
+                ("password", password),
+                ("password2", password),
+            ],
+        )
+    }
+
+    fn log_in(&self, username: &str, password: &str) -> Reply {
+        let token = self.get("/login").csrf_token();
+        self.post(
+            "/login",
+            &[
+                ("csrf_token", &token),
+                ("username", username),
+                ("password", password),
+            ],
+        )
+    }
+
+    fn write(&self, body: &str) -> Reply {
+        let token = self.get("/index").csrf_token();
+        self.post("/index", &[("csrf_token", &token), ("post", body)])
+    }
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+fn rows(db: &TestDb, table: &str) -> i64 {
+    let mut conn = dbmigrate::connect(&db.url).unwrap();
+    let sql = format!("SELECT COUNT(*) AS n FROM {}", db.dialect().quote(table));
+    sql_query(sql).get_result::<Count>(&mut conn).unwrap().n
+}
+
+fn signed_up(server: &Server, name: &str) -> Client {
+    let client = server.client();
+    let registered = client.register(name, &format!("{name}@example.com"), "cat");
+    assert_eq!(
+        registered.location.as_deref(),
+        Some("/login"),
+        "{}",
+        registered.body
+    );
+    let logged_in = client.log_in(name, "cat");
+    assert_eq!(
+        logged_in.location.as_deref(),
+        Some("/index"),
+        "{}",
+        logged_in.body
+    );
+    client
+}
+
+on_each_database! {
+    fn a_visitor_registers_logs_in_posts_and_sees_the_post_everywhere(db: &TestDb) {
+        let server = Server::start(db, &[]);
+        let client = server.client();
+        let registered = client.register("john", "john@example.com", "cat");
+        let login_page = client.follow(registered);
+        assert!(login_page.body.contains("Congratulations, you are now a registered user!"), "{}", login_page.body);
+        let wrong = client.follow(client.log_in("john", "dog"));
+        assert!(wrong.body.contains("Invalid username or password"));
+        let home = client.follow(client.log_in("john", "cat"));
+        assert!(home.body.contains("Hi, john!"), "{}", home.body);
+
+        let posted = client.follow(client.write("my first post!"));
+        assert!(posted.body.contains("Your post is now live!"));
+        assert!(posted.body.contains("<p>my first post!</p>"), "{}", posted.body);
+        assert!(posted.body.contains("<a class=\"author\" href=\"/user/john\">john</a>"));
+        let profile = client.get("/user/john");
+        assert_eq!(profile.status, 200);
+        assert!(profile.body.contains("User: john") && profile.body.contains("my first post!"));
+        assert!(profile.body.contains(" UTC</time>"), "{}", profile.body);
+
+        let home = client.follow(client.get("/logout"));
+        assert!(home.body.contains("href=\"/login\"") && !home.body.contains("Hi, john!"));
+        assert!(home.body.contains("my first post!"), "anyone can read the posts");
+        assert_eq!((rows(db, "user"), rows(db, "post")), (1, 1));
+    }
+
+    fn bad_registrations_show_their_error_and_store_nothing(db: &TestDb) {
+        let server = Server::start(db, &[]);
+        server.client().register("john", "john@example.com", "cat");
+        let client = server.client();
+        for (username, email, expected) in [
+            ("john", "other@example.com", "Please use a different username."),
+            ("susan", "john@example.com", "Please use a different email address."),
+            ("susan", "not-an-email", "Invalid email address."),
+            ("", "susan@example.com", "This field is required."),
+            (&"x".repeat(65), "susan@example.com", "Field must be between 1 and 64 characters long."),
+        ] {
+            let refused = client.register(username, email, "cat");
+            assert_eq!(refused.status, 200, "{expected}");
+            assert!(refused.body.contains(expected), "{expected}: {}", refused.body);
+            assert!(refused.body.contains(&format!("value=\"{email}\"")), "the input is kept: {}", refused.body);
+        }
+        let token = client.get("/register").csrf_token();
+        let mismatch = client.post("/register", &[("csrf_token", &token), ("username", "susan"), ("email", "s@example.com"), ("password", "a"), ("password2", "b")]);
+        assert!(mismatch.body.contains("Field must be equal to password."));
+        assert_eq!(rows(db, "user"), 1);
+    }
+
+    fn bad_posts_show_their_error_keep_the_input_and_store_nothing(db: &TestDb) {
+        let server = Server::start(db, &[]);
+        let client = signed_up(&server, "john");
+        let empty = client.write("   ");
+        assert!(empty.body.contains("This field is required."), "{}", empty.body);
+        let long = "y".repeat(141);
+        let too_long = client.write(&long);
+        assert!(too_long.body.contains("Field must be between 1 and 140 characters long."));
+        assert!(too_long.body.contains(&format!(">{long}</textarea>")), "the input is kept");
+        assert_eq!(rows(db, "post"), 0);
+        let exactly = client.write(&"z".repeat(140));
+        assert_eq!(exactly.status, 303);
+        assert_eq!(rows(db, "post"), 1);
+    }
+
+    fn a_form_without_this_visitors_csrf_token_is_refused(db: &TestDb) {
+        let server = Server::start(db, &[]);
+        let client = signed_up(&server, "john");
+        let forged = client.post("/index", &[("csrf_token", "0000"), ("post", "forged")]);
+        assert_eq!(forged.status, 400);
+        let missing = client.post("/index", &[("post", "forged")]);
+        assert_eq!(missing.status, 400);
+        let stranger = server.client();
+        let strangers_token = stranger.get("/register").csrf_token();
+        let borrowed = client.post("/index", &[("csrf_token", &strangers_token), ("post", "forged")]);
+        assert_eq!(borrowed.status, 400);
+        let no_token = server.client().post("/register", &[("username", "eve"), ("email", "eve@example.com"), ("password", "x"), ("password2", "x")]);
+        assert_eq!(no_token.status, 400);
+        assert_eq!((rows(db, "post"), rows(db, "user")), (0, 1));
+    }
+
+    fn html_and_sql_in_input_are_only_text(db: &TestDb) {
+        let server = Server::start(db, &[]);
+        let client = signed_up(&server, "john");
+        client.write("<script>alert('x')</script> & \"quotes\"");
+        let home = client.get("/index");
+        assert!(home.body.contains("&lt;script&gt;alert(&#x27;x&#x27;)&lt;&#x2f;script&gt; &amp; &quot;quotes&quot;"), "{}", home.body);
+        assert!(!home.body.contains("<script>"));
+
+        let sneaky = "o'brien\"; DROP TABLE post; --";
+        let other = server.client();
+        assert_eq!(other.register(sneaky, "ob@example.com", "pw").status, 303);
+        assert_eq!(other.log_in("' OR '1'='1", "' OR '1'='1").location.as_deref(), Some("/login"));
+        assert_eq!(other.log_in(sneaky, "pw").location.as_deref(), Some("/index"));
+        let page = other.get(&format!("/user/{}", sneaky.replace(' ', "%20").replace('"', "%22")));
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert_eq!(other.get("/user/%27%20OR%20%271%27%3D%271").status, 404);
+        assert_eq!(other.get("/index?page=1%20OR%201=1").status, 200);
+        assert_eq!((rows(db, "user"), rows(db, "post")), (2, 1));
+    }
+}
+
+#[test]
+fn posts_are_paged_newest_first_with_links_both_ways() {
+    let db = TestDb::new(dbmigrate::Dialect::Sqlite).unwrap();
+    let server = Server::start(&db, &[("POSTS_PER_PAGE", "2")]);
+    let client = signed_up(&server, "john");
+    for body in ["first", "second", "third"] {
+        assert_eq!(client.write(body).status, 303);
+    }
+    let first_page = client.get("/index");
+    let (third, second) = (
+        first_page.body.find("third").unwrap(),
+        first_page.body.find("second").unwrap(),
+    );
+    assert!(third < second, "newest first");
+    assert!(!first_page.body.contains(">first<"));
+    assert!(
+        first_page
+            .body
+            .contains("href=\"/index?page=2\">Older posts")
+    );
+    let second_page = client.get("/index?page=2");
+    assert!(
+        second_page.body.contains("<p>first</p>")
+            && second_page
+                .body
+                .contains("href=\"/index\">&larr; Newer posts")
+    );
+    assert!(
+        client
+            .get("/user/john?page=2")
+            .body
+            .contains("<p>first</p>")
+    );
+    assert!(
+        client
+            .get("/index?page=nonsense")
+            .body
+            .contains("<p>third</p>"),
+        "a bad page number is page 1"
+    );
+}
+
+#[test]
+fn errors_are_shown_in_the_sites_layout_without_internals() {
+    let db = TestDb::new(dbmigrate::Dialect::Sqlite).unwrap();
+    let server = Server::start(&db, &[]);
+    let client = server.client();
+    let missing = client.get("/user/nobody");
+    assert_eq!(missing.status, 404);
+    assert!(missing.body.contains("Not Found") && missing.body.contains("/static/style.css"));
+    assert_eq!(client.get("/no/such/page").status, 404);
+
+    let mut conn = dbmigrate::connect(&db.url).unwrap();
+    diesel::connection::SimpleConnection::batch_execute(&mut conn, "DROP TABLE post").unwrap();
+    let broken = client.get("/index");
+    assert_eq!(broken.status, 500);
+    assert!(broken.body.contains("An unexpected error has occurred"));
+    assert!(
+        !broken.body.to_lowercase().contains("no such table"),
+        "{}",
+        broken.body
+    );
+}
+
+#[test]
+fn the_session_cookie_is_http_only_lax_and_lasts_only_when_remembered() {
+    let db = TestDb::new(dbmigrate::Dialect::Sqlite).unwrap();
+    let server = Server::start(&db, &[]);
+    server.client().register("john", "john@example.com", "cat");
+    let client = server.client();
+    let plain = client.log_in("john", "cat");
+    let cookie = plain.set_cookie.join("\n");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("Max-Age"), "{cookie}");
+    assert!(!cookie.contains("cat"), "no password in the cookie");
+
+    let client = server.client();
+    let token = client.get("/login").csrf_token();
+    let remembered = client.post(
+        "/login",
+        &[
+            ("csrf_token", &token),
+            ("username", "john"),
+            ("password", "cat"),
+            ("remember_me", "y"),
+        ],
+    );
+    assert!(remembered.set_cookie.join("\n").contains("Max-Age=2592000"));
+}
+
+#[test]
+fn the_stylesheet_is_served_and_the_server_stops_cleanly_on_sigterm() {
+    let db = TestDb::new(dbmigrate::Dialect::Sqlite).unwrap();
+    let server = Server::start(&db, &[]);
+    let css = server.client().get("/static/style.css");
+    assert_eq!(css.status, 200);
+    assert!(css.body.contains("body {"));
+    assert!(server.terminate().success());
+}
