@@ -3,7 +3,7 @@
 use std::process::Command;
 
 mod support;
-use support::microblog;
+use support::{Server, microblog};
 
 use dbmigrate::Dialect;
 use dbmigrate::testing::TestDb;
@@ -129,17 +129,19 @@ fn a_missing_database_says_how_to_create_it() {
 }
 
 #[test]
-fn run_on_a_fresh_directory_creates_app_db_there() {
+fn run_on_a_fresh_directory_creates_app_db_there_and_serves() {
     let dir = tempfile::tempdir().unwrap();
-    let output = microblog(dir.path(), None, &["run"]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let server = Server::start(dir.path(), "sqlite:///app.db", &[]);
     assert!(dir.path().join("app.db").is_file());
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("app.db: 0 users, 0 posts"), "{stdout}");
+    assert!(
+        server
+            .printed
+            .iter()
+            .any(|l| l.ends_with("app.db: 0 users, 0 posts")),
+        "{:?}",
+        server.printed
+    );
+    assert!(server.terminate().success());
 }
 
 #[test]
@@ -182,18 +184,23 @@ fn config_masks_the_password_and_says_where_each_setting_came_from() {
 #[test]
 fn without_secret_key_a_warning_line_is_printed() {
     let dir = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_microblog"))
-        .arg("run")
-        .current_dir(dir.path())
-        .env_remove("DATABASE_URL")
+    let mut command = support::command(dir.path(), None, &["run", "--port", "0"]);
+    command
         .env_remove("SECRET_KEY")
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let mut first_line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stderr.take().unwrap()),
+        &mut first_line,
+    )
+    .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
     assert!(
-        stderr.contains("warning: SECRET_KEY is not set"),
-        "{stderr}"
+        first_line.contains("warning: SECRET_KEY is not set"),
+        "{first_line}"
     );
 }
 
@@ -232,7 +239,7 @@ fn db_create_makes_the_missing_database_then_finds_it_there() {
             let url = target.driver_string();
             let first = microblog(dir.path(), Some(&url), &["db", "create"]);
             let second = microblog(dir.path(), Some(&url), &["db", "create"]);
-            let run = microblog(dir.path(), Some(&url), &["run"]);
+            let run = microblog(dir.path(), Some(&url), &["db", "upgrade"]);
             dbmigrate::admin::drop_database(&target).unwrap();
             assert!(String::from_utf8_lossy(&first.stdout).starts_with("Created the database"));
             assert!(String::from_utf8_lossy(&second.stdout).contains("already exists"));

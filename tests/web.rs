@@ -1,9 +1,6 @@
 //! The web site over HTTP: a real server (the binary) on a random port with a database of
 //! its own, on each database; a client that keeps cookies, as a browser does.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-
 mod support;
 
 use dbmigrate::on_each_database;
@@ -11,61 +8,22 @@ use dbmigrate::testing::TestDb;
 use diesel::sql_types::BigInt;
 use diesel::{QueryableByName, RunQueryDsl, sql_query};
 
-struct Server {
-    child: Child,
-    base: String,
+use support::Server;
+
+fn start(db: &TestDb, env: &[(&str, &str)]) -> (Server, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    (Server::start(dir.path(), &db.url_string(), env), dir)
 }
 
-impl Server {
-    fn start(db: &TestDb, extra_env: &[(&str, &str)]) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let mut command =
-            support::command(dir.path(), Some(&db.url_string()), &["run", "--port", "0"]);
-        command.stdout(Stdio::piped()).stderr(Stdio::null());
-        for (name, value) in extra_env {
-            command.env(name, value);
-        }
-        let mut child = command.spawn().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        for line in stdout.lines() {
-            let line = line.unwrap();
-            if let Some(rest) = line.strip_prefix("Serving on ") {
-                let base = rest.split('/').take(3).collect::<Vec<_>>().join("/");
-                return Server { child, base };
-            }
-        }
-        panic!("the server stopped before serving: {:?}", child.wait());
-    }
-
-    fn client(&self) -> Client {
-        let agent = ureq::Agent::config_builder()
-            .max_redirects(0)
-            .http_status_as_error(false)
-            .build()
-            .into();
-        Client {
-            agent,
-            base: self.base.clone(),
-        }
-    }
-
-    /// Asks the server to stop as a service manager does; it should finish and exit 0.
-    fn terminate(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap();
-        let status = self.child.wait().unwrap();
-        std::mem::forget(self);
-        status
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+fn visitor(server: &Server) -> Client {
+    let agent = ureq::Agent::config_builder()
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .build()
+        .into();
+    Client {
+        agent,
+        base: server.base.clone(),
     }
 }
 
@@ -178,7 +136,7 @@ fn rows(db: &TestDb, table: &str) -> i64 {
 }
 
 fn signed_up(server: &Server, name: &str) -> Client {
-    let client = server.client();
+    let client = visitor(server);
     let registered = client.register(name, &format!("{name}@example.com"), "cat");
     assert_eq!(
         registered.location.as_deref(),
@@ -198,8 +156,8 @@ fn signed_up(server: &Server, name: &str) -> Client {
 
 on_each_database! {
     fn a_visitor_registers_logs_in_posts_and_sees_the_post_everywhere(db: &TestDb) {
-        let server = Server::start(db, &[]);
-        let client = server.client();
+        let (server, _dir) = start(db, &[]);
+        let client = visitor(&server);
         let registered = client.register("john", "john@example.com", "cat");
         let login_page = client.follow(registered);
         assert!(login_page.body.contains("Congratulations, you are now a registered user!"), "{}", login_page.body);
@@ -224,9 +182,9 @@ on_each_database! {
     }
 
     fn bad_registrations_show_their_error_and_store_nothing(db: &TestDb) {
-        let server = Server::start(db, &[]);
-        server.client().register("john", "john@example.com", "cat");
-        let client = server.client();
+        let (server, _dir) = start(db, &[]);
+        visitor(&server).register("john", "john@example.com", "cat");
+        let client = visitor(&server);
         for (username, email, expected) in [
             ("john", "other@example.com", "Please use a different username."),
             ("susan", "john@example.com", "Please use a different email address."),
@@ -246,7 +204,7 @@ on_each_database! {
     }
 
     fn bad_posts_show_their_error_keep_the_input_and_store_nothing(db: &TestDb) {
-        let server = Server::start(db, &[]);
+        let (server, _dir) = start(db, &[]);
         let client = signed_up(&server, "john");
         let empty = client.write("   ");
         assert!(empty.body.contains("This field is required."), "{}", empty.body);
@@ -261,23 +219,23 @@ on_each_database! {
     }
 
     fn a_form_without_this_visitors_csrf_token_is_refused(db: &TestDb) {
-        let server = Server::start(db, &[]);
+        let (server, _dir) = start(db, &[]);
         let client = signed_up(&server, "john");
         let forged = client.post("/index", &[("csrf_token", "0000"), ("post", "forged")]);
         assert_eq!(forged.status, 400);
         let missing = client.post("/index", &[("post", "forged")]);
         assert_eq!(missing.status, 400);
-        let stranger = server.client();
+        let stranger = visitor(&server);
         let strangers_token = stranger.get("/register").csrf_token();
         let borrowed = client.post("/index", &[("csrf_token", &strangers_token), ("post", "forged")]);
         assert_eq!(borrowed.status, 400);
-        let no_token = server.client().post("/register", &[("username", "eve"), ("email", "eve@example.com"), ("password", "x"), ("password2", "x")]);
+        let no_token = visitor(&server).post("/register", &[("username", "eve"), ("email", "eve@example.com"), ("password", "x"), ("password2", "x")]);
         assert_eq!(no_token.status, 400);
         assert_eq!((rows(db, "post"), rows(db, "user")), (0, 1));
     }
 
     fn html_and_sql_in_input_are_only_text(db: &TestDb) {
-        let server = Server::start(db, &[]);
+        let (server, _dir) = start(db, &[]);
         let client = signed_up(&server, "john");
         client.write("<script>alert('x')</script> & \"quotes\"");
         let home = client.get("/index");
@@ -285,7 +243,7 @@ on_each_database! {
         assert!(!home.body.contains("<script>"));
 
         let sneaky = "o'brien\"; DROP TABLE post; --";
-        let other = server.client();
+        let other = visitor(&server);
         assert_eq!(other.register(sneaky, "ob@example.com", "pw").status, 303);
         assert_eq!(other.log_in("' OR '1'='1", "' OR '1'='1").location.as_deref(), Some("/login"));
         assert_eq!(other.log_in(sneaky, "pw").location.as_deref(), Some("/index"));
@@ -300,7 +258,7 @@ on_each_database! {
 #[test]
 fn posts_are_paged_newest_first_with_links_both_ways() {
     let db = TestDb::new(dbmigrate::Dialect::Sqlite).unwrap();
-    let server = Server::start(&db, &[("POSTS_PER_PAGE", "2")]);
+    let (server, _dir) = start(&db, &[("POSTS_PER_PAGE", "2")]);
     let client = signed_up(&server, "john");
     for body in ["first", "second", "third"] {
         assert_eq!(client.write(body).status, 303);
@@ -342,8 +300,8 @@ fn posts_are_paged_newest_first_with_links_both_ways() {
 #[test]
 fn errors_are_shown_in_the_sites_layout_without_internals() {
     let db = TestDb::new(dbmigrate::Dialect::Sqlite).unwrap();
-    let server = Server::start(&db, &[]);
-    let client = server.client();
+    let (server, _dir) = start(&db, &[]);
+    let client = visitor(&server);
     let missing = client.get("/user/nobody");
     assert_eq!(missing.status, 404);
     assert!(missing.body.contains("Not Found") && missing.body.contains("/static/style.css"));
@@ -364,9 +322,9 @@ fn errors_are_shown_in_the_sites_layout_without_internals() {
 #[test]
 fn the_session_cookie_is_http_only_lax_and_lasts_only_when_remembered() {
     let db = TestDb::new(dbmigrate::Dialect::Sqlite).unwrap();
-    let server = Server::start(&db, &[]);
-    server.client().register("john", "john@example.com", "cat");
-    let client = server.client();
+    let (server, _dir) = start(&db, &[]);
+    visitor(&server).register("john", "john@example.com", "cat");
+    let client = visitor(&server);
     let plain = client.log_in("john", "cat");
     let cookie = plain.set_cookie.join("\n");
     assert!(
@@ -376,7 +334,7 @@ fn the_session_cookie_is_http_only_lax_and_lasts_only_when_remembered() {
     assert!(!cookie.contains("Max-Age"), "{cookie}");
     assert!(!cookie.contains("cat"), "no password in the cookie");
 
-    let client = server.client();
+    let client = visitor(&server);
     let token = client.get("/login").csrf_token();
     let remembered = client.post(
         "/login",
@@ -393,8 +351,8 @@ fn the_session_cookie_is_http_only_lax_and_lasts_only_when_remembered() {
 #[test]
 fn the_stylesheet_is_served_and_the_server_stops_cleanly_on_sigterm() {
     let db = TestDb::new(dbmigrate::Dialect::Sqlite).unwrap();
-    let server = Server::start(&db, &[]);
-    let css = server.client().get("/static/style.css");
+    let (server, _dir) = start(&db, &[]);
+    let css = visitor(&server).get("/static/style.css");
     assert_eq!(css.status, 200);
     assert!(css.body.contains("body {"));
     assert!(server.terminate().success());

@@ -1,8 +1,9 @@
 //! Running the binary as a user does, in a directory of the test's own.
 #![allow(dead_code)] // each test binary uses its own part of this
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 
 pub fn microblog(dir: &Path, database_url: Option<&str>, args: &[&str]) -> Output {
     command(dir, database_url, args)
@@ -48,5 +49,61 @@ impl std::fmt::Debug for Printed {
             "exit {:?}\n--- stdout\n{}--- stderr\n{}",
             self.code, self.stdout, self.stderr
         )
+    }
+}
+
+/// `microblog run` on a free port, in `dir`, until dropped.
+pub struct Server {
+    child: Child,
+    pub base: String,
+    /// What it printed on stdout before it began serving.
+    pub printed: Vec<String>,
+}
+
+impl Server {
+    pub fn start(dir: &Path, database_url: &str, env: &[(&str, &str)]) -> Server {
+        let mut command = command(dir, Some(database_url), &["run", "--port", "0"]);
+        command.stdout(Stdio::piped()).stderr(Stdio::null());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("the binary starts");
+        let stdout = BufReader::new(child.stdout.take().expect("piped"));
+        let mut printed = Vec::new();
+        for line in stdout.lines() {
+            let line = line.expect("utf-8 output");
+            if let Some(rest) = line.strip_prefix("Serving on ") {
+                let base = rest.split('/').take(3).collect::<Vec<_>>().join("/");
+                return Server {
+                    child,
+                    base,
+                    printed,
+                };
+            }
+            printed.push(line);
+        }
+        panic!(
+            "the server stopped before serving ({:?}); it printed {printed:?}",
+            child.wait()
+        );
+    }
+
+    /// Asks the server to stop as a service manager does, and waits for it.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
+        let status = self.child.wait().expect("the server ends");
+        std::mem::forget(self);
+        status
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
