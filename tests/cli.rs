@@ -1,7 +1,5 @@
 //! The binary as a user runs it: settings, and one clear line for each bad DATABASE_URL.
 
-use std::process::Command;
-
 mod support;
 use support::{Server, microblog};
 
