@@ -165,6 +165,7 @@ on_each_database! {
         assert!(wrong.body.contains("Invalid username or password"));
         let home = client.follow(client.log_in("john", "cat"));
         assert!(home.body.contains("Hi, john!"), "{}", home.body);
+        assert!(home.body.contains("maxlength=\"140\"></textarea>"), "an empty form: {}", home.body);
 
         let posted = client.follow(client.write("my first post!"));
         assert!(posted.body.contains("Your post is now live!"));

@@ -168,7 +168,7 @@ async fn show_index(
                 newer_url => listing.newer_url,
                 older_url => listing.older_url,
                 csrf_token => csrf_token,
-                form => minijinja::context! { post => form },
+                form => minijinja::context! { post => form.unwrap_or_default() },
                 errors => Value::from(Serde(&errors)),
             },
         ),
