@@ -88,6 +88,12 @@ impl Driver {
     }
 
     fn call(&self, method: &str, path: &str, body: Value) -> Value {
+        self.try_call(method, path, body)
+            .unwrap_or_else(|error| panic!("{method} {path}: {error}"))
+    }
+
+    /// A WebDriver command; its error (a stale element while a page loads, say) as text.
+    fn try_call(&self, method: &str, path: &str, body: Value) -> Result<Value, String> {
         let url = format!("{}{path}", self.base);
         let response = match method {
             "GET" => self.agent.get(&url).call(),
@@ -98,13 +104,16 @@ impl Driver {
                 .header("content-type", "application/json")
                 .send(body.to_string()),
         };
-        let text = response.unwrap().body_mut().read_to_string().unwrap();
-        let value: Value = serde_json::from_str(&text).unwrap();
-        assert!(
-            value["value"].get("error").is_none(),
-            "{method} {path}: {text}"
-        );
-        value["value"].clone()
+        let text = response
+            .map_err(|e| e.to_string())?
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| e.to_string())?;
+        let value: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        match value["value"].get("error") {
+            Some(_) => Err(text),
+            None => Ok(value["value"].clone()),
+        }
     }
 
     fn session_call(&self, method: &str, path: &str, body: Value) -> Value {
@@ -141,19 +150,28 @@ impl Driver {
         self.session_call("POST", &format!("/element/{id}/click"), json!({}));
     }
 
-    fn page_text(&self) -> String {
-        let body = self.find("body");
-        self.session_call("GET", &format!("/element/{body}/text"), json!({}))
-            .as_str()
-            .unwrap()
-            .to_string()
+    /// The text of the page, or nothing while a new page replaces the old one.
+    fn page_text(&self) -> Option<String> {
+        let path = format!("/session/{}/element", self.session);
+        let body = self
+            .try_call(
+                "POST",
+                &path,
+                json!({"using": "css selector", "value": "body"}),
+            )
+            .ok()?;
+        let id = body[ELEMENT].as_str()?;
+        let text = self
+            .try_call("GET", &format!("{path}/{id}/text"), json!({}))
+            .ok()?;
+        text.as_str().map(str::to_string)
     }
 
     /// Waits for the page (after a click, the next page) to show `text`; returns its text.
     fn wait_for_text(&self, text: &str) -> String {
         let started = Instant::now();
         loop {
-            let shown = self.page_text();
+            let shown = self.page_text().unwrap_or_default();
             if shown.contains(text) {
                 return shown;
             }

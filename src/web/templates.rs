@@ -8,7 +8,7 @@ use minijinja::{Environment, Value};
 /// Every template, as built into the binary.
 const BUILT_IN: &[(&str, &str)] = &[
     ("base.html", include_str!("../../templates/base.html")),
-    ("_post.html", include_str!("../../templates/_post.html")),
+    ("_posts.html", include_str!("../../templates/_posts.html")),
     ("_pages.html", include_str!("../../templates/_pages.html")),
     ("_field.html", include_str!("../../templates/_field.html")),
     ("index.html", include_str!("../../templates/index.html")),
