@@ -182,6 +182,27 @@ on_each_database! {
         assert_eq!((rows(db, "user"), rows(db, "post")), (1, 1));
     }
 
+    fn anonymous_pages_show_every_change_wherever_it_was_made(db: &TestDb) {
+        let (server, _dir) = start(db, &[]);
+        let reader = visitor(&server);
+        let writer = signed_up(&server, "john");
+        assert!(reader.get("/index").body.contains("No posts yet."));
+        assert!(reader.get("/user/john").body.contains("No posts yet."));
+        writer.write("through the site");
+        assert!(reader.get("/index").body.contains("through the site"));
+        assert!(reader.get("/user/john").body.contains("through the site"));
+
+        let mut conn = dbmigrate::connect(&db.url).unwrap();
+        let post = db.dialect().quote("post");
+        diesel::connection::SimpleConnection::batch_execute(
+            &mut conn,
+            &format!("INSERT INTO {post} (body, timestamp, user_id) VALUES ('from another program', '2030-01-01 00:00:00', 1)"),
+        )
+        .unwrap();
+        assert!(reader.get("/index").body.contains("from another program"));
+        assert!(reader.get("/user/john").body.contains("from another program"));
+    }
+
     fn bad_registrations_show_their_error_and_store_nothing(db: &TestDb) {
         let (server, _dir) = start(db, &[]);
         visitor(&server).register("john", "john@example.com", "cat");

@@ -293,6 +293,7 @@ pub async fn register(
     let Ok(Ok(hash)) = tokio::task::spawn_blocking(move || hash_password(&password)).await else {
         return app.failure(visit, "cannot hash a password");
     };
+    let db = app.db.clone();
     let registered = app
         .db
         .run(move |s| -> Result<Errors, DbError> {
@@ -327,7 +328,10 @@ pub async fn register(
                     }
                     Ok(errors)
                 }
-                other => other.map(|()| errors),
+                other => other.map(|()| {
+                    db.note_write();
+                    errors
+                }),
             }
         })
         .await;

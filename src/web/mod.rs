@@ -1,6 +1,7 @@
 //! The web site: axum routes over the models, Jinja templates, sessions in a signed cookie.
 
 mod accounts;
+mod page_cache;
 mod pages;
 mod pool;
 mod templates;
@@ -20,7 +21,8 @@ use minijinja::Value;
 use minijinja::value::Serde;
 use serde::Serialize;
 
-pub use pool::{DbPool, PoolError};
+use page_cache::PageCache;
+pub use pool::{DataVersion, DbPool, PoolError};
 use templates::Templates;
 use visit::Visit;
 
@@ -32,6 +34,7 @@ const STYLESHEET: &str = include_str!("../../static/style.css");
 pub struct App {
     pub db: DbPool,
     templates: Templates,
+    pages: PageCache,
     key: cookie::Key,
     posts_per_page: i64,
 }
@@ -43,6 +46,7 @@ impl App {
         App {
             db: DbPool::new(&settings.database_url, settings.db_pool_size),
             templates: Templates::new(),
+            pages: PageCache::default(),
             key: visit::signing_key(&settings.secret_key),
             posts_per_page: i64::from(settings.posts_per_page),
         }
@@ -53,7 +57,17 @@ impl App {
     }
 
     /// A page in the site's layout, with the visitor's session cookie if it changed.
-    fn page(&self, mut visit: Visit, page: Page) -> Response {
+    fn page(&self, visit: Visit, page: Page) -> Response {
+        self.page_kept(visit, page, None)
+    }
+
+    /// The same, kept under `key` for as long as the data `version` describes lasts.
+    fn page_kept(
+        &self,
+        mut visit: Visit,
+        page: Page,
+        keep: Option<(&str, DataVersion)>,
+    ) -> Response {
         let messages = visit.take_flashes();
         let context = minijinja::context! {
             messages => messages,
@@ -61,13 +75,34 @@ impl App {
             ..page.context
         };
         let response = match self.templates.render(page.template, context) {
-            Ok(html) => (page.status, Html(html)).into_response(),
+            Ok(html) => {
+                if let Some((key, version)) = keep {
+                    self.pages.put(key, version, &html);
+                }
+                (page.status, Html(html)).into_response()
+            }
             Err(error) => {
                 tracing::error!("cannot render {}: {error:#}", page.template);
                 internal_error_text()
             }
         };
         visit.finish(response, &self.key)
+    }
+
+    /// A page an anonymous visitor may be shown from the cache: its version of the data,
+    /// and the page itself if it is there.
+    async fn kept_page(&self, visit: &Visit, key: &str) -> (Option<DataVersion>, Option<Response>) {
+        if visit.user_id().is_some() || visit.has_flashes() {
+            return (None, None);
+        }
+        let Some(version) = self.db.data_version().await else {
+            return (None, None);
+        };
+        let hit = self
+            .pages
+            .get(key, version)
+            .map(|html| Html(html.to_string()).into_response());
+        (Some(version), hit)
     }
 
     fn redirect(&self, visit: Visit, to: &str) -> Response {

@@ -145,6 +145,15 @@ async fn show_index(
 ) -> Response {
     let per_page = app.posts_per_page;
     let user_id = visit.user_id();
+    let key = format!("/index?page={page}");
+    let (version, kept) = if form.is_none() && errors.is_empty() {
+        app.kept_page(&visit, &key).await
+    } else {
+        (None, None)
+    };
+    if let Some(kept) = kept {
+        return kept;
+    }
     let loaded = app
         .db
         .run(move |s| -> Result<_, DbError> {
@@ -170,7 +179,7 @@ async fn show_index(
         .collect();
     let listing = Listing::new(views, page, per_page, "/index");
     let csrf_token = user.is_some().then(|| visit.csrf_token());
-    app.page(
+    app.page_kept(
         visit,
         Page::new(
             "index.html",
@@ -185,6 +194,7 @@ async fn show_index(
                 errors => Value::from(Serde(&errors)),
             },
         ),
+        version.map(|v| (key.as_str(), v)),
     )
 }
 
@@ -216,6 +226,7 @@ pub async fn write_post(
     if !errors.is_empty() {
         return show_index(&app, visit, 1, Some(form.post), errors).await;
     }
+    let db = app.db.clone();
     let written = app
         .db
         .run(move |s| -> Result<bool, DbError> {
@@ -224,6 +235,7 @@ pub async fn write_post(
             };
             s.add(Post::new(&body).by(&author));
             s.commit()?;
+            db.note_write();
             Ok(true)
         })
         .await;
@@ -265,6 +277,11 @@ pub async fn user(
     let visit = app.visit(&headers);
     let (page, per_page) = (query.number(), app.posts_per_page);
     let viewer_id = visit.user_id();
+    let key = format!("{}?page={page}", user_url(&username));
+    let (version, kept) = app.kept_page(&visit, &key).await;
+    if let Some(kept) = kept {
+        return kept;
+    }
     let loaded = app
         .db
         .run(move |s| -> Result<_, DbError> {
@@ -302,7 +319,7 @@ pub async fn user(
         .map(|post| PostView::new(post, Some(&name)))
         .collect();
     let listing = Listing::new(views, page, per_page, &user_url(&name));
-    app.page(
+    app.page_kept(
         visit,
         Page::new(
             "user.html",
@@ -315,5 +332,6 @@ pub async fn user(
                 older_url => listing.older_url,
             },
         ),
+        version.map(|v| (key.as_str(), v)),
     )
 }

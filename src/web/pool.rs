@@ -7,7 +7,12 @@
 //! `DB_POOL_SIZE` connections, so that a slow query never holds up a worker.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
+use std::thread::ThreadId;
+
+use diesel::RunQueryDsl;
+use diesel::sql_types::BigInt;
 
 use dbmigrate::{ConnectError, DatabaseUrl, Dialect, connect};
 
@@ -36,6 +41,19 @@ struct Shared {
 struct Idle {
     sessions: Vec<Session>,
     open: usize,
+}
+
+/// Commits made through this process's sessions, for [`DataVersion`].
+static WRITES: AtomicU64 = AtomicU64::new(0);
+
+/// What a SQLite connection has seen of its database: `PRAGMA data_version` changes when
+/// another connection (of this process or another) commits, and [`DbPool::note_write`]
+/// counts this process's own commits. While it stays the same, so does every query's result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataVersion {
+    thread: ThreadId,
+    data_version: i64,
+    writes: u64,
 }
 
 thread_local! {
@@ -76,6 +94,42 @@ impl DbPool {
                     .map_err(|e| PoolError::Cancelled(e.to_string()))?
             }
         }
+    }
+}
+
+impl DataVersion {
+    pub fn thread(&self) -> ThreadId {
+        self.thread
+    }
+}
+
+impl DbPool {
+    /// The version of the data this worker thread's SQLite connection sees; `None` on
+    /// PostgreSQL and MySQL, which have no such cheap marker.
+    pub async fn data_version(&self) -> Option<DataVersion> {
+        if self.shared.is_some() {
+            return None;
+        }
+        let writes = WRITES.load(Ordering::Acquire);
+        run_local(&self.url, |s| {
+            diesel::select(diesel::dsl::sql::<BigInt>(
+                "(SELECT data_version FROM pragma_data_version())",
+            ))
+            .get_result::<i64>(s.conn())
+            .ok()
+        })
+        .ok()
+        .flatten()
+        .map(|data_version| DataVersion {
+            thread: std::thread::current().id(),
+            data_version,
+            writes,
+        })
+    }
+
+    /// Records that this process committed a change.
+    pub fn note_write(&self) {
+        WRITES.fetch_add(1, Ordering::AcqRel);
     }
 }
 

@@ -104,6 +104,10 @@ impl Visit {
         self.changed = true;
     }
 
+    pub fn has_flashes(&self) -> bool {
+        !self.data.flashes.is_empty()
+    }
+
     /// The messages to show now; they are then gone.
     pub fn take_flashes(&mut self) -> Vec<String> {
         if self.data.flashes.is_empty() {
