@@ -140,7 +140,7 @@ pub async fn login(
     let username = form.username.trim().to_string();
     let found = app
         .db
-        .run(move |s| {
+        .try_run(move |s| {
             user::table
                 .filter(user::username.eq(&username))
                 .first::<User>(s.conn())
@@ -148,8 +148,7 @@ pub async fn login(
         })
         .await;
     let found = match found {
-        Ok(Ok(found)) => found,
-        Ok(Err(e)) => return app.failure(visit, e),
+        Ok(found) => found,
         Err(e) => return app.failure(visit, e),
     };
     let password = form.password.clone();
@@ -296,7 +295,7 @@ pub async fn register(
     let db = app.db.clone();
     let registered = app
         .db
-        .run(move |s| -> Result<Errors, DbError> {
+        .try_run(move |s| -> Result<Errors, DbError> {
             let mut errors = Errors::new();
             let taken = |column: &str, value: &str, s: &mut crate::session::Session| {
                 let query = User::query();
@@ -336,15 +335,14 @@ pub async fn register(
         })
         .await;
     match registered {
-        Ok(Ok(found)) if found.is_empty() => {
+        Ok(found) if found.is_empty() => {
             visit.flash("Congratulations, you are now a registered user!");
             app.redirect(visit, "/login")
         }
-        Ok(Ok(found)) => {
+        Ok(found) => {
             errors.extend(found);
             show_register(&app, visit, &form, errors)
         }
-        Ok(Err(e)) => app.failure(visit, e),
         Err(e) => app.failure(visit, e),
     }
 }

@@ -112,11 +112,7 @@ pub async fn current_user(app: &App, visit: &Visit) -> Result<Option<User>, Stri
     let Some(id) = visit.user_id() else {
         return Ok(None);
     };
-    app.db
-        .run(move |s| s.get::<User>(id))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())
+    app.db.try_run(move |s| s.get::<User>(id)).await
 }
 
 #[derive(Deserialize, Default)]
@@ -156,7 +152,7 @@ async fn show_index(
     }
     let loaded = app
         .db
-        .run(move |s| -> Result<_, DbError> {
+        .try_run(move |s| -> Result<_, DbError> {
             let user = match user_id {
                 Some(id) => s.get::<User>(id)?,
                 None => None,
@@ -166,8 +162,7 @@ async fn show_index(
         })
         .await;
     let (user, rows) = match loaded {
-        Ok(Ok(loaded)) => loaded,
-        Ok(Err(e)) => return app.failure(visit, e),
+        Ok(loaded) => loaded,
         Err(e) => return app.failure(visit, e),
     };
     let views = rows
@@ -229,7 +224,7 @@ pub async fn write_post(
     let db = app.db.clone();
     let written = app
         .db
-        .run(move |s| -> Result<bool, DbError> {
+        .try_run(move |s| -> Result<bool, DbError> {
             let Some(author) = s.get::<User>(user_id)? else {
                 return Ok(false);
             };
@@ -240,15 +235,14 @@ pub async fn write_post(
         })
         .await;
     match written {
-        Ok(Ok(true)) => {
+        Ok(true) => {
             visit.flash("Your post is now live!");
             app.redirect(visit, "/index")
         }
-        Ok(Ok(false)) => {
+        Ok(false) => {
             visit.log_out();
             app.redirect(visit, "/login")
         }
-        Ok(Err(e)) => app.failure(visit, e),
         Err(e) => app.failure(visit, e),
     }
 }
@@ -284,7 +278,7 @@ pub async fn user(
     }
     let loaded = app
         .db
-        .run(move |s| -> Result<_, DbError> {
+        .try_run(move |s| -> Result<_, DbError> {
             let viewer = match viewer_id {
                 Some(id) => s.get::<User>(id)?,
                 None => None,
@@ -306,8 +300,7 @@ pub async fn user(
         })
         .await;
     let (viewer, shown, posts) = match loaded {
-        Ok(Ok(loaded)) => loaded,
-        Ok(Err(e)) => return app.failure(visit, e),
+        Ok(loaded) => loaded,
         Err(e) => return app.failure(visit, e),
     };
     let Some(shown) = shown else {

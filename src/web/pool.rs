@@ -127,6 +127,20 @@ impl DbPool {
         })
     }
 
+    /// [`DbPool::run`] for work that can fail: either failure as one message, for the log.
+    pub async fn try_run<T, E, F>(&self, work: F) -> Result<T, String>
+    where
+        T: Send + 'static,
+        E: std::fmt::Display + Send + 'static,
+        F: FnOnce(&mut Session) -> Result<T, E> + Send + 'static,
+    {
+        match self.run(work).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
     /// Records that this process committed a change.
     pub fn note_write(&self) {
         WRITES.fetch_add(1, Ordering::AcqRel);
