@@ -10,6 +10,9 @@ use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::ThreadId;
+use std::time::{Duration, Instant};
+
+use diesel::connection::SimpleConnection;
 
 use diesel::RunQueryDsl;
 use diesel::sql_types::BigInt;
@@ -39,9 +42,14 @@ struct Shared {
 }
 
 struct Idle {
-    sessions: Vec<Session>,
+    /// Each with when it was last given back.
+    sessions: Vec<(Session, Instant)>,
     open: usize,
 }
+
+/// A session unused for longer is checked before it is handed out: the server may have
+/// closed it, or restarted, meanwhile.
+const CHECK_AFTER_IDLE: Duration = Duration::from_secs(10);
 
 /// Commits made through this process's sessions, for [`DataVersion`].
 static WRITES: AtomicU64 = AtomicU64::new(0);
@@ -179,8 +187,14 @@ impl Shared {
     fn check_out(&self, url: &DatabaseUrl) -> Result<Session, PoolError> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         loop {
-            if let Some(session) = idle.sessions.pop() {
-                return Ok(session);
+            if let Some((mut session, returned)) = idle.sessions.pop() {
+                if returned.elapsed() < CHECK_AFTER_IDLE
+                    || session.conn().batch_execute("SELECT 1").is_ok()
+                {
+                    return Ok(session);
+                }
+                idle.open -= 1;
+                continue;
             }
             if idle.open < self.size {
                 idle.open += 1;
@@ -196,7 +210,7 @@ impl Shared {
 
     fn check_in(&self, session: Session) {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        idle.sessions.push(session);
+        idle.sessions.push((session, Instant::now()));
         self.returned.notify_one();
     }
 }
