@@ -7,6 +7,7 @@ pub mod database;
 pub mod migrations;
 pub mod models;
 pub mod session;
+pub mod shell;
 pub mod web;
 
 pub use database::Database;

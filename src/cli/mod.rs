@@ -39,6 +39,13 @@ pub enum Command {
         #[arg(long, short, default_value_t = 5000)]
         port: u16,
     },
+    /// An interactive session with db, User and Post bound (Rhai); reads a script from
+    /// standard input when it is not a terminal.
+    Shell {
+        /// Run this snippet and leave.
+        #[arg(short = 'c', long = "command", value_name = "CODE")]
+        command: Option<String>,
+    },
     /// Print the effective settings, with the database password masked.
     Config,
     /// Manage the database and its migrations.
@@ -61,6 +68,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let settings = Settings::load(&working_directory()?)?;
     match cli.command {
         Command::Config => print_config(&settings),
+        Command::Shell { command } => return crate::shell::run(&settings, command),
         Command::Db(args) => return db::run(args, &settings),
         Command::Run { host, port } => {
             warn_about_secret_key(&settings);

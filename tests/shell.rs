@@ -1,0 +1,146 @@
+//! `microblog shell` fed through standard input, as `microblog shell < script.rhai` runs
+//! it: the chapter's session gives the chapter's answers on each database, and each error
+//! is one line that leaves the session usable.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::Stdio;
+
+mod support;
+
+use dbmigrate::on_each_database;
+use dbmigrate::testing::TestDb;
+
+struct Ran {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+fn shell(db: &TestDb, script: &str, args: &[&str]) -> Ran {
+    let dir = tempfile::tempdir().unwrap();
+    let mut all = vec!["shell"];
+    all.extend_from_slice(args);
+    let mut child = support::command(dir.path(), Some(&db.url_string()), &all)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    Ran {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/shell")
+            .join(name),
+    )
+    .unwrap()
+}
+
+on_each_database! {
+    fn the_chapters_play_time_session_gives_the_chapters_answers(db: &TestDb) {
+        let ran = shell(db, &fixture("chapter.rhai"), &[]);
+        let expected = fixture("chapter.out").replace("DATABASE", &db.url.to_string());
+        assert_eq!(ran.stdout, expected, "stderr: {}", ran.stderr);
+        assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    }
+
+    fn the_extras_query_update_and_roll_back(db: &TestDb) {
+        let script = r#"
+let john = User(#{username: "john", email: "john@example.com"});
+db.session.add(john);
+db.session.add(User(#{username: "susan", email: "susan@example.com"}));
+db.session.commit();
+db.session.add(Post(#{body: "first", author: john}));
+db.session.commit();
+db.session.add(Post(#{body: "second", author: john}));
+db.session.commit();
+db.session.get(User, 1)
+User.query.filter_by(#{username: "susan"}).first()
+User.query.count()
+User.query.order_by(User.id.asc()).limit(1).offset(1).all()
+Post.query.order_by(Post.timestamp.desc()).first().body
+Post.query.first().timestamp.len() == 27 && Post.query.first().timestamp.ends_with("Z")
+john.username = "johnny";
+db.session.commit();
+User.query.get(1)
+db.session.add(User(#{username: "temp"}));
+db.session.rollback();
+User.query.count()
+User.query.filter_by(#{username: "nobody"}).first()
+"#;
+        let ran = shell(db, script, &[]);
+        assert_eq!(
+            ran.stdout,
+            "<User john>\n<User susan>\n2\n[<User susan>]\n\"second\"\ntrue\n<User johnny>\n2\n",
+            "stderr: {}",
+            ran.stderr
+        );
+        assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    }
+
+    fn each_error_is_one_line_and_the_session_goes_on(db: &TestDb) {
+        let script = r#"
+let john = User(#{username: "john", email: "john@example.com"});
+db.session.add(john); db.session.commit();
+let = 5;
+1 + 1
+User.query.get(1).nickname
+db.session.add(User(#{username: "john", email: "other@example.com"})); db.session.commit();
+User.query.count()
+User(#{shoe_size: 42})
+"#;
+        let ran = shell(db, script, &[]);
+        let lines: Vec<&str> = ran.stdout.lines().collect();
+        assert_eq!(lines.len(), 6, "{}", ran.stdout);
+        assert!(lines[0].starts_with("error: "), "a syntax error: {}", lines[0]);
+        assert_eq!(lines[1], "2", "the session goes on");
+        assert!(lines[2].starts_with("error: ") && lines[2].contains("nickname"), "{}", lines[2]);
+        assert!(lines[3].starts_with("error: ") && lines[3].to_lowercase().contains("unique"), "a constraint violation: {}", lines[3]);
+        assert_eq!(lines[4], "1", "the failed commit was rolled back");
+        assert!(lines[5].contains("shoe_size"), "{}", lines[5]);
+        assert_eq!(ran.code, Some(1), "a failed statement makes the exit status non-zero");
+    }
+}
+
+#[test]
+fn a_snippet_runs_with_dash_c_and_help_lists_the_bindings() {
+    let db = TestDb::new(dbmigrate::Dialect::Sqlite).unwrap();
+    let ran = shell(&db, "", &["-c", "User.query.count()"]);
+    assert_eq!(
+        (ran.stdout.as_str(), ran.code),
+        ("0\n", Some(0)),
+        "{}",
+        ran.stderr
+    );
+    let ran = shell(&db, "help()\n", &[]);
+    for bound in ["db", "User", "Post", "filter_by", "order_by"] {
+        assert!(ran.stdout.contains(bound), "{bound}: {}", ran.stdout);
+    }
+}
+
+#[test]
+fn uncommitted_changes_at_the_end_are_discarded_with_a_warning() {
+    let db = TestDb::new(dbmigrate::Dialect::Sqlite).unwrap();
+    let ran = shell(&db, "db.session.add(User(#{username: \"ghost\"}));\n", &[]);
+    assert!(
+        ran.stderr.contains("uncommitted changes were discarded"),
+        "{}",
+        ran.stderr
+    );
+    let ran = shell(&db, "User.query.count()\n", &[]);
+    assert_eq!(ran.stdout, "0\n");
+}
