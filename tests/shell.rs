@@ -144,3 +144,47 @@ fn uncommitted_changes_at_the_end_are_discarded_with_a_warning() {
     let ran = shell(&db, "User.query.count()\n", &[]);
     assert_eq!(ran.stdout, "0\n");
 }
+
+#[test]
+fn at_a_terminal_it_prompts_continues_open_braces_cancels_on_ctrl_c_and_keeps_history() {
+    let home = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:///{}", home.path().join("app.db").display());
+    let command = format!("{} shell", env!("CARGO_BIN_EXE_microblog"));
+    // `script` gives the shell a terminal of its own, as a person at a prompt has.
+    let mut child = std::process::Command::new("script")
+        .args(["-qc", &command, "/dev/null"])
+        .env("DATABASE_URL", &url)
+        .env("HOME", home.path())
+        .env("SECRET_KEY", "test-key")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) runs");
+    let mut stdin = child.stdin.take().unwrap();
+    let pause = || std::thread::sleep(std::time::Duration::from_millis(700));
+    pause();
+    for keys in [
+        "for u in [1] {\n",
+        "print(\"inside\") }\n",
+        "foo(\n",
+        "\u{3}",
+        "User.query.count()\n",
+        "\u{4}",
+    ] {
+        stdin.write_all(keys.as_bytes()).unwrap();
+        stdin.flush().unwrap();
+        pause();
+    }
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(shown.contains(">>> ") && shown.contains("... "), "{shown}");
+    assert!(shown.contains("inside"), "{shown}");
+    assert!(
+        !shown.contains("error"),
+        "Ctrl-C dropped the open line: {shown}"
+    );
+    let history = std::fs::read_to_string(home.path().join(".microblog_history")).unwrap();
+    assert!(history.contains("User.query.count()"), "{history}");
+}
