@@ -4,17 +4,17 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use diesel::prelude::*;
-use rhai::{Array, Dynamic, Engine, EvalAltResult, Map};
+use rhai::{Dynamic, Engine, EvalAltResult, Map};
 
-use crate::models::tables::{post, user};
+use super::query::{Query, first, get_by_id};
+
 use crate::models::{NewPost, NewUser, Post, User};
 use crate::session::{Pending, Session};
-use dbmigrate::{AnyBackend, DatabaseUrl};
+use dbmigrate::DatabaseUrl;
 
-type Fallible<T> = Result<T, Box<EvalAltResult>>;
+pub(super) type Fallible<T> = Result<T, Box<EvalAltResult>>;
 
-fn fail<T>(message: impl Into<String>) -> Fallible<T> {
+pub(super) fn fail<T>(message: impl Into<String>) -> Fallible<T> {
     Err(message.into().into())
 }
 
@@ -84,14 +84,14 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             Kind::User => "User",
             Kind::Post => "Post",
         }
     }
 
-    fn columns(self) -> &'static [&'static str] {
+    pub(super) fn columns(self) -> &'static [&'static str] {
         match self {
             Kind::User => &["id", "username", "email", "password_hash"],
             Kind::Post => &["id", "body", "timestamp", "user_id"],
@@ -107,22 +107,12 @@ pub struct SessionHandle(Rc<State>);
 pub struct Class(Kind, Rc<State>);
 #[derive(Clone)]
 pub struct ColumnRef {
-    kind: Kind,
-    name: &'static str,
-    descending: bool,
+    pub(super) kind: Kind,
+    pub(super) name: &'static str,
+    pub(super) descending: bool,
 }
 
-#[derive(Clone)]
-pub struct Query {
-    kind: Kind,
-    state: Rc<State>,
-    equal: Vec<(&'static str, Dynamic)>,
-    order: Vec<ColumnRef>,
-    limit: Option<i64>,
-    offset: Option<i64>,
-}
-
-enum Object {
+pub(super) enum Object {
     NewUser(NewUser, Option<Pending<User>>),
     NewPost(NewPost, Option<Pending<Post>>),
     StoredUser(User),
@@ -134,7 +124,7 @@ enum Object {
 pub struct Model(Rc<RefCell<Object>>);
 
 impl Model {
-    fn new(object: Object) -> Model {
+    pub(super) fn new(object: Object) -> Model {
         Model(Rc::new(RefCell::new(object)))
     }
 }
@@ -158,7 +148,7 @@ fn int(value: Option<i32>) -> Dynamic {
     value.map_or(Dynamic::UNIT, |v| Dynamic::from(i64::from(v)))
 }
 
-fn as_text(value: &Dynamic, what: &str) -> Fallible<Option<String>> {
+pub(super) fn as_text(value: &Dynamic, what: &str) -> Fallible<Option<String>> {
     if value.is_unit() {
         return Ok(None);
     }
@@ -169,7 +159,7 @@ fn as_text(value: &Dynamic, what: &str) -> Fallible<Option<String>> {
         .or_else(|_| fail(format!("{what} must be a string")))
 }
 
-fn as_id(value: &Dynamic, what: &str) -> Fallible<i32> {
+pub(super) fn as_id(value: &Dynamic, what: &str) -> Fallible<i32> {
     value
         .as_int()
         .ok()
@@ -230,158 +220,6 @@ fn assign(state: &Rc<State>, model: &mut Model, name: &str, value: Dynamic) -> F
         state.changed.borrow_mut().push(model.clone());
     }
     Ok(())
-}
-
-impl Query {
-    fn new(kind: Kind, state: Rc<State>) -> Query {
-        Query {
-            kind,
-            state,
-            equal: Vec::new(),
-            order: Vec::new(),
-            limit: None,
-            offset: None,
-        }
-    }
-
-    fn column(&self, name: &str) -> Fallible<&'static str> {
-        self.kind
-            .columns()
-            .iter()
-            .find(|c| **c == name)
-            .copied()
-            .map_or_else(
-                || fail(format!("{} has no column '{name}'", self.kind.name())),
-                Ok,
-            )
-    }
-
-    /// The rows the filters select, in no particular order.
-    fn user_rows(&self) -> Fallible<user::BoxedQuery<'static, AnyBackend>> {
-        let mut query = User::query();
-        for (name, value) in &self.equal {
-            query = match *name {
-                "id" => query.filter(user::id.eq(as_id(value, "id")?)),
-                "username" => query.filter(user::username.eq(as_text(value, name)?)),
-                "email" => query.filter(user::email.eq(as_text(value, name)?)),
-                _ => query.filter(user::password_hash.eq(as_text(value, name)?)),
-            };
-        }
-        Ok(query)
-    }
-
-    fn users(&self) -> Fallible<user::BoxedQuery<'static, AnyBackend>> {
-        let mut query = self.user_rows()?;
-        for column in &self.order {
-            query = match (column.name, column.descending) {
-                ("id", false) => query.then_order_by(user::id.asc()),
-                ("id", true) => query.then_order_by(user::id.desc()),
-                ("username", false) => query.then_order_by(user::username.asc()),
-                ("username", true) => query.then_order_by(user::username.desc()),
-                ("email", false) => query.then_order_by(user::email.asc()),
-                ("email", true) => query.then_order_by(user::email.desc()),
-                (_, false) => query.then_order_by(user::password_hash.asc()),
-                (_, true) => query.then_order_by(user::password_hash.desc()),
-            };
-        }
-        if self.order.is_empty() {
-            query = query.order(user::id.asc());
-        }
-        Ok(self.paged_users(query))
-    }
-
-    fn paged_users(
-        &self,
-        mut query: user::BoxedQuery<'static, AnyBackend>,
-    ) -> user::BoxedQuery<'static, AnyBackend> {
-        if let Some(limit) = self.limit {
-            query = query.limit(limit);
-        }
-        if let Some(offset) = self.offset {
-            query = query.offset(offset).limit(self.limit.unwrap_or(i64::MAX));
-        }
-        query
-    }
-
-    /// The rows the filters select, in no particular order.
-    fn post_rows(&self) -> Fallible<post::BoxedQuery<'static, AnyBackend>> {
-        let mut query = Post::query();
-        for (name, value) in &self.equal {
-            query = match *name {
-                "id" => query.filter(post::id.eq(as_id(value, "id")?)),
-                "body" => query.filter(post::body.eq(as_text(value, name)?)),
-                "user_id" => query.filter(post::user_id.eq(as_id(value, "user_id")?)),
-                _ => return fail("filter_by on Post takes id, body or user_id"),
-            };
-        }
-        Ok(query)
-    }
-
-    fn posts(&self) -> Fallible<post::BoxedQuery<'static, AnyBackend>> {
-        let mut query = self.post_rows()?;
-        for column in &self.order {
-            query = match (column.name, column.descending) {
-                ("id", false) => query.then_order_by(post::id.asc()),
-                ("id", true) => query.then_order_by(post::id.desc()),
-                ("body", false) => query.then_order_by(post::body.asc()),
-                ("body", true) => query.then_order_by(post::body.desc()),
-                ("timestamp", false) => query.then_order_by(post::timestamp.asc()),
-                ("timestamp", true) => query.then_order_by(post::timestamp.desc()),
-                (_, false) => query.then_order_by(post::user_id.asc()),
-                (_, true) => query.then_order_by(post::user_id.desc()),
-            };
-        }
-        if self.order.is_empty() {
-            query = query.order(post::id.asc());
-        }
-        if let Some(limit) = self.limit {
-            query = query.limit(limit);
-        }
-        if let Some(offset) = self.offset {
-            query = query.offset(offset).limit(self.limit.unwrap_or(i64::MAX));
-        }
-        Ok(query)
-    }
-
-    fn all(&mut self) -> Fallible<Array> {
-        let mut session = self.state.session.borrow_mut();
-        let conn = session.conn();
-        let found: Result<Array, diesel::result::Error> = match self.kind {
-            Kind::User => self.users()?.load::<User>(conn).map(|rows| {
-                rows.into_iter()
-                    .map(|u| Dynamic::from(Model::new(Object::StoredUser(u))))
-                    .collect()
-            }),
-            Kind::Post => self.posts()?.load::<Post>(conn).map(|rows| {
-                rows.into_iter()
-                    .map(|p| Dynamic::from(Model::new(Object::StoredPost(p))))
-                    .collect()
-            }),
-        };
-        found.or_else(|e| fail(e.to_string()))
-    }
-
-    fn count(&mut self) -> Fallible<i64> {
-        let mut session = self.state.session.borrow_mut();
-        let conn = session.conn();
-        let counted = match self.kind {
-            Kind::User => self.user_rows()?.count().get_result(conn),
-            Kind::Post => self.post_rows()?.count().get_result(conn),
-        };
-        counted.or_else(|e| fail(e.to_string()))
-    }
-}
-
-fn first(query: &mut Query) -> Fallible<Dynamic> {
-    let mut one = query.clone();
-    one.limit = Some(1);
-    Ok(one.all()?.into_iter().next().unwrap_or(Dynamic::UNIT))
-}
-
-fn get_by_id(state: &Rc<State>, kind: Kind, id: i64) -> Fallible<Dynamic> {
-    let mut query = Query::new(kind, state.clone());
-    query.equal.push(("id", Dynamic::from(id)));
-    first(&mut query)
 }
 
 fn new_user(state: &Rc<State>, fields: Map) -> Fallible<Model> {

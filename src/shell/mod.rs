@@ -3,6 +3,7 @@
 //! standard input (or `-c`) as a script, echoing values the same way.
 
 mod bindings;
+mod query;
 
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;

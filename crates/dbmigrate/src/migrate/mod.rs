@@ -21,6 +21,9 @@ use crate::revision::Revision;
 use crate::schema::Schema;
 use crate::url::{DatabaseUrl, Dialect};
 
+mod offline;
+pub use offline::{downgrade_sql, upgrade_sql};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
     Upgrade,
@@ -576,93 +579,6 @@ pub fn stamp(
         let after = status(conn, repo)?;
         Ok((before.position(), after.position()))
     })
-}
-
-/// The SQL that upgrades a database at `from` (the base for `None`) to `target`, for
-/// `dialect`, with no connection.
-pub fn upgrade_sql(
-    repo: &Repository,
-    dialect: Dialect,
-    from: Option<&str>,
-    target: &UpgradeTarget,
-) -> Result<String, MigrateError> {
-    let applied = match from {
-        Some(from) => stamp_set(repo, &[from.to_string()])?,
-        None => BTreeSet::new(),
-    };
-    let path = upgrade_path(repo, &applied, target)?;
-    offline_script(repo, dialect, applied, &path, Direction::Upgrade)
-}
-
-/// The SQL that downgrades a database at `from` to `target`, for `dialect`.
-pub fn downgrade_sql(
-    repo: &Repository,
-    dialect: Dialect,
-    from: &str,
-    target: &DowngradeTarget,
-) -> Result<String, MigrateError> {
-    let applied = stamp_set(repo, &[from.to_string()])?;
-    let path = downgrade_path(repo, &applied, target)?;
-    offline_script(repo, dialect, applied, &path, Direction::Downgrade)
-}
-
-fn offline_script(
-    repo: &Repository,
-    dialect: Dialect,
-    applied: BTreeSet<String>,
-    path: &[String],
-    direction: Direction,
-) -> Result<String, MigrateError> {
-    let mut schema = replay(repo, &applied)?;
-    let mut out = format!(
-        "-- {direction} for {}, written without a connection\n\n{}\n",
-        dialect.name(),
-        history::create_sql(dialect)
-    );
-    let (begin, commit) = match dialect {
-        Dialect::Sqlite => (
-            "PRAGMA foreign_keys = OFF;\nBEGIN;\n",
-            "PRAGMA foreign_key_check;\nCOMMIT;\nPRAGMA foreign_keys = ON;\n",
-        ),
-        Dialect::Postgres => ("BEGIN;\n", "COMMIT;\n"),
-        // MySQL commits each DDL statement at once; a transaction would promise nothing.
-        Dialect::Mysql => ("", ""),
-    };
-    for id in path {
-        let revision = repo.revision(id).expect("in the graph");
-        let step = Step {
-            direction,
-            revision,
-        };
-        let (ops, record) = match direction {
-            Direction::Upgrade => (
-                &revision.upgrade,
-                history::record_sql(dialect, id, &revision.checksum),
-            ),
-            Direction::Downgrade => (&revision.downgrade, history::forget_sql(dialect, id)),
-        };
-        let plan =
-            apply::plan(dialect, ops, &schema).map_err(|cause| MigrateError::Unrenderable {
-                direction,
-                revision: id.clone(),
-                cause,
-            })?;
-        out.push_str(&format!("\n-- {step}\n\n{begin}"));
-        for (_, _, statement) in &plan.statements {
-            let statement = statement.trim_end();
-            out.push_str(statement);
-            out.push_str(if statement.ends_with(';') {
-                "\n"
-            } else {
-                ";\n"
-            });
-        }
-        out.push_str(&record);
-        out.push('\n');
-        out.push_str(commit);
-        schema = plan.after;
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
