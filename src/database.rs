@@ -57,6 +57,12 @@ impl Database {
         })
     }
 
+    /// The session, to keep using the connection after the rest is gone (an in-memory
+    /// SQLite database lives only as long as its one connection).
+    pub fn into_session(self) -> Session {
+        self.session
+    }
+
     pub fn url(&self) -> &DatabaseUrl {
         &self.url
     }

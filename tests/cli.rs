@@ -249,3 +249,15 @@ fn db_create_makes_the_missing_database_then_finds_it_there() {
         });
     }
 }
+
+#[test]
+fn the_web_server_refuses_an_in_memory_database_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = microblog(dir.path(), Some("sqlite::memory:"), &["run", "--port", "0"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("in-memory SQLite database") && stderr.contains("sqlite:///app.db"),
+        "{stderr}"
+    );
+}

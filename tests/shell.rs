@@ -188,3 +188,26 @@ fn at_a_terminal_it_prompts_continues_open_braces_cancels_on_ctrl_c_and_keeps_hi
     let history = std::fs::read_to_string(home.path().join(".microblog_history")).unwrap();
     assert!(history.contains("User.query.count()"), "{history}");
 }
+
+#[test]
+fn an_in_memory_database_works_for_one_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = support::command(
+        dir.path(),
+        Some("sqlite::memory:"),
+        &[
+            "shell",
+            "-c",
+            "db.session.add(User(#{username: \"john\"})); db.session.commit(); User.query.all()",
+        ],
+    )
+    .output()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        stdout,
+        "[<User john>]\n",
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

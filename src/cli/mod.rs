@@ -71,6 +71,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Shell { command } => return crate::shell::run(&settings, command),
         Command::Db(args) => return db::run(args, &settings),
         Command::Run { host, port } => {
+            if settings.database_url
+                == dbmigrate::DatabaseUrl::Sqlite(dbmigrate::SqliteLocation::Memory)
+            {
+                anyhow::bail!(
+                    "an in-memory SQLite database lives in a single connection, and the web server uses several; give DATABASE_URL a file, such as sqlite:///app.db"
+                );
+            }
             warn_about_secret_key(&settings);
             prepare_database(&settings)?;
             start_logging();

@@ -13,7 +13,6 @@ use rhai::{Dynamic, Engine, Scope};
 
 use crate::config::Settings;
 use crate::database::Database;
-use crate::session::Session;
 use bindings::State;
 
 struct Shell {
@@ -27,10 +26,7 @@ impl Shell {
     fn new(settings: &Settings) -> anyhow::Result<Shell> {
         let mut database = Database::connect(&settings.database_url)?;
         database.prepare_schema(|_| ())?;
-        let state = State::new(
-            settings.database_url.clone(),
-            Session::new(dbmigrate::connect(&settings.database_url)?),
-        );
+        let state = State::new(settings.database_url.clone(), database.into_session());
         let engine = bindings::engine(&state);
         let mut scope = Scope::new();
         let (user, post) = bindings::classes(&state);
