@@ -12,27 +12,6 @@ fn columns_text(columns: &[String]) -> String {
     format!("[{}]", quoted.join(", "))
 }
 
-pub(super) fn added_index(table: &str, name: &str, columns: &[String], unique: bool) -> Change {
-    Change {
-        kind: ChangeKind::AddedIndex,
-        detected: format!(
-            "Detected added index '{name}' on '{}'",
-            columns_text(columns)
-        ),
-        upgrade: vec![Op::CreateIndex {
-            table: table.into(),
-            name: name.into(),
-            columns: columns.to_vec(),
-            unique,
-        }],
-        downgrade: vec![Op::DropIndex {
-            table: table.into(),
-            name: name.into(),
-        }],
-        risk: None,
-    }
-}
-
 /// An index or a unique constraint: what the two sides are matched on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Keyed {
@@ -65,6 +44,25 @@ pub(super) fn keyed(table: &Table) -> BTreeMap<&str, Keyed> {
     indexes.chain(constraints).collect()
 }
 
+impl Keyed {
+    /// An index on `columns`, as a model's table declares one.
+    pub(super) fn index(columns: &[String], unique: bool) -> Keyed {
+        Keyed {
+            columns: columns.to_vec(),
+            unique,
+            constraint: false,
+        }
+    }
+
+    fn what(&self) -> &'static str {
+        if self.constraint {
+            "unique constraint"
+        } else {
+            "index"
+        }
+    }
+}
+
 pub(super) fn same_key(a: &Keyed, b: &Keyed) -> bool {
     a.columns == b.columns && a.unique == b.unique
 }
@@ -95,42 +93,32 @@ pub(super) fn key_change(table: &str, name: &str, key: &Keyed, added: bool) -> C
             name: name.into(),
         }
     };
-    let what = if key.constraint {
-        "unique constraint"
-    } else {
-        "index"
+    let (kind, detected) = match (added, key.constraint) {
+        (true, constraint) => (
+            if constraint {
+                ChangeKind::AddedUniqueConstraint
+            } else {
+                ChangeKind::AddedIndex
+            },
+            format!(
+                "Detected added {} '{name}' on '{}'",
+                key.what(),
+                columns_text(&key.columns)
+            ),
+        ),
+        (false, constraint) => (
+            if constraint {
+                ChangeKind::RemovedUniqueConstraint
+            } else {
+                ChangeKind::RemovedIndex
+            },
+            format!("Detected removed {} '{name}' on '{table}'", key.what()),
+        ),
     };
-    let (kind, detected, upgrade, downgrade) = match (added, key.constraint) {
-        (true, true) => (
-            ChangeKind::AddedUniqueConstraint,
-            format!(
-                "Detected added {what} '{name}' on '{}'",
-                columns_text(&key.columns)
-            ),
-            create,
-            drop,
-        ),
-        (true, false) => (
-            ChangeKind::AddedIndex,
-            format!(
-                "Detected added {what} '{name}' on '{}'",
-                columns_text(&key.columns)
-            ),
-            create,
-            drop,
-        ),
-        (false, true) => (
-            ChangeKind::RemovedUniqueConstraint,
-            format!("Detected removed {what} '{name}' on '{table}'"),
-            drop,
-            create,
-        ),
-        (false, false) => (
-            ChangeKind::RemovedIndex,
-            format!("Detected removed {what} '{name}' on '{table}'"),
-            drop,
-            create,
-        ),
+    let (upgrade, downgrade) = if added {
+        (create, drop)
+    } else {
+        (drop, create)
     };
     Change {
         kind,

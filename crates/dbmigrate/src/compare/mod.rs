@@ -15,7 +15,7 @@ use crate::ops::Op;
 
 mod keys;
 use crate::schema::{Column, ColumnDefault, ColumnType, ForeignKey, Schema, Table};
-use keys::{added_index, foreign_key_change, key_change, keyed, same_key};
+use keys::{Keyed, foreign_key_change, key_change, keyed, same_key};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -241,12 +241,9 @@ fn added_table(out: &mut Comparison, table: &Table) {
         risk: None,
     });
     for index in &table.indexes {
-        out.changes.push(added_index(
-            &table.name,
-            &index.name,
-            &index.columns,
-            index.unique,
-        ));
+        let key = Keyed::index(&index.columns, index.unique);
+        out.changes
+            .push(key_change(&table.name, &index.name, &key, true));
     }
 }
 
