@@ -77,6 +77,17 @@ impl State {
     }
 }
 
+/// Every column of either model, for the property getters (each checks its model).
+const ALL_COLUMNS: [&str; 7] = [
+    "id",
+    "username",
+    "email",
+    "password_hash",
+    "body",
+    "timestamp",
+    "user_id",
+];
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Kind {
     User,
@@ -388,15 +399,7 @@ pub fn engine(state: &Rc<State>) -> Engine {
     engine.register_fn("to_string", class_text);
     engine.register_fn("to_debug", class_text);
     engine.register_get("query", |c: &mut Class| Query::new(c.0, c.1.clone()));
-    for column in [
-        "id",
-        "username",
-        "email",
-        "password_hash",
-        "body",
-        "timestamp",
-        "user_id",
-    ] {
+    for column in ALL_COLUMNS {
         engine.register_get(column, move |c: &mut Class| -> Fallible<ColumnRef> {
             let query = Query::new(c.0, c.1.clone());
             Ok(ColumnRef {
@@ -470,15 +473,7 @@ pub fn engine(state: &Rc<State>) -> Engine {
     let model_text = |m: &mut Model| m.to_string();
     engine.register_fn("to_string", model_text);
     engine.register_fn("to_debug", model_text);
-    for name in [
-        "id",
-        "username",
-        "email",
-        "password_hash",
-        "body",
-        "timestamp",
-        "user_id",
-    ] {
+    for name in ALL_COLUMNS {
         engine.register_get(name, move |m: &mut Model| attribute(m, name));
     }
     for name in ["username", "email", "password_hash", "body"] {

@@ -4,6 +4,7 @@
 use std::rc::Rc;
 
 use diesel::prelude::*;
+use diesel::query_dsl::methods::{LimitDsl, OffsetDsl};
 use rhai::{Array, Dynamic};
 
 use super::bindings::{ColumnRef, Fallible, Kind, Model, Object, State, as_id, as_text, fail};
@@ -76,13 +77,15 @@ impl Query {
         if self.order.is_empty() {
             query = query.order(user::id.asc());
         }
-        Ok(self.paged_users(query))
+        Ok(self.paged(query))
     }
 
-    fn paged_users(
-        &self,
-        mut query: user::BoxedQuery<'static, AnyBackend>,
-    ) -> user::BoxedQuery<'static, AnyBackend> {
+    /// `limit` and `offset` applied; an offset alone gets an unbounded limit, which SQLite
+    /// and MySQL require.
+    fn paged<Q>(&self, mut query: Q) -> Q
+    where
+        Q: LimitDsl<Output = Q> + OffsetDsl<Output = Q>,
+    {
         if let Some(limit) = self.limit {
             query = query.limit(limit);
         }
@@ -123,13 +126,7 @@ impl Query {
         if self.order.is_empty() {
             query = query.order(post::id.asc());
         }
-        if let Some(limit) = self.limit {
-            query = query.limit(limit);
-        }
-        if let Some(offset) = self.offset {
-            query = query.offset(offset).limit(self.limit.unwrap_or(i64::MAX));
-        }
-        Ok(query)
+        Ok(self.paged(query))
     }
 
     pub fn all(&mut self) -> Fallible<Array> {
