@@ -37,19 +37,10 @@ fn checked_status(
     if target.tables.is_empty() {
         return Err(AutogenerateError::NoModels.into());
     }
-    let status = migrate::status(conn, repo)?;
-    if !status.unknown.is_empty() {
-        return Err(migrate::MigrateError::UnknownApplied {
-            revisions: status.unknown,
-            location: repo.location().clone(),
-        }
-        .into());
-    }
     let mut progress = Progress::default();
-    for id in &status.edited {
-        progress.show(migrate::Event::Edited(repo.revision(id).expect("applied")));
-    }
-    Ok(status)
+    Ok(migrate::checked_status(conn, repo, &mut |e| {
+        progress.show(e)
+    })?)
 }
 
 fn heads_text(repo: &Repository) -> String {

@@ -338,7 +338,7 @@ pub fn downgrade(
 
 /// The status, refusing a database at a revision the repository lacks, and reporting
 /// edited files.
-fn checked_status(
+pub fn checked_status(
     conn: &mut AnyConnection,
     repo: &Repository,
     on: &mut dyn FnMut(Event),
