@@ -76,8 +76,9 @@ impl App {
         };
         let response = match self.templates.render(page.template, context) {
             Ok(html) => {
+                let html = axum::body::Bytes::from(html);
                 if let Some((key, version)) = keep {
-                    self.pages.put(key, version, &html);
+                    self.pages.put(key, version, html.clone());
                 }
                 (page.status, Html(html)).into_response()
             }
@@ -101,7 +102,7 @@ impl App {
         let hit = self
             .pages
             .get(key, version)
-            .map(|html| Html(html.to_string()).into_response());
+            .map(|html| Html(html).into_response());
         (Some(version), hit)
     }
 

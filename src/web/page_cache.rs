@@ -3,7 +3,10 @@
 //! Only SQLite offers the marker (see [`DataVersion`]); elsewhere nothing is cached.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
+use std::thread::ThreadId;
+
+use axum::body::Bytes;
 
 use super::pool::DataVersion;
 
@@ -12,29 +15,26 @@ const CAPACITY: usize = 1024;
 
 #[derive(Default)]
 pub struct PageCache {
-    entries: Mutex<HashMap<String, (DataVersion, Arc<str>)>>,
+    /// Versions are per connection, and each worker thread has its own: entries are too.
+    entries: Mutex<HashMap<(ThreadId, String), (DataVersion, Bytes)>>,
 }
 
 impl PageCache {
     /// The page stored under `key`, if it was rendered from the data `version` describes.
-    pub fn get(&self, key: &str, version: DataVersion) -> Option<Arc<str>> {
+    /// Shared, not copied: a hit hands the same bytes to the response.
+    pub fn get(&self, key: &str, version: DataVersion) -> Option<Bytes> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        match entries.get(&cache_key(key, version)) {
+        match entries.get(&(version.thread(), key.to_string())) {
             Some((stored, html)) if *stored == version => Some(html.clone()),
             _ => None,
         }
     }
 
-    pub fn put(&self, key: &str, version: DataVersion, html: &str) {
+    pub fn put(&self, key: &str, version: DataVersion, html: Bytes) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= CAPACITY {
             entries.clear();
         }
-        entries.insert(cache_key(key, version), (version, Arc::from(html)));
+        entries.insert((version.thread(), key.to_string()), (version, html));
     }
-}
-
-/// Versions are per connection, and each worker thread has its own: entries are too.
-fn cache_key(key: &str, version: DataVersion) -> String {
-    format!("{:?} {key}", version.thread())
 }
