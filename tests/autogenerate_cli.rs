@@ -2,18 +2,10 @@
 //! "generate, review, apply" loop from an empty database, and the cases that confuse
 //! Alembic users.
 
-use std::path::Path;
-
 mod support;
-use support::{Printed, microblog};
+use support::{Printed, copy_of_app_migrations, db};
 
 use dbmigrate::on_each_database;
-
-fn db(dir: &Path, url: &str, args: &[&str]) -> Printed {
-    let mut full = vec!["db"];
-    full.extend_from_slice(args);
-    microblog(dir, Some(url), &full).into()
-}
 
 fn exit(printed: Printed, code: i32) -> Printed {
     assert_eq!(printed.code, Some(code), "{printed:?}");
@@ -71,17 +63,7 @@ on_each_database! {
 fn migrate_refuses_a_database_behind_the_repository_and_check_says_why() {
     let dir = tempfile::tempdir().unwrap();
     let (dir, url) = (dir.path(), "sqlite:///app.db");
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
-    std::fs::create_dir_all(dir.join("migrations/versions")).unwrap();
-    for entry in std::fs::read_dir(source.join("versions")).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(
-            &path,
-            dir.join("migrations/versions")
-                .join(path.file_name().unwrap()),
-        )
-        .unwrap();
-    }
+    copy_of_app_migrations(dir);
     exit(db(dir, url, &["upgrade", "+1"]), 0);
     let refused = exit(db(dir, url, &["migrate", "-m", "x"]), 1);
     assert!(

@@ -4,15 +4,9 @@
 use std::path::Path;
 
 mod support;
-use support::{Printed, command, microblog};
+use support::{Printed, command, copy_of_app_migrations, db, microblog};
 
 use dbmigrate::on_each_database;
-
-fn db(dir: &Path, url: &str, args: &[&str]) -> Printed {
-    let mut full = vec!["db"];
-    full.extend_from_slice(args);
-    microblog(dir, Some(url), &full).into()
-}
 
 fn ok(printed: Printed) -> Printed {
     assert_eq!(printed.code, Some(0), "{printed:?}");
@@ -37,17 +31,6 @@ fn steps(stdout: &str) -> Vec<String> {
         .lines()
         .map(|l| l.split(" ... done in ").next().unwrap().to_string())
         .collect()
-}
-
-/// A copy of the application's own repository, to edit.
-fn copy_of_app_migrations(dir: &Path) {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/versions");
-    let target = dir.join("migrations/versions");
-    std::fs::create_dir_all(&target).unwrap();
-    for entry in std::fs::read_dir(source).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, target.join(path.file_name().unwrap())).unwrap();
-    }
 }
 
 fn init_with_two_heads(dir: &Path, url: &str) -> (String, String) {

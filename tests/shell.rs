@@ -7,17 +7,12 @@ use std::path::Path;
 use std::process::Stdio;
 
 mod support;
+use support::Printed;
 
 use dbmigrate::on_each_database;
 use dbmigrate::testing::TestDb;
 
-struct Ran {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-fn shell(db: &TestDb, script: &str, args: &[&str]) -> Ran {
+fn shell(db: &TestDb, script: &str, args: &[&str]) -> Printed {
     let dir = tempfile::tempdir().unwrap();
     let mut all = vec!["shell"];
     all.extend_from_slice(args);
@@ -33,12 +28,7 @@ fn shell(db: &TestDb, script: &str, args: &[&str]) -> Ran {
         .unwrap()
         .write_all(script.as_bytes())
         .unwrap();
-    let output = child.wait_with_output().unwrap();
-    Ran {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    child.wait_with_output().unwrap().into()
 }
 
 fn fixture(name: &str) -> String {

@@ -11,6 +11,25 @@ pub fn microblog(dir: &Path, database_url: Option<&str>, args: &[&str]) -> Outpu
         .expect("the binary runs")
 }
 
+/// `microblog db ARGS…` with `url` as DATABASE_URL.
+pub fn db(dir: &Path, url: &str, args: &[&str]) -> Printed {
+    let mut full = vec!["db"];
+    full.extend_from_slice(args);
+    microblog(dir, Some(url), &full).into()
+}
+
+/// A copy of the application's own migration repository in `dir/migrations`, to edit.
+pub fn copy_of_app_migrations(dir: &Path) {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/versions");
+    let target = dir.join("migrations/versions");
+    std::fs::create_dir_all(&target).expect("a migrations folder");
+    for entry in std::fs::read_dir(source).expect("the app's migrations") {
+        let path = entry.expect("a directory entry").path();
+        std::fs::copy(&path, target.join(path.file_name().expect("a file name")))
+            .expect("a copied revision");
+    }
+}
+
 pub fn command(dir: &Path, database_url: Option<&str>, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_microblog"));
     command
