@@ -86,6 +86,19 @@ impl Drop for TestDb {
     }
 }
 
+/// Asserts that the live catalog holds `expected`, in the form the database can tell apart
+/// (MySQL keeps unique constraints as unique indexes, catalogs list in name order).
+pub fn assert_catalog_is(conn: &mut crate::AnyConnection, expected: &crate::Schema, context: &str) {
+    let dialect = conn.dialect();
+    assert_eq!(
+        crate::inspect::inspect(conn)
+            .expect("the catalog reads")
+            .normalized_for(dialect),
+        expected.normalized_for(dialect),
+        "{context}"
+    );
+}
+
 /// Runs `body` against a fresh database of `dialect`, if one can be had.
 pub fn on(dialect: Dialect, body: impl FnOnce(&TestDb)) {
     if let Some(db) = TestDb::new(dialect) {

@@ -16,7 +16,7 @@ use dbmigrate::lock::MigrationLock;
 use dbmigrate::migrate::{self, DowngradeTarget, Event, MigrateError, UpgradeTarget};
 use dbmigrate::ops::Op;
 use dbmigrate::schema::{Column, ColumnType, Table};
-use dbmigrate::testing::TestDb;
+use dbmigrate::testing::{TestDb, assert_catalog_is};
 use dbmigrate::{AnyConnection, Dialect, Repository, Revision, connect, on_each_database};
 
 fn revision(
@@ -105,13 +105,8 @@ fn applied(conn: &mut AnyConnection, repo: &Repository) -> BTreeSet<String> {
 }
 
 fn assert_schema_matches(conn: &mut AnyConnection, repo: &Repository, context: &str) {
-    let dialect = conn.dialect();
     let expected = migrate::replay(repo, &applied(conn, repo)).unwrap();
-    assert_eq!(
-        inspect(conn).unwrap().normalized_for(dialect),
-        expected.normalized_for(dialect),
-        "{context}"
-    );
+    assert_catalog_is(conn, &expected, context);
 }
 
 #[derive(QueryableByName)]

@@ -6,10 +6,9 @@ use diesel::sql_types::BigInt;
 use diesel::{QueryableByName, RunQueryDsl, sql_query};
 
 use dbmigrate::apply::{ApplyError, apply};
-use dbmigrate::inspect::inspect;
 use dbmigrate::ops::Op;
 use dbmigrate::schema::{Column, ColumnDefault, ColumnType, Schema, Table};
-use dbmigrate::testing::TestDb;
+use dbmigrate::testing::{TestDb, assert_catalog_is};
 use dbmigrate::{AnyConnection, connect, on_each_database};
 
 fn chapter() -> Schema {
@@ -24,16 +23,6 @@ fn chapter() -> Schema {
             .column(Column::new("user_id", ColumnType::Integer))
             .foreign_key("user_id", "user", "id"),
     ])
-}
-
-/// The live schema and the expected one, in the form the database can tell apart.
-fn assert_catalog_is(conn: &mut AnyConnection, expected: &Schema, context: &str) {
-    let dialect = conn.dialect();
-    assert_eq!(
-        inspect(conn).unwrap().normalized_for(dialect),
-        expected.normalized_for(dialect),
-        "{context}"
-    );
 }
 
 #[derive(QueryableByName)]
