@@ -3,9 +3,9 @@
 use diesel::prelude::*;
 
 use crate::migrations;
-use crate::models::tables::{post, user};
-use crate::session::{DbError, Session};
+use crate::models::{self, post, user};
 use dbmigrate::migrate::{self, Event, MigrateError, UpgradeTarget};
+use dbmigrate::model::{DbError, Session};
 use dbmigrate::{ConnectError, DatabaseUrl, RepositoryError, connect, history, inspect};
 
 /// Why the application will not start on a database.
@@ -53,7 +53,7 @@ impl Database {
     pub fn connect(url: &DatabaseUrl) -> Result<Self, ConnectError> {
         Ok(Database {
             url: url.clone(),
-            session: Session::new(connect(url)?),
+            session: Session::new(connect(url)?, models::schema()),
         })
     }
 

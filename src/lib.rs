@@ -6,10 +6,9 @@ pub mod config;
 pub mod database;
 pub mod migrations;
 pub mod models;
-pub mod session;
 pub mod shell;
 pub mod web;
 
 pub use database::Database;
+pub use dbmigrate::model::{DbError, Pending, Session};
 pub use models::{NewPost, NewUser, Post, User};
-pub use session::{DbError, Pending, Session};

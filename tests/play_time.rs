@@ -3,7 +3,7 @@
 use dbmigrate::on_each_database;
 use dbmigrate::testing::TestDb;
 use diesel::prelude::*;
-use microblog::models::tables::{post, user};
+use microblog::models::{post, user};
 use microblog::{Database, Post, User};
 
 fn fresh(db: &TestDb) -> Database {
@@ -39,7 +39,7 @@ on_each_database! {
         let u: User = s.get(1).unwrap().expect("user 1");
         assert_eq!(u.to_string(), "<User john>");
 
-        s.add(Post::new("my first post!").by(&u));
+        s.add(Post::new("my first post!").author(&u));
         s.commit().unwrap();
 
         let posts: Vec<Post> = u.posts().load(s.conn()).unwrap();
@@ -81,7 +81,7 @@ on_each_database! {
         let author = User::new("ann", "ann@example.com");
         let post_first = Post::new("hello");
         let ann = s.add(author);
-        let post = s.add(post_first.by(ann));
+        let post = s.add(post_first.author(ann));
         s.commit().unwrap();
         let stored: Post = s.get(s.id_of(post).unwrap()).unwrap().unwrap();
         assert_eq!(stored.user_id, s.id_of(ann));
@@ -94,7 +94,7 @@ on_each_database! {
         s.commit().unwrap();
         let bob: User = s.get(s.id_of(bob).unwrap()).unwrap().unwrap();
         for n in 1..=5 {
-            s.add(Post::new(&format!("post {n}")).by(&bob));
+            s.add(Post::new(&format!("post {n}")).author(&bob));
         }
         s.commit().unwrap();
         assert_eq!(bob.posts().count().get_result::<i64>(s.conn()).unwrap(), 5);
@@ -116,14 +116,14 @@ on_each_database! {
         let cal = s.add(User::new("cal", "cal@example.com"));
         s.commit().unwrap();
         let cal: User = s.get(s.id_of(cal).unwrap()).unwrap().unwrap();
-        let defaulted = s.add(Post::new("now").by(&cal));
+        let defaulted = s.add(Post::new("now").author(&cal));
         let exact = chrono::NaiveDate::from_ymd_opt(2025, 3, 1)
             .unwrap()
             .and_hms_micro_opt(12, 34, 56, 789_012)
             .unwrap();
         let explicit = s.add(microblog::NewPost {
             timestamp: Some(exact),
-            ..Post::new("then").by(&cal)
+            ..Post::new("then").author(&cal)
         });
         s.commit().unwrap();
         let after = microblog::models::utc_now();
@@ -142,7 +142,7 @@ on_each_database! {
         let dee: User = s.get(s.id_of(dee).unwrap()).unwrap().unwrap();
         let day = |d| chrono::NaiveDate::from_ymd_opt(2025, 1, d).unwrap().and_hms_opt(0, 0, 0).unwrap();
         for (body, d) in [("old", 1), ("newest", 3), ("middle", 2)] {
-            s.add(microblog::NewPost { timestamp: Some(day(d)), ..Post::new(body).by(&dee) });
+            s.add(microblog::NewPost { timestamp: Some(day(d)), ..Post::new(body).author(&dee) });
         }
         s.add(Post::new("orphan"));
         s.commit().unwrap();

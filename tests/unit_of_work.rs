@@ -5,7 +5,7 @@ use dbmigrate::ConstraintViolation;
 use dbmigrate::on_each_database;
 use dbmigrate::testing::TestDb;
 use diesel::prelude::*;
-use microblog::models::tables::{post, user};
+use microblog::models::{post, user};
 use microblog::{Database, DbError, Post, User};
 
 fn fresh(db: &TestDb) -> Database {
@@ -81,7 +81,7 @@ on_each_database! {
     fn a_post_for_a_missing_author_is_refused_by_the_foreign_key(db: &TestDb) {
         let mut database = fresh(db);
         database.session.add(microblog::NewPost {
-            author: Some(microblog::models::AuthorRef::Stored(42)),
+            user_id: Some(42),
             ..Post::new("nobody wrote this")
         });
         let error = database.session.commit().unwrap_err();
@@ -96,7 +96,7 @@ on_each_database! {
     fn deleting_an_author_who_still_has_posts_is_refused_and_keeps_both(db: &TestDb) {
         let mut database = fresh(db);
         let eve = stored_user(&mut database, "eve", "eve@example.com");
-        database.session.add(Post::new("still here").by(&eve));
+        database.session.add(Post::new("still here").author(&eve));
         database.session.commit().unwrap();
         database.session.delete(&eve);
         let error = database.session.commit().unwrap_err();
@@ -122,14 +122,14 @@ on_each_database! {
     fn a_value_longer_than_its_column_is_refused_on_every_database(db: &TestDb) {
         let mut database = fresh(db);
         let gil = stored_user(&mut database, "gil", "gil@example.com");
-        database.session.add(Post::new(&"x".repeat(141)).by(&gil));
+        database.session.add(Post::new(&"x".repeat(141)).author(&gil));
         let error = database.session.commit().unwrap_err();
         assert!(
-            matches!(error, DbError::TooLong { ref column, max: 140, actual: 141, .. } if column == "body"),
+            matches!(error, DbError::TooLong { ref column, max: 140, actual: 141, .. } if column == &"body"),
             "{error:?}"
         );
         database.session.rollback();
-        database.session.add(Post::new(&"é".repeat(140)).by(&gil));
+        database.session.add(Post::new(&"é".repeat(140)).author(&gil));
         database.session.commit().expect("140 characters fit, even when they take 280 bytes");
     }
 }

@@ -1,71 +1,49 @@
 //! The chapter's models: `User` and `Post`, one user to many posts.
 //!
-//! The schema is written twice in Rust's type system's terms: as Diesel tables (what queries
-//! use) and as a [`Schema`] value (what the migration engine creates and compares). The
-//! test in `drift.rs` fails whenever the two disagree.
+//! Each model is declared once, in `declared` below: its columns (type, length,
+//! nullability, index, uniqueness, defaults, foreign keys) and relationships. The Diesel
+//! tables (`user`, `post`), the insert structs (`NewUser`, `NewPost`), the engine's schema
+//! (`schema()`), the column descriptors the unit of work, the shell and the forms use, and
+//! the relationship methods (`user.posts()`, `post.author(conn)`, `NewPost::author`) are
+//! all generated from it. `users.rs` and `posts.rs` hold behaviour only.
 
-pub(crate) mod post;
-mod user;
+mod posts;
+mod users;
 
-#[cfg(test)]
-mod drift;
+use dbmigrate::model::Model;
 
-use std::sync::OnceLock;
+#[dbmigrate::models]
+mod declared {
+    use super::utc_now;
+    use chrono::NaiveDateTime;
 
-use dbmigrate::schema::{Column, ColumnType, Schema, Table};
-
-pub use post::{AuthorRef, NewPost, Post};
-pub use user::{NewUser, User};
-
-/// The tables as Diesel sees them. Identifiers are always quoted, so `user` is safe on
-/// PostgreSQL.
-pub mod tables {
-    diesel::table! {
-        user (id) {
-            id -> Integer,
-            username -> Nullable<Varchar>,
-            email -> Nullable<Varchar>,
-            password_hash -> Nullable<Varchar>,
-        }
+    #[model(table = "user", repr = "<User {username}>")]
+    pub struct User {
+        #[column(primary_key)]
+        pub id: i32,
+        #[column(length = 64, index, unique)]
+        pub username: Option<String>,
+        #[column(length = 120, index, unique)]
+        pub email: Option<String>,
+        #[column(length = 128)]
+        pub password_hash: Option<String>,
     }
 
-    diesel::table! {
-        post (id) {
-            id -> Integer,
-            body -> Nullable<Varchar>,
-            timestamp -> Nullable<Timestamp>,
-            user_id -> Nullable<Integer>,
-        }
+    #[model(table = "post", repr = "<Post {body}>")]
+    pub struct Post {
+        #[column(primary_key)]
+        pub id: i32,
+        #[column(length = 140)]
+        pub body: Option<String>,
+        /// UTC, to the microsecond.
+        #[column(index, default = utc_now)]
+        pub timestamp: Option<NaiveDateTime>,
+        #[column(index, foreign_key = User, relationship = author, backref = posts)]
+        pub user_id: Option<i32>,
     }
-
-    diesel::joinable!(post -> user (user_id));
-    diesel::allow_tables_to_appear_in_same_query!(user, post);
 }
 
-/// The application's schema: exactly the chapter's, with names from the engine's
-/// conventions (`ix_<table>_<column>`, `fk_<table>_<column>_<reftable>`).
-pub fn schema() -> &'static Schema {
-    static SCHEMA: OnceLock<Schema> = OnceLock::new();
-    SCHEMA.get_or_init(|| {
-        Schema::new(vec![
-            Table::new("user")
-                .id_column("id")
-                .column(Column::new("username", ColumnType::String(Some(64))))
-                .column(Column::new("email", ColumnType::String(Some(120))))
-                .column(Column::new("password_hash", ColumnType::String(Some(128))))
-                .index("email", true)
-                .index("username", true),
-            Table::new("post")
-                .id_column("id")
-                .column(Column::new("body", ColumnType::String(Some(140))))
-                .column(Column::new("timestamp", ColumnType::DateTime))
-                .column(Column::new("user_id", ColumnType::Integer))
-                .index("timestamp", false)
-                .index("user_id", false)
-                .foreign_key("user_id", "user", "id"),
-        ])
-    })
-}
+pub use declared::*;
 
 /// Now, in UTC, to the microsecond: the precision all three databases keep, so that a
 /// timestamp reads back as the instant that was written.
@@ -74,7 +52,10 @@ pub fn utc_now() -> chrono::NaiveDateTime {
     Utc::now().naive_utc().trunc_subsecs(6)
 }
 
-/// Python's `repr` of an optional string, as the chapter's `__repr__` prints it.
-fn or_none(value: &Option<String>) -> &str {
-    value.as_deref().unwrap_or("None")
+/// The most characters a column of `M` holds, for forms that must refuse what the database
+/// would.
+pub fn max_length<M: Model>(column: &str) -> usize {
+    M::column(column)
+        .and_then(|c| c.info.max_length())
+        .unwrap_or(usize::MAX)
 }

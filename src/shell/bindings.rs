@@ -1,16 +1,18 @@
-//! What the shell binds: `db` (with `db.session`), the `User` and `Post` classes, their
+//! What the shell binds: `db` (with `db.session`), a class for each declared model, their
 //! queries, and model objects that stay one object while the session writes them.
+//! Nothing here names a model or a column: classes, columns and relationships come from
+//! the declarations, through `dbmigrate::model`.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use rhai::{Dynamic, Engine, EvalAltResult, Map};
+use rhai::{Array, Blob, Dynamic, Engine, EvalAltResult, Map};
 
-use super::query::{Query, first, get_by_id};
-
-use crate::models::{NewPost, NewUser, Post, User};
-use crate::session::{Pending, Session};
+use super::query::Query;
 use dbmigrate::DatabaseUrl;
+use dbmigrate::model::{
+    DbError, ModelClass, Models, Predicate, Record, RelationKind, Session, Value,
+};
 
 pub(super) type Fallible<T> = Result<T, Box<EvalAltResult>>;
 
@@ -18,20 +20,26 @@ pub(super) fn fail<T>(message: impl Into<String>) -> Fallible<T> {
     Err(message.into().into())
 }
 
+pub(super) fn failed<T>(error: DbError) -> Fallible<T> {
+    fail(error.to_string())
+}
+
 /// The session and what the shell tracks around it.
 pub struct State {
     pub url: DatabaseUrl,
+    pub models: &'static Models,
     pub session: RefCell<Session>,
-    /// Objects added since the last commit, to give them their ids after it.
-    added: RefCell<Vec<Model>>,
+    /// Objects added since the last commit, to give them their keys after it.
+    added: RefCell<Vec<Object>>,
     /// Stored objects whose attributes were assigned since the last commit.
-    changed: RefCell<Vec<Model>>,
+    changed: RefCell<Vec<Object>>,
 }
 
 impl State {
-    pub fn new(url: DatabaseUrl, session: Session) -> Rc<State> {
+    pub fn new(url: DatabaseUrl, models: &'static Models, session: Session) -> Rc<State> {
         Rc::new(State {
             url,
+            models,
             session: RefCell::new(session),
             added: RefCell::default(),
             changed: RefCell::default(),
@@ -50,63 +58,24 @@ impl State {
 
     fn commit(&self) -> Fallible<()> {
         let mut session = self.session.borrow_mut();
-        for model in self.changed.borrow().iter() {
-            match &*model.0.borrow() {
-                Object::StoredUser(u) => session.update(u),
-                Object::StoredPost(p) => session.update(p),
-                _ => {}
-            }
+        for object in self.changed.borrow().iter() {
+            object.0.borrow_mut().add_to(&mut session);
         }
-        session.commit().map_err(|e| e.to_string())?;
+        session.commit().or_else(failed)?;
         self.changed.borrow_mut().clear();
-        for model in self.added.borrow_mut().drain(..) {
-            let stored = match &*model.0.borrow() {
-                Object::NewUser(_, Some(pending)) => session
-                    .id_of(*pending)
-                    .map(|id| session.get::<User>(id).map(|u| u.map(Object::StoredUser))),
-                Object::NewPost(_, Some(pending)) => session
-                    .id_of(*pending)
-                    .map(|id| session.get::<Post>(id).map(|p| p.map(Object::StoredPost))),
-                _ => None,
+        for object in self.added.borrow_mut().drain(..) {
+            let (class, pending) = {
+                let record = object.0.borrow();
+                (record.class(), record.pending())
             };
-            if let Some(Some(object)) = stored.transpose().map_err(|e| e.to_string())? {
-                *model.0.borrow_mut() = object;
+            let Some(key) = pending.and_then(|p| session.key_of(p)) else {
+                continue;
+            };
+            if let Some(stored) = class.get(session.conn(), &key).or_else(failed)? {
+                *object.0.borrow_mut() = stored;
             }
         }
         Ok(())
-    }
-}
-
-/// Every column of either model, for the property getters (each checks its model).
-const ALL_COLUMNS: [&str; 7] = [
-    "id",
-    "username",
-    "email",
-    "password_hash",
-    "body",
-    "timestamp",
-    "user_id",
-];
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Kind {
-    User,
-    Post,
-}
-
-impl Kind {
-    pub(super) fn name(self) -> &'static str {
-        match self {
-            Kind::User => "User",
-            Kind::Post => "Post",
-        }
-    }
-
-    pub(super) fn columns(self) -> &'static [&'static str] {
-        match self {
-            Kind::User => &["id", "username", "email", "password_hash"],
-            Kind::Post => &["id", "body", "timestamp", "user_id"],
-        }
     }
 }
 
@@ -115,223 +84,209 @@ pub struct Db(pub Rc<State>);
 #[derive(Clone)]
 pub struct SessionHandle(Rc<State>);
 #[derive(Clone)]
-pub struct Class(Kind, Rc<State>);
+pub struct Class(pub(super) &'static dyn ModelClass, pub(super) Rc<State>);
 #[derive(Clone)]
 pub struct ColumnRef {
-    pub(super) kind: Kind,
+    pub(super) class: &'static str,
     pub(super) name: &'static str,
     pub(super) descending: bool,
 }
 
-pub(super) enum Object {
-    NewUser(NewUser, Option<Pending<User>>),
-    NewPost(NewPost, Option<Pending<Post>>),
-    StoredUser(User),
-    StoredPost(Post),
-}
-
 /// A model object. Cloning it in a script gives the same object, as in Python.
 #[derive(Clone)]
-pub struct Model(Rc<RefCell<Object>>);
+pub struct Object(pub(super) Rc<RefCell<Box<dyn Record>>>);
 
-impl Model {
-    pub(super) fn new(object: Object) -> Model {
-        Model(Rc::new(RefCell::new(object)))
+impl Object {
+    pub(super) fn new(record: Box<dyn Record>) -> Object {
+        Object(Rc::new(RefCell::new(record)))
     }
 }
 
-impl std::fmt::Display for Model {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &*self.0.borrow() {
-            Object::NewUser(u, _) => write!(f, "{u}"),
-            Object::NewPost(p, _) => write!(f, "{p}"),
-            Object::StoredUser(u) => write!(f, "{u}"),
-            Object::StoredPost(p) => write!(f, "{p}"),
-        }
+/// A value as a script sees it: dates and times as ISO 8601 strings, NULL as `()`.
+pub(super) fn to_dynamic(value: Value) -> Dynamic {
+    match value {
+        Value::Null => Dynamic::UNIT,
+        Value::Integer(n) => Dynamic::from(n),
+        Value::Float(x) => Dynamic::from(x),
+        Value::Boolean(b) => Dynamic::from(b),
+        Value::Text(text) => Dynamic::from(text),
+        Value::Binary(bytes) => Dynamic::from_blob(bytes),
+        other => Dynamic::from(other.to_string()),
     }
 }
 
-fn text(value: &Option<String>) -> Dynamic {
-    value.clone().map_or(Dynamic::UNIT, Dynamic::from)
-}
-
-fn int(value: Option<i32>) -> Dynamic {
-    value.map_or(Dynamic::UNIT, |v| Dynamic::from(i64::from(v)))
-}
-
-pub(super) fn as_text(value: &Dynamic, what: &str) -> Fallible<Option<String>> {
+pub(super) fn from_dynamic(value: &Dynamic, what: &str) -> Fallible<Value> {
     if value.is_unit() {
-        return Ok(None);
-    }
-    value
-        .clone()
-        .into_string()
-        .map(Some)
-        .or_else(|_| fail(format!("{what} must be a string")))
-}
-
-pub(super) fn as_id(value: &Dynamic, what: &str) -> Fallible<i32> {
-    value
-        .as_int()
-        .ok()
-        .and_then(|n| i32::try_from(n).ok())
-        .map_or_else(|| fail(format!("{what} must be a whole number")), Ok)
-}
-
-fn attribute(model: &mut Model, name: &str) -> Fallible<Dynamic> {
-    let object = model.0.borrow();
-    Ok(match (&*object, name) {
-        (Object::StoredUser(u), "id") => int(Some(u.id)),
-        (Object::StoredPost(p), "id") => int(Some(p.id)),
-        (Object::NewUser(..) | Object::NewPost(..), "id") => Dynamic::UNIT,
-        (Object::StoredUser(u), "username") => text(&u.username),
-        (Object::NewUser(u, _), "username") => text(&u.username),
-        (Object::StoredUser(u), "email") => text(&u.email),
-        (Object::NewUser(u, _), "email") => text(&u.email),
-        (Object::StoredUser(u), "password_hash") => text(&u.password_hash),
-        (Object::NewUser(u, _), "password_hash") => text(&u.password_hash),
-        (Object::StoredPost(p), "body") => text(&p.body),
-        (Object::NewPost(p, _), "body") => text(&p.body),
-        (Object::StoredPost(p), "timestamp") => iso(p.timestamp),
-        (Object::NewPost(p, _), "timestamp") => iso(p.timestamp),
-        (Object::StoredPost(p), "user_id") => int(p.user_id),
-        _ => return fail(format!("{} has no attribute '{name}'", model_kind(&object))),
-    })
-}
-
-fn model_kind(object: &Object) -> &'static str {
-    match object {
-        Object::NewUser(..) | Object::StoredUser(_) => "User",
-        Object::NewPost(..) | Object::StoredPost(_) => "Post",
+        Ok(Value::Null)
+    } else if let Ok(n) = value.as_int() {
+        Ok(Value::Integer(n))
+    } else if let Ok(x) = value.as_float() {
+        Ok(Value::Float(x))
+    } else if let Ok(b) = value.as_bool() {
+        Ok(Value::Boolean(b))
+    } else if value.is_string() {
+        Ok(Value::Text(value.clone().into_string().unwrap_or_default()))
+    } else if value.is_blob() {
+        Ok(Value::Binary(value.clone().cast::<Blob>()))
+    } else {
+        fail(format!(
+            "{what} takes a number, a string, true/false or (), not {}",
+            describe(value)
+        ))
     }
 }
 
-fn iso(timestamp: Option<chrono::NaiveDateTime>) -> Dynamic {
-    timestamp.map_or(Dynamic::UNIT, |t| {
-        Dynamic::from(t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
-    })
+/// `User has no attribute 'x'; its columns are …, its relationships …`.
+fn no_attribute(class: &dyn ModelClass, name: &str) -> String {
+    let relations: Vec<&str> = class.relations().iter().map(|r| r.name).collect();
+    let mut message = format!(
+        "{} has no attribute '{name}'; its columns are {}",
+        class.name(),
+        class.column_names().join(", ")
+    );
+    if !relations.is_empty() {
+        message.push_str(&format!(" and its relationships {}", relations.join(", ")));
+    }
+    message
 }
 
-fn assign(state: &Rc<State>, model: &mut Model, name: &str, value: Dynamic) -> Fallible<()> {
-    let mut object = model.0.borrow_mut();
-    let what = format!("{}.{name}", model_kind(&object));
-    match (&mut *object, name) {
-        (Object::StoredUser(u), "username") => u.username = as_text(&value, &what)?,
-        (Object::NewUser(u, _), "username") => u.username = as_text(&value, &what)?,
-        (Object::StoredUser(u), "email") => u.email = as_text(&value, &what)?,
-        (Object::NewUser(u, _), "email") => u.email = as_text(&value, &what)?,
-        (Object::StoredUser(u), "password_hash") => u.password_hash = as_text(&value, &what)?,
-        (Object::NewUser(u, _), "password_hash") => u.password_hash = as_text(&value, &what)?,
-        (Object::StoredPost(p), "body") => p.body = as_text(&value, &what)?,
-        (Object::NewPost(p, _), "body") => p.body = as_text(&value, &what)?,
-        _ => return fail(format!("{what} cannot be assigned")),
-    }
-    if matches!(&*object, Object::StoredUser(_) | Object::StoredPost(_)) {
-        drop(object);
-        state.changed.borrow_mut().push(model.clone());
-    }
-    Ok(())
+fn is_column(class: &dyn ModelClass, name: &str) -> bool {
+    class.columns().iter().any(|c| c.name == name)
 }
 
-fn new_user(state: &Rc<State>, fields: Map) -> Fallible<Model> {
-    let mut model = Model::new(Object::NewUser(NewUser::default(), None));
-    for (name, value) in fields {
-        if !["username", "email", "password_hash"].contains(&name.as_str()) {
-            return fail(format!("User has no attribute '{name}'"));
+fn relation(class: &dyn ModelClass, name: &str) -> Option<&'static dbmigrate::model::Relation> {
+    class.relations().iter().find(|r| r.name == name)
+}
+
+fn target_class(state: &State, name: &str) -> Fallible<&'static dyn ModelClass> {
+    state
+        .models
+        .class(name)
+        .map_or_else(|| fail(format!("no model named {name}")), Ok)
+}
+
+/// `u.username`, `p.author`, `u.posts`.
+fn attribute(state: &Rc<State>, object: &mut Object, name: &str) -> Fallible<Dynamic> {
+    let record = object.0.borrow();
+    let class = record.class();
+    if is_column(class, name) {
+        return record.get(name).map(to_dynamic).or_else(failed);
+    }
+    let Some(relation) = relation(class, name) else {
+        return fail(no_attribute(class, name));
+    };
+    let target = target_class(state, relation.target)?;
+    match relation.kind {
+        RelationKind::ToOne { column } => {
+            let key = record.get(column).or_else(failed)?;
+            drop(record);
+            if key == Value::Null {
+                return Ok(Dynamic::UNIT);
+            }
+            let mut session = state.session.borrow_mut();
+            let found = target.get(session.conn(), &[key]).or_else(failed)?;
+            Ok(found.map_or(Dynamic::UNIT, |r| Dynamic::from(Object::new(r))))
         }
-        assign(state, &mut model, &name, value)?;
-    }
-    Ok(model)
-}
-
-fn new_post(fields: Map) -> Fallible<Model> {
-    let mut post = Post::new("");
-    post.body = None;
-    for (name, value) in fields {
-        match name.as_str() {
-            "body" => post.body = as_text(&value, "Post.body")?,
-            "author" => {
-                let Some(author) = value.try_cast::<Model>() else {
-                    return fail("Post.author must be a User");
-                };
-                let object = author.0.borrow();
-                post = match &*object {
-                    Object::StoredUser(u) => post.by(u),
-                    Object::NewUser(_, Some(pending)) => post.by(*pending),
-                    Object::NewUser(_, None) => {
-                        return fail("add the author to the session before the post");
-                    }
-                    _ => return fail("Post.author must be a User"),
-                };
-            }
-            "user_id" => {
-                let id = as_id(&value, "Post.user_id")?;
-                post = post.by(crate::models::AuthorRef::Stored(id));
-            }
-            _ => return fail(format!("Post has no attribute '{name}'")),
+        RelationKind::ToMany { column } => {
+            let key = stored_key(&**record, name)?;
+            Ok(Dynamic::from(
+                Query::new(target, state.clone()).with(Predicate::Equals(column.to_string(), key)),
+            ))
+        }
+        RelationKind::Through { filter } => {
+            let key = stored_key(&**record, name)?;
+            Ok(Dynamic::from(
+                Query::new(target, state.clone()).with(Predicate::Filter(filter, key)),
+            ))
         }
     }
-    Ok(Model::new(Object::NewPost(post, None)))
 }
 
-fn author(state: &Rc<State>, model: &mut Model) -> Fallible<Dynamic> {
-    let object = model.0.borrow();
-    let id = match &*object {
-        Object::StoredPost(p) => p.user_id,
-        Object::NewPost(p, _) => match &p.author {
-            Some(crate::models::AuthorRef::Stored(id)) => Some(*id),
-            _ => None,
-        },
-        _ => return fail("User has no attribute 'author'"),
-    };
-    drop(object);
-    match id {
-        Some(id) => get_by_id(state, Kind::User, i64::from(id)),
-        None => Ok(Dynamic::UNIT),
+fn stored_key(record: &dyn Record, relation: &str) -> Fallible<Value> {
+    match record.key() {
+        Some(key) => Ok(key.into_iter().next().unwrap_or(Value::Null)),
+        None => fail(format!(
+            "this {} is not committed yet: it has no {relation}",
+            record.class().name()
+        )),
     }
 }
 
-fn posts_of(state: &Rc<State>, model: &mut Model) -> Fallible<Query> {
-    let id = match &*model.0.borrow() {
-        Object::StoredUser(u) => u.id,
-        Object::NewUser(..) => return fail("this user is not committed yet: it has no posts"),
-        _ => return fail("Post has no attribute 'posts'"),
-    };
-    let mut query = Query::new(Kind::Post, state.clone());
-    query.equal.push(("user_id", Dynamic::from(i64::from(id))));
-    Ok(query)
-}
-
-fn add(state: &Rc<State>, model: Model) -> Fallible<()> {
-    let mut object = model.0.borrow_mut();
-    let mut session = state.session.borrow_mut();
-    match &mut *object {
-        Object::NewUser(u, pending @ None) => *pending = Some(session.add(u.clone())),
-        Object::NewPost(p, pending @ None) => *pending = Some(session.add(p.clone())),
-        Object::NewUser(..) | Object::NewPost(..) => return Ok(()),
-        Object::StoredUser(u) => session.update(u),
-        Object::StoredPost(p) => session.update(p),
+/// `u.username = …`, `p.author = u`: a stored object is written at the next commit.
+fn assign(state: &Rc<State>, object: &mut Object, name: &str, value: Dynamic) -> Fallible<()> {
+    let mut record = object.0.borrow_mut();
+    let class = record.class();
+    if is_column(class, name) {
+        let value = from_dynamic(&value, &format!("{}.{name}", class.name()))?;
+        record.set(name, value).or_else(failed)?;
+    } else if let Some(RelationKind::ToOne { column }) = relation(class, name).map(|r| &r.kind) {
+        let Some(other) = value.try_cast::<Object>() else {
+            return fail(format!("{}.{name} takes a model object", class.name()));
+        };
+        if Rc::ptr_eq(&other.0, &object.0) {
+            let own_key = stored_key(&**record, name)?;
+            record.set(column, own_key).or_else(failed)?;
+        } else {
+            let other = other.0.borrow();
+            record.refer(column, &**other).or_else(failed)?;
+        }
+    } else {
+        return fail(no_attribute(class, name));
     }
-    drop(object);
-    state.added.borrow_mut().push(model);
-    Ok(())
-}
-
-fn delete(state: &Rc<State>, model: Model) -> Fallible<()> {
-    let object = model.0.borrow();
-    let mut session = state.session.borrow_mut();
-    match &*object {
-        Object::StoredUser(u) => session.delete(u),
-        Object::StoredPost(p) => session.delete(p),
-        _ => return fail("this object was never committed, so there is nothing to delete"),
+    if record.key().is_some() {
+        drop(record);
+        state.changed.borrow_mut().push(object.clone());
     }
     Ok(())
+}
+
+/// `User(#{username: "john", email: "john@example.com"})`.
+fn construct(state: &Rc<State>, class: &'static dyn ModelClass, fields: Map) -> Fallible<Object> {
+    let mut object = Object::new(class.blank());
+    for (name, value) in fields {
+        assign(state, &mut object, &name, value)?;
+    }
+    Ok(object)
+}
+
+fn add(state: &Rc<State>, object: Object) {
+    object
+        .0
+        .borrow_mut()
+        .add_to(&mut state.session.borrow_mut());
+    state.added.borrow_mut().push(object);
+}
+
+fn delete(state: &Rc<State>, object: Object) -> Fallible<()> {
+    let record = object.0.borrow();
+    record
+        .delete_from(&mut state.session.borrow_mut())
+        .or_else(failed)
+}
+
+/// A key from a script: one value, or an array for a key of several columns.
+pub(super) fn key_values(key: &Dynamic) -> Fallible<Vec<Value>> {
+    match key.clone().try_cast::<Array>() {
+        Some(parts) => parts.iter().map(|p| from_dynamic(p, "a key")).collect(),
+        None => Ok(vec![from_dynamic(key, "a key")?]),
+    }
+}
+
+pub(super) fn get_by_key(
+    state: &Rc<State>,
+    class: &'static dyn ModelClass,
+    key: &Dynamic,
+) -> Fallible<Dynamic> {
+    let key = key_values(key)?;
+    let mut session = state.session.borrow_mut();
+    let found = class.get(session.conn(), &key).or_else(failed)?;
+    Ok(found.map_or(Dynamic::UNIT, |r| Dynamic::from(Object::new(r))))
 }
 
 /// How the prompt shows a value: `<User john>`, `[<User john>, <User susan>]`, `"text"`.
 pub fn describe(value: &Dynamic) -> String {
-    if let Some(model) = value.clone().try_cast::<Model>() {
-        return model.to_string();
+    if let Some(object) = value.clone().try_cast::<Object>() {
+        return object.0.borrow().repr();
     }
     if let Some(db) = value.clone().try_cast::<Db>() {
         return format!("<Database {}>", db.0.url);
@@ -340,10 +295,10 @@ pub fn describe(value: &Dynamic) -> String {
         return format!("<class {}>", class.0.name());
     }
     if let Some(query) = value.clone().try_cast::<Query>() {
-        return format!("<Query {}>", query.kind.name());
+        return format!("<Query {}>", query.class.name());
     }
     if let Some(column) = value.clone().try_cast::<ColumnRef>() {
-        return format!("{}.{}", column.kind.name(), column.name);
+        return column_text(&column);
     }
     if value.is_array() {
         let items: Vec<String> = value
@@ -361,12 +316,23 @@ pub fn describe(value: &Dynamic) -> String {
     value.to_string()
 }
 
-/// The class values bound as `User` and `Post`.
-pub fn classes(state: &Rc<State>) -> (Class, Class) {
-    (
-        Class(Kind::User, state.clone()),
-        Class(Kind::Post, state.clone()),
+fn column_text(column: &ColumnRef) -> String {
+    format!(
+        "{}.{}{}",
+        column.class,
+        column.name,
+        if column.descending { " DESC" } else { "" }
     )
+}
+
+/// The class values, to bind by their names.
+pub fn classes(state: &Rc<State>) -> Vec<Class> {
+    state
+        .models
+        .classes()
+        .iter()
+        .map(|class| Class(*class, state.clone()))
+        .collect()
 }
 
 /// The engine with every binding; `state` is the session they share.
@@ -379,36 +345,35 @@ pub fn engine(state: &Rc<State>) -> Engine {
         .register_type_with_name::<Class>("Class")
         .register_type_with_name::<ColumnRef>("Column")
         .register_type_with_name::<Query>("Query")
-        .register_type_with_name::<Model>("Model");
+        .register_type_with_name::<Object>("Model");
 
-    engine.register_fn("to_string", |db: &mut Db| {
-        format!("<Database {}>", db.0.url)
-    });
-    engine.register_fn("to_debug", |db: &mut Db| format!("<Database {}>", db.0.url));
+    let db_text = |db: &mut Db| format!("<Database {}>", db.0.url);
+    engine.register_fn("to_string", db_text);
+    engine.register_fn("to_debug", db_text);
     engine.register_get("session", |db: &mut Db| SessionHandle(db.0.clone()));
     engine.register_fn("to_string", |_: &mut SessionHandle| "<Session>".to_string());
-    engine.register_fn("add", |s: &mut SessionHandle, m: Model| add(&s.0, m));
-    engine.register_fn("delete", |s: &mut SessionHandle, m: Model| delete(&s.0, m));
+    engine.register_fn("add", |s: &mut SessionHandle, o: Object| add(&s.0, o));
+    engine.register_fn("delete", |s: &mut SessionHandle, o: Object| delete(&s.0, o));
     engine.register_fn("commit", |s: &mut SessionHandle| s.0.commit());
     engine.register_fn("rollback", |s: &mut SessionHandle| s.0.rollback());
-    engine.register_fn("get", |s: &mut SessionHandle, c: Class, id: i64| {
-        get_by_id(&s.0, c.0, id)
+    engine.register_fn("get", |s: &mut SessionHandle, c: Class, key: Dynamic| {
+        get_by_key(&s.0, c.0, &key)
     });
 
     let class_text = |c: &mut Class| format!("<class {}>", c.0.name());
     engine.register_fn("to_string", class_text);
     engine.register_fn("to_debug", class_text);
     engine.register_get("query", |c: &mut Class| Query::new(c.0, c.1.clone()));
-    for column in ALL_COLUMNS {
-        engine.register_get(column, move |c: &mut Class| -> Fallible<ColumnRef> {
-            let query = Query::new(c.0, c.1.clone());
-            Ok(ColumnRef {
-                kind: c.0,
-                name: query.column(column)?,
+    engine.register_indexer_get(|c: &mut Class, name: &str| -> Fallible<ColumnRef> {
+        match c.0.columns().iter().find(|col| col.name == name) {
+            Some(column) => Ok(ColumnRef {
+                class: c.0.name(),
+                name: column.name,
                 descending: false,
-            })
-        });
-    }
+            }),
+            None => fail(no_attribute(c.0, name)),
+        }
+    });
     engine.register_fn("desc", |c: &mut ColumnRef| ColumnRef {
         descending: true,
         ..c.clone()
@@ -417,89 +382,57 @@ pub fn engine(state: &Rc<State>) -> Engine {
         descending: false,
         ..c.clone()
     });
-    engine.register_fn("to_string", |c: &mut ColumnRef| {
-        format!(
-            "{}.{}{}",
-            c.kind.name(),
-            c.name,
-            if c.descending { " DESC" } else { "" }
-        )
+    let column_string = |c: &mut ColumnRef| column_text(c);
+    engine.register_fn("to_string", column_string);
+    engine.register_fn("to_debug", column_string);
+
+    super::query::register(&mut engine);
+
+    let object_text = |o: &mut Object| o.0.borrow().repr();
+    engine.register_fn("to_string", object_text);
+    engine.register_fn("to_debug", object_text);
+    let for_get = state.clone();
+    engine.register_indexer_get(move |o: &mut Object, name: &str| attribute(&for_get, o, name));
+    let for_set = state.clone();
+    engine.register_indexer_set(move |o: &mut Object, name: &str, value: Dynamic| {
+        assign(&for_set, o, name, value)
     });
 
-    engine.register_fn("all", Query::all);
-    engine.register_fn("count", Query::count);
-    engine.register_fn("first", first);
-    engine.register_fn("get", |q: &mut Query, id: i64| {
-        get_by_id(&q.state, q.kind, id)
-    });
-    engine.register_fn("limit", |q: &mut Query, n: i64| Query {
-        limit: Some(n),
-        ..q.clone()
-    });
-    engine.register_fn("offset", |q: &mut Query, n: i64| Query {
-        offset: Some(n),
-        ..q.clone()
-    });
-    engine.register_fn(
-        "order_by",
-        |q: &mut Query, c: ColumnRef| -> Fallible<Query> {
-            if c.kind != q.kind {
-                return fail(format!(
-                    "cannot order {} by a {} column",
-                    q.kind.name(),
-                    c.kind.name()
-                ));
-            }
-            let mut ordered = q.clone();
-            ordered.order.push(c);
-            Ok(ordered)
-        },
-    );
-    engine.register_fn(
-        "filter_by",
-        |q: &mut Query, fields: Map| -> Fallible<Query> {
-            let mut filtered = q.clone();
-            for (name, value) in fields {
-                let column = q.column(&name)?;
-                filtered.equal.push((column, value));
-            }
-            Ok(filtered)
-        },
-    );
-    engine.register_fn("to_string", |q: &mut Query| {
-        format!("<Query {}>", q.kind.name())
-    });
-
-    let model_text = |m: &mut Model| m.to_string();
-    engine.register_fn("to_string", model_text);
-    engine.register_fn("to_debug", model_text);
-    for name in ALL_COLUMNS {
-        engine.register_get(name, move |m: &mut Model| attribute(m, name));
-    }
-    for name in ["username", "email", "password_hash", "body"] {
-        let state = state.clone();
-        engine.register_set(name, move |m: &mut Model, value: Dynamic| {
-            assign(&state, m, name, value)
+    for class in state.models.classes() {
+        let for_new = state.clone();
+        engine.register_fn(class.name(), move |fields: Map| {
+            construct(&for_new, *class, fields)
+        });
+        let for_blank = state.clone();
+        engine.register_fn(class.name(), move || {
+            construct(&for_blank, *class, Map::new())
         });
     }
-    let for_author = state.clone();
-    engine.register_get("author", move |m: &mut Model| author(&for_author, m));
-    let for_posts = state.clone();
-    engine.register_get("posts", move |m: &mut Model| posts_of(&for_posts, m));
-
-    let for_users = state.clone();
-    engine.register_fn("User", move |fields: Map| new_user(&for_users, fields));
-    engine.register_fn("Post", new_post);
-    let kinds = engine_help();
-    engine.register_fn("help", move || kinds.clone());
+    let text = help(state.models);
+    engine.register_fn("help", move || println!("{text}"));
     engine
 }
 
-fn engine_help() -> String {
-    "Bound: db (db.session: add, delete, commit, rollback, get(User, id)), User, Post.\n\
-     User(#{username: \"…\", email: \"…\"}), Post(#{body: \"…\", author: u})\n\
-     User.query / Post.query / u.posts: .all() .first() .count() .get(id) .filter_by(#{…})\n\
-     .order_by(User.username.desc()) .limit(n) .offset(n)\n\
-     Attributes: u.id u.username u.email u.password_hash; p.id p.body p.timestamp p.user_id p.author"
-        .to_string()
+fn help(models: &Models) -> String {
+    let names: Vec<&str> = models.classes().iter().map(|c| c.name()).collect();
+    let mut text = format!(
+        "Bound: db (db.session: add, delete, commit, rollback, get(Class, key)), {}.\n\
+         Class(#{{column: value, …}}); Class.query, or a relationship: \
+         .all() .first() .count() .get(key) .filter_by(#{{…}}) .order_by(Class.column.desc()) .limit(n) .offset(n)\n",
+        names.join(", ")
+    );
+    for class in models.classes() {
+        text.push_str(&format!(
+            "{}: {}",
+            class.name(),
+            class.column_names().join(" ")
+        ));
+        let relations: Vec<&str> = class.relations().iter().map(|r| r.name).collect();
+        if !relations.is_empty() {
+            text.push_str(&format!("; relationships: {}", relations.join(" ")));
+        }
+        text.push('\n');
+    }
+    text.push_str("Dates and times are ISO 8601 strings in UTC, such as \"2026-11-27T09:30:00Z\".");
+    text
 }

@@ -26,13 +26,17 @@ impl Shell {
     fn new(settings: &Settings) -> anyhow::Result<Shell> {
         let mut database = Database::connect(&settings.database_url)?;
         database.prepare_schema(|_| ())?;
-        let state = State::new(settings.database_url.clone(), database.into_session());
+        let state = State::new(
+            settings.database_url.clone(),
+            &crate::models::MODELS,
+            database.into_session(),
+        );
         let engine = bindings::engine(&state);
         let mut scope = Scope::new();
-        let (user, post) = bindings::classes(&state);
         scope.push_constant("db", bindings::Db(state.clone()));
-        scope.push_constant("User", user);
-        scope.push_constant("Post", post);
+        for class in bindings::classes(&state) {
+            scope.push_constant(class.0.name(), class);
+        }
         Ok(Shell {
             engine,
             scope,

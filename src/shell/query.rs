@@ -3,169 +3,129 @@
 
 use std::rc::Rc;
 
-use diesel::prelude::*;
-use diesel::query_dsl::methods::{LimitDsl, OffsetDsl};
-use rhai::{Array, Dynamic};
+use rhai::{Array, Dynamic, Engine, Map};
 
-use super::bindings::{ColumnRef, Fallible, Kind, Model, Object, State, as_id, as_text, fail};
-use crate::models::tables::{post, user};
-use crate::models::{Post, User};
-use dbmigrate::AnyBackend;
+use super::bindings::{ColumnRef, Fallible, Object, State, fail, failed, from_dynamic, get_by_key};
+use dbmigrate::model::{ModelClass, Predicate, QuerySpec, RelationKind, Value};
 
 #[derive(Clone)]
 pub struct Query {
-    pub kind: Kind,
+    pub class: &'static dyn ModelClass,
     pub state: Rc<State>,
-    pub equal: Vec<(&'static str, Dynamic)>,
-    pub order: Vec<ColumnRef>,
-    pub limit: Option<i64>,
-    pub offset: Option<i64>,
+    pub spec: QuerySpec,
 }
 
 impl Query {
-    pub fn new(kind: Kind, state: Rc<State>) -> Query {
+    pub fn new(class: &'static dyn ModelClass, state: Rc<State>) -> Query {
         Query {
-            kind,
+            class,
             state,
-            equal: Vec::new(),
-            order: Vec::new(),
-            limit: None,
-            offset: None,
+            spec: QuerySpec::default(),
         }
     }
 
-    pub fn column(&self, name: &str) -> Fallible<&'static str> {
-        self.kind
-            .columns()
-            .iter()
-            .find(|c| **c == name)
-            .copied()
-            .map_or_else(
-                || fail(format!("{} has no column '{name}'", self.kind.name())),
-                Ok,
-            )
+    pub fn with(mut self, predicate: Predicate) -> Query {
+        self.spec.filters.push(predicate);
+        self
     }
 
-    /// The rows the filters select, in no particular order.
-    fn user_rows(&self) -> Fallible<user::BoxedQuery<'static, AnyBackend>> {
-        let mut query = User::query();
-        for (name, value) in &self.equal {
-            query = match *name {
-                "id" => query.filter(user::id.eq(as_id(value, "id")?)),
-                "username" => query.filter(user::username.eq(as_text(value, name)?)),
-                "email" => query.filter(user::email.eq(as_text(value, name)?)),
-                _ => query.filter(user::password_hash.eq(as_text(value, name)?)),
-            };
-        }
-        Ok(query)
-    }
-
-    fn users(&self) -> Fallible<user::BoxedQuery<'static, AnyBackend>> {
-        let mut query = self.user_rows()?;
-        for column in &self.order {
-            query = match (column.name, column.descending) {
-                ("id", false) => query.then_order_by(user::id.asc()),
-                ("id", true) => query.then_order_by(user::id.desc()),
-                ("username", false) => query.then_order_by(user::username.asc()),
-                ("username", true) => query.then_order_by(user::username.desc()),
-                ("email", false) => query.then_order_by(user::email.asc()),
-                ("email", true) => query.then_order_by(user::email.desc()),
-                (_, false) => query.then_order_by(user::password_hash.asc()),
-                (_, true) => query.then_order_by(user::password_hash.desc()),
-            };
-        }
-        if self.order.is_empty() {
-            query = query.order(user::id.asc());
-        }
-        Ok(self.paged(query))
-    }
-
-    /// `limit` and `offset` applied; an offset alone gets an unbounded limit, which SQLite
-    /// and MySQL require.
-    fn paged<Q>(&self, mut query: Q) -> Q
-    where
-        Q: LimitDsl<Output = Q> + OffsetDsl<Output = Q>,
-    {
-        if let Some(limit) = self.limit {
-            query = query.limit(limit);
-        }
-        if let Some(offset) = self.offset {
-            query = query.offset(offset).limit(self.limit.unwrap_or(i64::MAX));
-        }
-        query
-    }
-
-    /// The rows the filters select, in no particular order.
-    fn post_rows(&self) -> Fallible<post::BoxedQuery<'static, AnyBackend>> {
-        let mut query = Post::query();
-        for (name, value) in &self.equal {
-            query = match *name {
-                "id" => query.filter(post::id.eq(as_id(value, "id")?)),
-                "body" => query.filter(post::body.eq(as_text(value, name)?)),
-                "user_id" => query.filter(post::user_id.eq(as_id(value, "user_id")?)),
-                _ => return fail("filter_by on Post takes id, body or user_id"),
-            };
-        }
-        Ok(query)
-    }
-
-    fn posts(&self) -> Fallible<post::BoxedQuery<'static, AnyBackend>> {
-        let mut query = self.post_rows()?;
-        for column in &self.order {
-            query = match (column.name, column.descending) {
-                ("id", false) => query.then_order_by(post::id.asc()),
-                ("id", true) => query.then_order_by(post::id.desc()),
-                ("body", false) => query.then_order_by(post::body.asc()),
-                ("body", true) => query.then_order_by(post::body.desc()),
-                ("timestamp", false) => query.then_order_by(post::timestamp.asc()),
-                ("timestamp", true) => query.then_order_by(post::timestamp.desc()),
-                (_, false) => query.then_order_by(post::user_id.asc()),
-                (_, true) => query.then_order_by(post::user_id.desc()),
-            };
-        }
-        if self.order.is_empty() {
-            query = query.order(post::id.asc());
-        }
-        Ok(self.paged(query))
-    }
-
-    pub fn all(&mut self) -> Fallible<Array> {
+    fn all(self) -> Fallible<Array> {
         let mut session = self.state.session.borrow_mut();
-        let conn = session.conn();
-        let found: Result<Array, diesel::result::Error> = match self.kind {
-            Kind::User => self.users()?.load::<User>(conn).map(|rows| {
-                rows.into_iter()
-                    .map(|u| Dynamic::from(Model::new(Object::StoredUser(u))))
-                    .collect()
-            }),
-            Kind::Post => self.posts()?.load::<Post>(conn).map(|rows| {
-                rows.into_iter()
-                    .map(|p| Dynamic::from(Model::new(Object::StoredPost(p))))
-                    .collect()
-            }),
-        };
-        found.or_else(|e| fail(e.to_string()))
+        let rows = self
+            .class
+            .select(session.conn(), &self.spec)
+            .or_else(failed)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Dynamic::from(Object::new(r)))
+            .collect())
     }
 
-    pub fn count(&mut self) -> Fallible<i64> {
+    fn count(self) -> Fallible<i64> {
         let mut session = self.state.session.borrow_mut();
-        let conn = session.conn();
-        let counted = match self.kind {
-            Kind::User => self.user_rows()?.count().get_result(conn),
-            Kind::Post => self.post_rows()?.count().get_result(conn),
-        };
-        counted.or_else(|e| fail(e.to_string()))
+        self.class.count(session.conn(), &self.spec).or_else(failed)
+    }
+
+    fn first(self) -> Fallible<Dynamic> {
+        let mut one = self;
+        one.spec.limit = Some(1);
+        Ok(one.all()?.into_iter().next().unwrap_or(Dynamic::UNIT))
+    }
+
+    /// `filter_by(#{username: "john"})`, or a many-to-one relationship: `#{author: u}`.
+    fn filter_by(self, fields: Map) -> Fallible<Query> {
+        let mut filtered = self.clone();
+        for (name, value) in fields {
+            let name = name.as_str();
+            if self.class.columns().iter().any(|c| c.name == name) {
+                let value = from_dynamic(&value, &format!("{}.{name}", self.class.name()))?;
+                filtered
+                    .spec
+                    .filters
+                    .push(Predicate::Equals(name.to_string(), value));
+                continue;
+            }
+            let column = self.class.relations().iter().find_map(|r| match r.kind {
+                RelationKind::ToOne { column } if r.name == name => Some(column),
+                _ => None,
+            });
+            let Some(column) = column else {
+                return fail(format!(
+                    "{} has no column '{name}'; its columns are {}",
+                    self.class.name(),
+                    self.class.column_names().join(", ")
+                ));
+            };
+            let Some(other) = value.try_cast::<Object>() else {
+                return fail(format!("{name} takes a model object"));
+            };
+            let key = other.0.borrow().key();
+            let Some(key) = key else {
+                return fail(format!("the {name} given is not committed yet"));
+            };
+            filtered.spec.filters.push(Predicate::Equals(
+                column.to_string(),
+                key.into_iter().next().unwrap_or(Value::Null),
+            ));
+        }
+        Ok(filtered)
+    }
+
+    fn order_by(self, column: ColumnRef) -> Fallible<Query> {
+        if column.class != self.class.name() {
+            return fail(format!(
+                "cannot order {} by a {} column",
+                self.class.name(),
+                column.class
+            ));
+        }
+        let mut ordered = self.clone();
+        ordered
+            .spec
+            .order
+            .push((column.name.to_string(), column.descending));
+        Ok(ordered)
     }
 }
 
-pub fn first(query: &mut Query) -> Fallible<Dynamic> {
-    let mut one = query.clone();
-    one.limit = Some(1);
-    Ok(one.all()?.into_iter().next().unwrap_or(Dynamic::UNIT))
-}
-
-pub fn get_by_id(state: &Rc<State>, kind: Kind, id: i64) -> Fallible<Dynamic> {
-    let mut query = Query::new(kind, state.clone());
-    query.equal.push(("id", Dynamic::from(id)));
-    first(&mut query)
+pub(super) fn register(engine: &mut Engine) {
+    engine.register_fn("all", Query::all);
+    engine.register_fn("count", Query::count);
+    engine.register_fn("first", Query::first);
+    engine.register_fn("get", |q: Query, key: Dynamic| {
+        get_by_key(&q.state, q.class, &key)
+    });
+    engine.register_fn("limit", |mut q: Query, n: i64| {
+        q.spec.limit = Some(n);
+        q
+    });
+    engine.register_fn("offset", |mut q: Query, n: i64| {
+        q.spec.offset = Some(n);
+        q
+    });
+    engine.register_fn("order_by", Query::order_by);
+    engine.register_fn("filter_by", Query::filter_by);
+    let text = |q: &mut Query| format!("<Query {}>", q.class.name());
+    engine.register_fn("to_string", text);
+    engine.register_fn("to_debug", text);
 }

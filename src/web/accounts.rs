@@ -11,16 +11,12 @@ use minijinja::Value;
 use minijinja::value::Serde;
 use serde::Deserialize;
 
-use super::pages::{Errors, current_user, refused_form};
+use super::pages::{Errors, check_length, current_user, refused_form};
 use super::visit::Visit;
 use super::{App, Page, SharedApp};
-use crate::models::User;
-use crate::models::tables::user;
-use crate::session::DbError;
+use crate::models::{User, max_length, user};
 use dbmigrate::ConstraintViolation;
-
-const USERNAME_MAX: usize = 64;
-const EMAIL_MAX: usize = 120;
+use dbmigrate::model::DbError;
 
 #[derive(Deserialize, Default)]
 pub struct NextQuery {
@@ -224,20 +220,19 @@ fn check_registration(form: &RegisterForm) -> Errors {
     required(&mut errors, "email", email);
     required(&mut errors, "password", &form.password);
     required(&mut errors, "password2", &form.password2);
-    if username.chars().count() > USERNAME_MAX {
-        errors.entry("username").or_default().push(format!(
-            "Field must be between 1 and {USERNAME_MAX} characters long."
-        ));
-    }
+    check_length(
+        &mut errors,
+        "username",
+        username,
+        max_length::<User>("username"),
+    );
     if !email.is_empty() && !is_valid_email(email) {
         errors
             .entry("email")
             .or_default()
             .push("Invalid email address.".into());
-    } else if email.chars().count() > EMAIL_MAX {
-        errors.entry("email").or_default().push(format!(
-            "Field must be between 1 and {EMAIL_MAX} characters long."
-        ));
+    } else {
+        check_length(&mut errors, "email", email, max_length::<User>("email"));
     }
     if !form.password2.is_empty() && form.password != form.password2 {
         errors
@@ -297,7 +292,7 @@ pub async fn register(
         .db
         .try_run(move |s| -> Result<Errors, DbError> {
             let mut errors = Errors::new();
-            let taken = |column: &str, value: &str, s: &mut crate::session::Session| {
+            let taken = |column: &str, value: &str, s: &mut dbmigrate::model::Session| {
                 let query = User::query();
                 let query = match column {
                     "username" => query.filter(user::username.eq(value.to_string())),

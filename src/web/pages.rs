@@ -13,14 +13,21 @@ use serde::{Deserialize, Serialize};
 
 use super::visit::Visit;
 use super::{App, Page, SharedApp, user_url};
-use crate::models::tables::{post, user};
 use crate::models::{Post, User};
-use crate::session::DbError;
-
-pub const POST_MAX_CHARS: usize = 140;
+use crate::models::{max_length, post, user};
+use dbmigrate::model::DbError;
 
 /// Field name to the messages shown next to it.
 pub type Errors = BTreeMap<&'static str, Vec<String>>;
+
+/// Refuses a value longer than its column holds, as the database would.
+pub fn check_length(errors: &mut Errors, field: &'static str, value: &str, max: usize) {
+    if value.chars().count() > max {
+        errors.entry(field).or_default().push(format!(
+            "Field must be between 1 and {max} characters long."
+        ));
+    }
+}
 
 #[derive(Deserialize, Default)]
 pub struct PageQuery {
@@ -185,6 +192,7 @@ async fn show_index(
                 newer_url => listing.newer_url,
                 older_url => listing.older_url,
                 csrf_token => csrf_token,
+                post_max_length => max_length::<Post>("body"),
                 form => minijinja::context! { post => form.unwrap_or_default() },
                 errors => Value::from(Serde(&errors)),
             },
@@ -208,16 +216,10 @@ pub async fn write_post(
     }
     let body = form.post.trim().to_string();
     let mut errors = Errors::new();
-    match body.chars().count() {
-        0 => errors.insert("post", vec!["This field is required.".into()]),
-        n if n > POST_MAX_CHARS => errors.insert(
-            "post",
-            vec![format!(
-                "Field must be between 1 and {POST_MAX_CHARS} characters long."
-            )],
-        ),
-        _ => None,
-    };
+    if body.is_empty() {
+        errors.insert("post", vec!["This field is required.".into()]);
+    }
+    check_length(&mut errors, "post", &body, max_length::<Post>("body"));
     if !errors.is_empty() {
         return show_index(&app, visit, 1, Some(form.post), errors).await;
     }
@@ -228,7 +230,7 @@ pub async fn write_post(
             let Some(author) = s.get::<User>(user_id)? else {
                 return Ok(false);
             };
-            s.add(Post::new(&body).by(&author));
+            s.add(Post::new(&body).author(&author));
             s.commit()?;
             db.note_write();
             Ok(true)

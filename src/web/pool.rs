@@ -19,7 +19,8 @@ use diesel::sql_types::BigInt;
 
 use dbmigrate::{ConnectError, DatabaseUrl, Dialect, connect};
 
-use crate::session::Session;
+use crate::models;
+use dbmigrate::model::Session;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PoolError {
@@ -162,7 +163,7 @@ fn run_local<T>(url: &DatabaseUrl, work: impl FnOnce(&mut Session) -> T) -> Resu
             .as_ref()
             .is_none_or(|(opened_for, _)| opened_for != url)
         {
-            *slot = Some((url.clone(), Session::new(connect(url)?)));
+            *slot = Some((url.clone(), Session::new(connect(url)?, models::schema())));
         }
         let (_, session) = slot.as_mut().expect("just opened");
         let result = work(session);
@@ -199,10 +200,12 @@ impl Shared {
             if idle.open < self.size {
                 idle.open += 1;
                 drop(idle);
-                return connect(url).map(Session::new).map_err(|e| {
-                    self.idle.lock().unwrap_or_else(|e| e.into_inner()).open -= 1;
-                    e.into()
-                });
+                return connect(url)
+                    .map(|conn| Session::new(conn, models::schema()))
+                    .map_err(|e| {
+                        self.idle.lock().unwrap_or_else(|e| e.into_inner()).open -= 1;
+                        e.into()
+                    });
             }
             idle = self.returned.wait(idle).unwrap_or_else(|e| e.into_inner());
         }

@@ -170,6 +170,35 @@ fn classify(message: &str, database: String) -> ConnectFailure {
     }
 }
 
+/// `INSERT … RETURNING key` where the database has it; MySQL reports the key afterwards.
+/// For generated code: `insert_returning_key!(conn, table, key_column, values, KeyType, SqlType)`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! insert_returning_key {
+    ($conn:expr, $table:path, $key:path, $values:expr, $ty:ty, $sql:ident) => {{
+        use $crate::diesel::prelude::*;
+        match $conn {
+            $crate::AnyConnection::Sqlite(c) => $crate::diesel::insert_into($table)
+                .values($values)
+                .returning($key)
+                .get_result::<$ty>(c),
+            $crate::AnyConnection::Postgresql(c) => $crate::diesel::insert_into($table)
+                .values($values)
+                .returning($key)
+                .get_result::<$ty>(c),
+            $crate::AnyConnection::Mysql(c) => {
+                $crate::diesel::insert_into($table)
+                    .values($values)
+                    .execute(c)?;
+                $crate::diesel::select($crate::diesel::dsl::sql::<$crate::diesel::sql_types::$sql>(
+                    "CAST(LAST_INSERT_ID() AS SIGNED)",
+                ))
+                .get_result::<$ty>(c)
+            }
+        }
+    }};
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,7 @@ pub mod history;
 pub mod inspect;
 pub mod lock;
 pub mod migrate;
+pub mod model;
 pub mod ops;
 pub mod render;
 pub mod render_ops;
@@ -26,11 +27,15 @@ pub mod violation;
 
 pub use connection::{AnyConnection, ConnectError, ConnectFailure, connect};
 pub use migrate::{DowngradeTarget, Event, MigrateError, UpgradeTarget};
+pub use model::models;
 pub use repository::{Location, Repository, RepositoryError};
 pub use revision::Revision;
 pub use schema::{Column, ColumnDefault, ColumnType, ForeignKey, Index, Schema, Table};
 pub use url::{DatabaseUrl, Dialect, SqliteLocation, UrlError};
 pub use violation::{ConstraintViolation, constraint_violation};
+
+#[doc(hidden)]
+pub use diesel;
 
 /// The Diesel backend of [`AnyConnection`]: queries built for it run on all three databases.
 pub type AnyBackend = <AnyConnection as diesel::Connection>::Backend;

@@ -180,6 +180,19 @@ pub struct ForeignKey {
     pub on_delete: Option<ReferentialAction>,
 }
 
+impl ForeignKey {
+    /// A one-column foreign key named by the convention `fk_<table>_<column>_<reftable>`.
+    pub fn conventional(table: &str, column: &str, ref_table: &str, ref_column: &str) -> Self {
+        ForeignKey {
+            name: format!("fk_{table}_{column}_{ref_table}"),
+            columns: vec![column.to_string()],
+            ref_table: ref_table.to_string(),
+            ref_columns: vec![ref_column.to_string()],
+            on_delete: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Table {
     pub name: String,
@@ -226,15 +239,19 @@ impl Table {
         self
     }
 
+    /// A unique constraint named by the convention `uq_<table>_<column>`.
+    pub fn unique(mut self, column: &str) -> Self {
+        self.unique_constraints.push(UniqueConstraint {
+            name: format!("uq_{}_{}", self.name, column),
+            columns: vec![column.to_string()],
+        });
+        self
+    }
+
     /// A foreign key named by the convention `fk_<table>_<column>_<reftable>`.
     pub fn foreign_key(mut self, column: &str, ref_table: &str, ref_column: &str) -> Self {
-        self.foreign_keys.push(ForeignKey {
-            name: format!("fk_{}_{}_{}", self.name, column, ref_table),
-            columns: vec![column.to_string()],
-            ref_table: ref_table.to_string(),
-            ref_columns: vec![ref_column.to_string()],
-            on_delete: None,
-        });
+        let key = ForeignKey::conventional(&self.name, column, ref_table, ref_column);
+        self.foreign_keys.push(key);
         self
     }
 
@@ -311,9 +328,8 @@ impl Schema {
     /// index, so there both are unique indexes. Compare schemas in this form.
     pub fn normalized_for(&self, dialect: crate::url::Dialect) -> Schema {
         let mut schema = self.clone();
-        schema.tables.sort_by(|a, b| a.name.cmp(&b.name));
-        for table in &mut schema.tables {
-            if dialect == crate::url::Dialect::Mysql {
+        if dialect == crate::url::Dialect::Mysql {
+            for table in &mut schema.tables {
                 let uniques = std::mem::take(&mut table.unique_constraints);
                 table.indexes.extend(uniques.into_iter().map(|u| Index {
                     name: u.name,
@@ -321,6 +337,16 @@ impl Schema {
                     unique: true,
                 }));
             }
+        }
+        schema.canonical()
+    }
+
+    /// The same schema with tables, indexes, constraints and keys in name order, so that
+    /// two schemas that differ only in the order things were declared compare equal.
+    pub fn canonical(&self) -> Schema {
+        let mut schema = self.clone();
+        schema.tables.sort_by(|a, b| a.name.cmp(&b.name));
+        for table in &mut schema.tables {
             table.indexes.sort_by(|a, b| a.name.cmp(&b.name));
             table.unique_constraints.sort_by(|a, b| a.name.cmp(&b.name));
             table.foreign_keys.sort_by(|a, b| a.name.cmp(&b.name));

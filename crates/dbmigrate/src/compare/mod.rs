@@ -240,7 +240,9 @@ fn added_table(out: &mut Comparison, table: &Table) {
         }],
         risk: None,
     });
-    for index in &table.indexes {
+    let mut indexes: Vec<_> = table.indexes.iter().collect();
+    indexes.sort_by(|a, b| a.name.cmp(&b.name));
+    for index in indexes {
         let key = Keyed::index(&index.columns, index.unique);
         out.changes
             .push(key_change(&table.name, &index.name, &key, true));

@@ -1,0 +1,461 @@
+//! Reading the declarations: `#[model(...)]` on a struct, `#[column(...)]` on its fields.
+//! Everything is checked here, with the error on the attribute that is wrong, so that the
+//! expansion can trust what it is given.
+
+use proc_macro2::Span;
+use syn::meta::ParseNestedMeta;
+use syn::spanned::Spanned;
+use syn::{Attribute, Ident, Item, ItemMod, ItemStruct, LitInt, LitStr, Path, Type};
+
+use crate::types::{SqlKind, kind_of, unwrap_option};
+
+pub struct Module {
+    pub module: ItemMod,
+    /// The items that are not models, as written.
+    pub others: Vec<Item>,
+    pub models: Vec<Model>,
+}
+
+pub struct Model {
+    pub item: ItemStruct,
+    pub table: String,
+    pub table_ident: Ident,
+    pub repr: Option<Repr>,
+    pub columns: Vec<Column>,
+    pub links: Vec<Link>,
+}
+
+/// `repr = "<User {username}>"`: literal pieces and column names, in order.
+pub struct Repr {
+    pub pieces: Vec<ReprPiece>,
+}
+
+pub enum ReprPiece {
+    Text(String),
+    Column(Ident),
+}
+
+pub struct Column {
+    pub ident: Ident,
+    /// The type without `Option`.
+    pub base: Type,
+    pub nullable: bool,
+    pub kind: SqlKind,
+    pub primary_key: bool,
+    pub autoincrement: bool,
+    pub index: bool,
+    pub unique: bool,
+    pub default_fn: Option<Path>,
+    pub server_default: Option<ServerDefault>,
+    pub foreign_key: Option<ForeignKey>,
+    pub relationship: Option<Ident>,
+    pub backref: Option<Ident>,
+}
+
+pub enum ServerDefault {
+    Literal(String),
+    CurrentTimestamp,
+}
+
+pub struct ForeignKey {
+    pub target: Target,
+    pub on_delete: Option<(String, Span)>,
+    pub span: Span,
+}
+
+/// What a foreign key names: a model of the module, or `"table.column"`.
+pub enum Target {
+    Model(Ident),
+    TableColumn(String, String),
+}
+
+/// `many_to_many(from = a, to = b, forward = name, backward = name)` on an association.
+pub struct Link {
+    pub from: Ident,
+    pub to: Ident,
+    pub forward: Ident,
+    pub backward: Option<Ident>,
+}
+
+fn error(span: impl Spanned, message: impl std::fmt::Display) -> syn::Error {
+    syn::Error::new(span.span(), message)
+}
+
+pub fn module(mut module: ItemMod) -> syn::Result<Module> {
+    let Some((_, items)) = module.content.take() else {
+        return Err(error(
+            &module,
+            "#[models] goes on an inline module: `mod models { ... }`",
+        ));
+    };
+    let mut others = Vec::new();
+    let mut models = Vec::new();
+    for item in items {
+        match item {
+            Item::Struct(item) if item.attrs.iter().any(|a| a.path().is_ident("model")) => {
+                models.push(model(item)?)
+            }
+            other => others.push(other),
+        }
+    }
+    if models.is_empty() {
+        return Err(error(
+            &module.ident,
+            "no models here: mark each model struct with #[model]",
+        ));
+    }
+    Ok(Module {
+        module,
+        others,
+        models,
+    })
+}
+
+fn model(mut item: ItemStruct) -> syn::Result<Model> {
+    let mut table = None;
+    let mut repr = None;
+    let mut links = Vec::new();
+    for attr in item.attrs.iter().filter(|a| a.path().is_ident("model")) {
+        if matches!(attr.meta, syn::Meta::Path(_)) {
+            continue;
+        }
+        attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("table") {
+                table = Some(meta.value()?.parse::<LitStr>()?);
+            } else if meta.path.is_ident("repr") {
+                let text: LitStr = meta.value()?.parse()?;
+                repr = Some(parse_repr(&text)?);
+            } else if meta.path.is_ident("many_to_many") {
+                links.push(link(&meta)?);
+            } else {
+                return Err(meta.error(
+                    "#[model] takes table = \"name\", repr = \"<Name {column}>\" and many_to_many(...)",
+                ));
+            }
+            Ok(())
+        })?;
+    }
+    item.attrs.retain(|a| !a.path().is_ident("model"));
+    let (table, table_span) = match table {
+        Some(name) => (name.value(), name.span()),
+        None => (snake_case(&item.ident.to_string()), item.ident.span()),
+    };
+    let table_ident = syn::parse_str::<Ident>(&table)
+        .map(|mut ident| {
+            ident.set_span(table_span);
+            ident
+        })
+        .map_err(|_| {
+            syn::Error::new(
+                table_span,
+                format!("the table name '{table}' must be a Rust identifier: Diesel names a module after it"),
+            )
+        })?;
+    let syn::Fields::Named(fields) = &mut item.fields else {
+        return Err(error(&item, "a model is a struct with named fields"));
+    };
+    let mut columns = Vec::new();
+    for field in fields.named.iter_mut() {
+        columns.push(column(field)?);
+        field.attrs.retain(|a| !a.path().is_ident("column"));
+    }
+    let keys: Vec<&Column> = columns.iter().filter(|c| c.primary_key).collect();
+    if keys.is_empty() {
+        return Err(error(
+            &item.ident,
+            "a model needs a primary key: mark its column(s) #[column(primary_key)]",
+        ));
+    }
+    let single_integer_key = keys.len() == 1 && keys[0].kind.is_integer();
+    for column in &mut columns {
+        column.autoincrement &= column.primary_key && single_integer_key;
+    }
+    if let Some(repr) = &repr {
+        for piece in &repr.pieces {
+            if let ReprPiece::Column(name) = piece
+                && !columns.iter().any(|c| c.ident == *name)
+            {
+                return Err(error(
+                    name,
+                    format!("{} has no column '{name}'", item.ident),
+                ));
+            }
+        }
+    }
+    for link in &links {
+        for end in [&link.from, &link.to] {
+            let column = columns
+                .iter()
+                .find(|c| c.ident == *end)
+                .ok_or_else(|| error(end, format!("{} has no column '{end}'", item.ident)))?;
+            if column.foreign_key.is_none() {
+                return Err(error(
+                    end,
+                    format!("'{end}' must be a foreign key for many_to_many to follow it"),
+                ));
+            }
+        }
+    }
+    Ok(Model {
+        item,
+        table,
+        table_ident,
+        repr,
+        columns,
+        links,
+    })
+}
+
+fn link(meta: &ParseNestedMeta) -> syn::Result<Link> {
+    let (mut from, mut to, mut forward, mut backward) = (None, None, None, None);
+    meta.parse_nested_meta(|inner| {
+        let slot = if inner.path.is_ident("from") {
+            &mut from
+        } else if inner.path.is_ident("to") {
+            &mut to
+        } else if inner.path.is_ident("forward") {
+            &mut forward
+        } else if inner.path.is_ident("backward") {
+            &mut backward
+        } else {
+            return Err(inner.error("many_to_many takes from, to, forward and backward"));
+        };
+        *slot = Some(inner.value()?.parse::<Ident>()?);
+        Ok(())
+    })?;
+    let missing = |what| meta.error(format!("many_to_many needs `{what} = ...`"));
+    Ok(Link {
+        from: from.ok_or_else(|| missing("from"))?,
+        to: to.ok_or_else(|| missing("to"))?,
+        forward: forward.ok_or_else(|| missing("forward"))?,
+        backward,
+    })
+}
+
+fn column(field: &syn::Field) -> syn::Result<Column> {
+    let ident = field.ident.clone().expect("named fields");
+    let (base, nullable) = unwrap_option(&field.ty);
+    let mut primary_key = false;
+    let mut autoincrement = true;
+    let mut length = None;
+    let mut precision = None;
+    let mut scale = None;
+    let mut index = false;
+    let mut unique = false;
+    let mut default_fn = None;
+    let mut server_default = None;
+    let mut foreign_key: Option<ForeignKey> = None;
+    let mut on_delete = None;
+    let mut relationship = None;
+    let mut backref = None;
+    for attr in field.attrs.iter().filter(|a| a.path().is_ident("column")) {
+        attr.parse_nested_meta(|meta| {
+            let path = &meta.path;
+            if path.is_ident("primary_key") {
+                primary_key = true;
+            } else if path.is_ident("autoincrement") {
+                autoincrement = meta.value()?.parse::<syn::LitBool>()?.value;
+            } else if path.is_ident("index") {
+                index = true;
+            } else if path.is_ident("unique") {
+                unique = true;
+            } else if path.is_ident("length") {
+                length = Some(number(&meta)?);
+            } else if path.is_ident("precision") {
+                precision = Some(number(&meta)?);
+            } else if path.is_ident("scale") {
+                scale = Some(number(&meta)?);
+            } else if path.is_ident("default") {
+                default_fn = Some(meta.value()?.parse::<Path>()?);
+            } else if path.is_ident("server_default") {
+                let value = meta.value()?;
+                server_default = Some(if value.peek(LitStr) {
+                    ServerDefault::Literal(value.parse::<LitStr>()?.value())
+                } else {
+                    let word: Ident = value.parse()?;
+                    if word != "current_timestamp" {
+                        return Err(error(
+                            &word,
+                            "server_default is a SQL literal in quotes (\"0\", \"'draft'\") or current_timestamp",
+                        ));
+                    }
+                    ServerDefault::CurrentTimestamp
+                });
+            } else if path.is_ident("foreign_key") {
+                let value = meta.value()?;
+                let target = if value.peek(LitStr) {
+                    let text: LitStr = value.parse()?;
+                    let (table, column) = text.value().split_once('.').map(|(t, c)| (t.to_string(), c.to_string())).ok_or_else(|| {
+                        error(&text, "a foreign key names \"table.column\", or a model of this module")
+                    })?;
+                    Target::TableColumn(table, column)
+                } else {
+                    Target::Model(value.parse()?)
+                };
+                foreign_key = Some(ForeignKey {
+                    target,
+                    on_delete: None,
+                    span: path.span(),
+                });
+            } else if path.is_ident("on_delete") {
+                let text: LitStr = meta.value()?.parse()?;
+                on_delete = Some((text.value(), text.span()));
+            } else if path.is_ident("relationship") {
+                relationship = Some(meta.value()?.parse::<Ident>()?);
+            } else if path.is_ident("backref") {
+                backref = Some(meta.value()?.parse::<Ident>()?);
+            } else {
+                return Err(meta.error(
+                    "#[column] takes primary_key, autoincrement = false, length = N, precision = P, \
+                     scale = S, index, unique, default = function, server_default = \"SQL\" or \
+                     current_timestamp, foreign_key = Model or \"table.column\", on_delete = \"...\", \
+                     relationship = name, backref = name",
+                ));
+            }
+            Ok(())
+        })?;
+    }
+    let numeric = match (precision, scale) {
+        (Some(p), Some(s)) => Some((p, s)),
+        (None, None) => None,
+        _ => {
+            return Err(error(
+                &ident,
+                "give both precision and scale for a NUMERIC column",
+            ));
+        }
+    };
+    let kind = kind_of(base, length, numeric).map_err(|m| error(&field.ty, m))?;
+    if primary_key && nullable {
+        return Err(error(
+            &field.ty,
+            "a primary key column cannot be NULL: drop the Option",
+        ));
+    }
+    match (&mut foreign_key, on_delete) {
+        (Some(fk), on_delete) => fk.on_delete = on_delete,
+        (None, Some((_, span))) => {
+            return Err(syn::Error::new(
+                span,
+                "on_delete is for a foreign_key column",
+            ));
+        }
+        (None, None) => {}
+    }
+    if foreign_key.is_none()
+        && let Some(name) = relationship.as_ref().or(backref.as_ref())
+    {
+        return Err(error(
+            name,
+            "relationship and backref follow a foreign key: add foreign_key = Model",
+        ));
+    }
+    if let Some((action, span)) = foreign_key.as_ref().and_then(|fk| fk.on_delete.as_ref())
+        && referential_action(action).is_none()
+    {
+        return Err(syn::Error::new(
+            *span,
+            "on_delete is one of \"no action\", \"restrict\", \"cascade\", \"set null\", \"set default\"",
+        ));
+    }
+    Ok(Column {
+        ident,
+        base: base.clone(),
+        nullable,
+        kind,
+        primary_key,
+        autoincrement,
+        index,
+        unique,
+        default_fn,
+        server_default,
+        foreign_key,
+        relationship,
+        backref,
+    })
+}
+
+/// The engine's name for an ON DELETE action.
+pub fn referential_action(text: &str) -> Option<&'static str> {
+    Some(
+        match text.trim().to_ascii_lowercase().replace('_', " ").as_str() {
+            "no action" => "NoAction",
+            "restrict" => "Restrict",
+            "cascade" => "Cascade",
+            "set null" => "SetNull",
+            "set default" => "SetDefault",
+            _ => return None,
+        },
+    )
+}
+
+fn number(meta: &ParseNestedMeta) -> syn::Result<u32> {
+    meta.value()?.parse::<LitInt>()?.base10_parse()
+}
+
+fn parse_repr(text: &LitStr) -> syn::Result<Repr> {
+    let value = text.value();
+    let mut pieces = Vec::new();
+    let mut rest = value.as_str();
+    while let Some(open) = rest.find('{') {
+        if open > 0 {
+            pieces.push(ReprPiece::Text(rest[..open].to_string()));
+        }
+        let close = rest[open..]
+            .find('}')
+            .ok_or_else(|| error(text, "an unclosed '{' in repr"))?;
+        let name = &rest[open + 1..open + close];
+        let ident = syn::parse_str::<Ident>(name)
+            .map_err(|_| error(text, format!("'{{{name}}}' does not name a column")))?;
+        pieces.push(ReprPiece::Column(Ident::new(
+            &ident.to_string(),
+            text.span(),
+        )));
+        rest = &rest[open + close + 1..];
+    }
+    if !rest.is_empty() {
+        pieces.push(ReprPiece::Text(rest.to_string()));
+    }
+    Ok(Repr { pieces })
+}
+
+/// SQLAlchemy's default table name: `BlogPost` is `blog_post`.
+fn snake_case(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Attributes other than ours, kept on the struct.
+pub fn derives_already(attrs: &[Attribute]) -> Vec<String> {
+    let mut names = Vec::new();
+    for attr in attrs.iter().filter(|a| a.path().is_ident("derive")) {
+        let _ = attr.parse_nested_meta(|meta| {
+            if let Some(last) = meta.path.segments.last() {
+                names.push(last.ident.to_string());
+            }
+            Ok(())
+        });
+    }
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snake_case;
+
+    #[test]
+    fn table_names_default_to_snake_case() {
+        assert_eq!(snake_case("User"), "user");
+        assert_eq!(snake_case("BlogPost"), "blog_post");
+    }
+}
