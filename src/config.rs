@@ -1,9 +1,13 @@
 //! Settings, from the environment or from a `.env` file in the working directory (the role
 //! `.flaskenv` plays for Flask); variables already in the environment win.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use dbmigrate::cli::Context;
 use dbmigrate::{DatabaseUrl, UrlError};
+
+/// The SQLite file used when DATABASE_URL is not set, in the working directory.
+const DEFAULT_DATABASE: &str = "app.db";
 
 /// The key used when SECRET_KEY is not set: fine on a laptop, never in production.
 const DEVELOPMENT_SECRET_KEY: &str = "you-will-never-guess";
@@ -23,6 +27,8 @@ pub struct Settings {
     pub posts_per_page: u32,
     /// Connections the web server keeps to a PostgreSQL or MySQL server.
     pub db_pool_size: u32,
+    /// The migration repository every command uses, when set (`MIGRATIONS_DIR`).
+    pub migrations_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,7 +61,7 @@ impl Settings {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let (database_url, database_url_origin) = match lookup("DATABASE_URL") {
             Some(url) => (DatabaseUrl::parse(&url)?, Origin::Environment),
-            None => (DatabaseUrl::default_sqlite(), Origin::Default),
+            None => (DatabaseUrl::sqlite_file(DEFAULT_DATABASE), Origin::Default),
         };
         let (secret_key, secret_key_origin) = match lookup("SECRET_KEY") {
             Some(key) => (key, Origin::Environment),
@@ -79,7 +85,16 @@ impl Settings {
             secret_key_origin,
             posts_per_page,
             db_pool_size,
+            migrations_dir: lookup("MIGRATIONS_DIR").map(PathBuf::from),
         })
+    }
+
+    /// What the `db` commands and the repository rule need.
+    pub fn context(&self) -> Context {
+        Context {
+            url: self.database_url.clone(),
+            migrations_dir: self.migrations_dir.clone(),
+        }
     }
 
     /// The warning to show when the development secret key is in use.

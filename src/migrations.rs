@@ -1,28 +1,40 @@
 //! The application's own migrations (`migrations/versions` in the source tree), built into
-//! the binary.
+//! the binary, and the application as the `db` command set knows it.
 
+use dbmigrate::cli::{Application, Chosen, Source};
 use dbmigrate::{Repository, RepositoryError};
 
 mod files {
     include!(concat!(env!("OUT_DIR"), "/built_in_migrations.rs"));
 }
 
-/// How messages name the built-in repository.
-pub const BUILT_IN_NAME: &str = "the migrations built into microblog";
+/// What `microblog db …` knows of microblog.
+pub const APPLICATION: Application = Application {
+    name: "microblog",
+    schema: crate::models::schema,
+    built_in: files::FILES,
+};
 
 pub fn built_in() -> Result<Repository, RepositoryError> {
-    Repository::built_in(BUILT_IN_NAME, files::FILES)
+    APPLICATION.built_in_repository()
+}
+
+/// The built-in migrations, as the repository rule would give them.
+pub fn built_in_chosen() -> Result<Chosen, RepositoryError> {
+    Ok(Chosen {
+        repository: built_in()?,
+        source: Source::BuiltIn(APPLICATION.name.to_string()),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeSet;
 
     #[test]
     fn the_built_in_migrations_build_exactly_the_models_schema() {
         let repo = built_in().unwrap();
-        let all: BTreeSet<String> = repo.graph().order().iter().cloned().collect();
+        let all = repo.graph().order().iter().cloned().collect();
         let built = dbmigrate::migrate::replay(&repo, &all).unwrap();
         assert_eq!(built.canonical(), crate::models::schema().canonical());
     }

@@ -89,7 +89,9 @@ fn migrate_needs_a_repository_on_disk() {
         1,
     );
     assert!(
-        refused.stderr.contains("create one with `db init`"),
+        refused
+            .stderr
+            .contains("create one with `microblog db init`"),
         "{refused:?}"
     );
 }

@@ -1,15 +1,20 @@
 //! What each database ends up with, read back from its own catalog, is exactly the
 //! chapter's schema: columns, types and lengths, nullability, indexes, the foreign key.
 
+use dbmigrate::cli::{Chosen, Prepared};
 use dbmigrate::inspect::inspect;
 use dbmigrate::on_each_database;
 use dbmigrate::schema::ColumnType;
 use microblog::Database;
 
+fn built_in() -> Chosen {
+    microblog::migrations::built_in_chosen().unwrap()
+}
+
 on_each_database! {
     fn the_catalog_holds_exactly_the_models_schema(db: &TestDb) {
         let mut database = Database::connect(&db.url).unwrap();
-        database.prepare_schema(|_| ()).unwrap();
+        database.prepare(&built_in(), |_| ()).unwrap();
         let read = inspect(database.session.conn()).unwrap();
         let dialect = db.dialect();
         assert_eq!(read, microblog::models::schema().normalized_for(dialect));
@@ -31,26 +36,30 @@ on_each_database! {
 
     fn a_new_database_is_migrated_once_and_then_left_as_it_is(db: &TestDb) {
         let mut database = Database::connect(&db.url).unwrap();
-        assert_eq!(database.prepare_schema(|_| ()).unwrap().len(), 3);
-        assert!(database.prepare_schema(|_| ()).unwrap().is_empty());
+        let chosen = built_in();
+        let every_revision = chosen.repository.graph().order().to_vec();
+        assert_eq!(database.prepare(&chosen, |_| ()).unwrap(), Prepared::Migrated(every_revision));
+        assert_eq!(database.prepare(&chosen, |_| ()).unwrap(), Prepared::Ready);
     }
 
     fn a_database_behind_the_models_is_not_changed_by_the_application(db: &TestDb) {
         let mut database = Database::connect(&db.url).unwrap();
-        database.prepare_schema(|_| ()).unwrap();
-        let repo = microblog::migrations::built_in().unwrap();
+        let chosen = built_in();
+        database.prepare(&chosen, |_| ()).unwrap();
+        let first = chosen.repository.graph().order()[0].clone();
         let conn = database.session.conn();
-        dbmigrate::migrate::downgrade(conn, &db.url, &repo, &"-2".parse().unwrap(), |_| ()).unwrap();
-        let error = database.prepare_schema(|_| ()).unwrap_err();
-        assert!(error.to_string().contains("db upgrade"), "{error}");
-        assert!(inspect(database.session.conn()).unwrap().table("post").is_none());
+        dbmigrate::migrate::downgrade(conn, &db.url, &chosen.repository, &dbmigrate::DowngradeTarget::Revision(first), |_| ()).unwrap();
+        let behind = inspect(database.session.conn()).unwrap();
+        let error = database.prepare(&chosen, |_| ()).unwrap_err();
+        assert!(error.to_string().contains("run `microblog db upgrade`"), "{error}");
+        assert_eq!(inspect(database.session.conn()).unwrap(), behind);
     }
 
     fn a_database_with_foreign_tables_and_no_history_is_refused(db: &TestDb) {
         let mut database = Database::connect(&db.url).unwrap();
         let conn = database.session.conn();
         diesel::connection::SimpleConnection::batch_execute(conn, "CREATE TABLE notes (id INTEGER PRIMARY KEY)").unwrap();
-        let error = database.prepare_schema(|_| ()).unwrap_err();
+        let error = database.prepare(&built_in(), |_| ()).unwrap_err();
         assert!(error.to_string().contains("no migration history"), "{error}");
         assert_eq!(inspect(database.session.conn()).unwrap().tables.len(), 1);
     }

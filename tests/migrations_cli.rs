@@ -193,7 +193,7 @@ fn init_refuses_a_directory_that_is_not_empty() {
     let again = failed(db(dir.path(), url, &["init"]));
     assert!(
         again.stderr.contains(
-            "migrations exists and is not empty; `db init` needs a new or empty directory"
+            "migrations exists and is not empty; a new repository needs a new or empty directory"
         ),
         "{again:?}"
     );

@@ -10,7 +10,8 @@ use microblog::{Database, DbError, Post, User};
 
 fn fresh(db: &TestDb) -> Database {
     let mut database = Database::connect(&db.url).expect("connect");
-    database.prepare_schema(|_| ()).expect("migrate");
+    let built_in = microblog::migrations::built_in_chosen().expect("the built-in migrations");
+    database.prepare(&built_in, |_| ()).expect("migrate");
     database
 }
 

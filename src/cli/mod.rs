@@ -1,8 +1,5 @@
 //! The command line: parsing, and turning every failure into one line and an exit status.
-
-mod autogenerate;
-mod db;
-mod listing;
+//! The `db` commands are the migration engine's command set, mounted for microblog.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,6 +9,8 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{Origin, Settings};
 use crate::database::Database;
+use crate::migrations::APPLICATION;
+use dbmigrate::cli::{Prepared, Progress, choose};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -49,7 +48,7 @@ pub enum Command {
     /// Print the effective settings, with the database password masked.
     Config,
     /// Manage the database and its migrations.
-    Db(db::DbArgs),
+    Db(dbmigrate::cli::DbArgs),
 }
 
 /// Runs the command line; errors come back as one line for the user.
@@ -58,7 +57,7 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", dbmigrate::cli::explain(&error, &APPLICATION));
             ExitCode::FAILURE
         }
     }
@@ -69,7 +68,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Config => print_config(&settings),
         Command::Shell { command } => return crate::shell::run(&settings, command),
-        Command::Db(args) => return db::run(args, &settings),
+        Command::Db(args) => return dbmigrate::cli::run(args, &APPLICATION, &settings.context()),
         Command::Run { host, port } => {
             if settings.database_url
                 == dbmigrate::DatabaseUrl::Sqlite(dbmigrate::SqliteLocation::Memory)
@@ -94,15 +93,20 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Applies the built-in migrations to a new database, refuses one that is behind, and
-/// says what the database holds.
+/// Migrates a new database from the chosen repository, refuses one that is not at its
+/// head, and says what the database holds.
 fn prepare_database(settings: &Settings) -> anyhow::Result<()> {
     let mut db = Database::connect(&settings.database_url)?;
-    let mut progress = db::Progress::default();
-    let applied = db.prepare_schema(|event| progress.show(event));
+    let chosen = choose(None, &settings.context(), &APPLICATION)?;
+    let mut progress = Progress::default();
+    let prepared = db.prepare(&chosen, |event| progress.show(event));
     progress.finish_line();
-    if !applied?.is_empty() {
-        println!("Created the tables in the new database {}", db.url());
+    if let Prepared::Migrated(_) = prepared? {
+        println!(
+            "Created the tables in the new database {} from {}",
+            db.url(),
+            chosen.source
+        );
     }
     let counts = db.counts().context("cannot read the database")?;
     println!(
@@ -150,4 +154,11 @@ fn print_config(settings: &Settings) {
     };
     println!("SECRET_KEY    = {key}");
     println!("POSTS_PER_PAGE = {}", settings.posts_per_page);
+    let context = settings.context();
+    let source = dbmigrate::cli::source(None, &context, &APPLICATION);
+    match &settings.migrations_dir {
+        Some(dir) => println!("MIGRATIONS_DIR = {}", dir.display()),
+        None => println!("MIGRATIONS_DIR = (not set)"),
+    }
+    println!("migrations    = {source}");
 }

@@ -13,7 +13,9 @@ use rhai::{Dynamic, Engine, Scope};
 
 use crate::config::Settings;
 use crate::database::Database;
+use crate::migrations::APPLICATION;
 use bindings::State;
+use dbmigrate::cli::choose;
 
 struct Shell {
     engine: Engine,
@@ -25,7 +27,8 @@ struct Shell {
 impl Shell {
     fn new(settings: &Settings) -> anyhow::Result<Shell> {
         let mut database = Database::connect(&settings.database_url)?;
-        database.prepare_schema(|_| ())?;
+        let chosen = choose(None, &settings.context(), &APPLICATION)?;
+        database.prepare(&chosen, |_| ())?;
         let state = State::new(
             settings.database_url.clone(),
             &crate::models::MODELS,

@@ -62,12 +62,11 @@ impl ConnectError {
             ),
             ConnectFailure::AccessDenied => format!(
                 "the database server of {url} refused the user name or password: {detail}; \
-                 check the credentials in DATABASE_URL"
+                 check the credentials in the URL"
             ),
-            ConnectFailure::DatabaseMissing(name) => format!(
-                "the database '{name}' of {url} does not exist; \
-                 create it with `microblog db create` (or CREATE DATABASE on the server)"
-            ),
+            ConnectFailure::DatabaseMissing(name) => {
+                format!("the database '{name}' of {url} does not exist")
+            }
             ConnectFailure::SqliteUnopenable => format!(
                 "cannot open the SQLite database {url}: {detail}; \
                  check that its directory exists and is writable"

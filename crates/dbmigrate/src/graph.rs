@@ -20,14 +20,14 @@ pub enum GraphError {
     MissingDownRevision { revision: String, missing: String },
     #[error("the revisions {} form a cycle; fix their down_revision so that history runs one way", .0.join(" -> "))]
     Cycle(Vec<String>),
-    #[error("no revision matches '{0}'; see `db history` for the ids")]
+    #[error("no revision matches '{0}'")]
     UnknownRevision(String),
     #[error("'{prefix}' matches several revisions ({}); give more characters", .matches.join(", "))]
     AmbiguousPrefix {
         prefix: String,
         matches: Vec<String>,
     },
-    #[error("the repository has several heads ({}); merge them with `db merge -m MESSAGE heads`, or name one (`db upgrade heads` applies every branch)", .0.join(", "))]
+    #[error("the repository has several heads ({})", .0.join(", "))]
     MultipleHeads(Vec<String>),
 }
 

@@ -5,6 +5,8 @@
 pub mod admin;
 pub mod apply;
 pub mod autogenerate;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod compare;
 pub mod connection;
 pub mod graph;

@@ -29,9 +29,9 @@ impl std::fmt::Display for Location {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RepositoryError {
-    #[error("there is no migration repository at {0}; create one with `db init`")]
+    #[error("there is no migration repository at {0}")]
     Missing(PathBuf),
-    #[error("{0} exists and is not empty; `db init` needs a new or empty directory")]
+    #[error("{0} exists and is not empty; a new repository needs a new or empty directory")]
     NotEmpty(PathBuf),
     #[error("cannot {action} {path}: {cause}")]
     Io {
@@ -52,9 +52,7 @@ pub enum RepositoryError {
         location: Location,
         cause: GraphError,
     },
-    #[error(
-        "{0} is built into this program and cannot be changed; create a repository on disk with `db init`"
-    )]
+    #[error("{0} cannot be changed: new revisions are written to a repository on disk")]
     ReadOnly(Location),
 }
 
@@ -134,8 +132,9 @@ impl Repository {
         })
     }
 
-    /// Creates an empty repository at `dir`, which must not exist or be empty.
-    pub fn init(dir: &Path) -> Result<Vec<PathBuf>, RepositoryError> {
+    /// Creates an empty repository at `dir`, which must not exist or be empty, with a
+    /// README of the given text.
+    pub fn init(dir: &Path, readme_text: &str) -> Result<Vec<PathBuf>, RepositoryError> {
         if dir.exists() {
             let mut entries = std::fs::read_dir(dir).map_err(io("read", dir))?;
             if entries.next().is_some() {
@@ -145,7 +144,7 @@ impl Repository {
         let versions = dir.join(VERSIONS);
         std::fs::create_dir_all(&versions).map_err(io("create", &versions))?;
         let readme = dir.join("README");
-        std::fs::write(&readme, README).map_err(io("write", &readme))?;
+        std::fs::write(&readme, readme_text).map_err(io("write", &readme))?;
         Ok(vec![dir.to_path_buf(), versions, readme])
     }
 
@@ -210,15 +209,6 @@ impl Repository {
     }
 }
 
-const README: &str = "\
-Migration repository.
-
-Each file in versions/ is one revision: its id, the revision(s) it follows
-(down_revision), a message, and the operations that upgrade and downgrade the
-database. `db migrate -m MESSAGE` writes one from the models, `db revision -m MESSAGE`
-an empty one to fill in by hand; review it, then run `db upgrade`.
-";
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,7 +221,7 @@ mod tests {
     fn a_repository_on_disk_reads_its_revisions_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let repo_dir = dir.path().join("migrations");
-        Repository::init(&repo_dir).unwrap();
+        Repository::init(&repo_dir, "readme").unwrap();
         let mut repo = Repository::open(&repo_dir).unwrap();
         assert!(repo.is_empty());
         let first = repo
@@ -252,7 +242,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("keep.txt"), "mine").unwrap();
         assert!(matches!(
-            Repository::init(dir.path()),
+            Repository::init(dir.path(), "readme"),
             Err(RepositoryError::NotEmpty(_))
         ));
         assert_eq!(

@@ -112,7 +112,7 @@ impl DatabaseUrl {
         if url.path().trim_start_matches('/').is_empty() {
             return Err(UrlError::MissingDatabaseName {
                 url: mask_password(input),
-                example: format!("{canonical_scheme}://user@localhost/microblog"),
+                example: format!("{canonical_scheme}://user@localhost/dbname"),
             });
         }
         Ok(DatabaseUrl::Server { dialect, url })
@@ -123,11 +123,6 @@ impl DatabaseUrl {
             DatabaseUrl::Sqlite(_) => Dialect::Sqlite,
             DatabaseUrl::Server { dialect, .. } => *dialect,
         }
-    }
-
-    /// The default of the chapter: a SQLite file `app.db` in the working directory.
-    pub fn default_sqlite() -> Self {
-        DatabaseUrl::Sqlite(SqliteLocation::File(PathBuf::from("app.db")))
     }
 
     pub fn sqlite_file(path: impl AsRef<Path>) -> Self {

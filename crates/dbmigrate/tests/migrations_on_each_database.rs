@@ -218,7 +218,7 @@ on_each_database! {
         let older = repository(&[users_table(), posts_table()]);
         let error = migrate::upgrade(&mut conn, &db.url, &older, &UpgradeTarget::Head, quiet).unwrap_err();
         assert!(error.to_string().contains("revision c3"), "{error}");
-        assert!(error.to_string().contains("db stamp"), "{error}");
+        assert!(matches!(error, MigrateError::UnknownApplied { .. }), "{error}");
         assert!(migrate::stamp(&mut conn, &db.url, &older, &ids(&["head"]), false, quiet).is_err());
         let (before, after) = migrate::stamp(&mut conn, &db.url, &older, &ids(&["head"]), true, quiet).unwrap();
         assert_eq!((before.as_str(), after.as_str()), ("b2, c3", "b2"));
@@ -232,7 +232,7 @@ on_each_database! {
         conn.batch_execute(&format!("CREATE TABLE {user} (id INTEGER PRIMARY KEY, username VARCHAR(64))")).unwrap();
         conn.batch_execute(&format!("INSERT INTO {user} (id, username) VALUES (1, 'john')")).unwrap();
         let error = migrate::upgrade(&mut conn, &db.url, &repo, &UpgradeTarget::Head, quiet).unwrap_err();
-        assert!(matches!(error, MigrateError::TablesWithoutHistory(ref t) if t == &ids(&["user"])), "{error}");
+        assert!(matches!(error, MigrateError::TablesWithoutHistory { ref tables, .. } if tables == &ids(&["user"])), "{error}");
         assert_eq!(count_users(&mut conn), 1);
         migrate::stamp(&mut conn, &db.url, &repository(&[users_table()]), &ids(&["a1"]), false, quiet).unwrap();
         assert_eq!(applied(&mut conn, &repo), BTreeSet::from(["a1".to_string()]));

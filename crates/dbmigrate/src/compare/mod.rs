@@ -267,19 +267,8 @@ fn compare_table(out: &mut Comparison, live: &Table, target: &Table, options: Co
     let name = target.name.as_str();
     let live_keys = keyed(live);
     let target_keys = keyed(target);
-    let live_fks: BTreeMap<&str, &ForeignKey> = live
-        .foreign_keys
-        .iter()
-        .map(|f| (f.name.as_str(), f))
-        .collect();
-    let target_fks: BTreeMap<&str, &ForeignKey> = target
-        .foreign_keys
-        .iter()
-        .map(|f| (f.name.as_str(), f))
-        .collect();
-
     for fk in &live.foreign_keys {
-        if target_fks.get(fk.name.as_str()) != Some(&fk) {
+        if !target.foreign_keys.iter().any(|t| same_reference(t, fk)) {
             out.changes.push(foreign_key_change(name, fk, false));
         }
     }
@@ -371,10 +360,20 @@ fn compare_table(out: &mut Comparison, live: &Table, target: &Table, options: Co
         }
     }
     for fk in &target.foreign_keys {
-        if live_fks.get(fk.name.as_str()) != Some(&fk) {
+        if !live.foreign_keys.iter().any(|l| same_reference(l, fk)) {
             out.changes.push(foreign_key_change(name, fk, true));
         }
     }
+}
+
+/// Two foreign keys that reference the same way are the same key, whatever their names:
+/// a database made by another tool names its keys its own way (PostgreSQL's
+/// `post_user_id_fkey`, MySQL's `post_ibfk_1`), as Alembic also allows.
+pub fn same_reference(a: &ForeignKey, b: &ForeignKey) -> bool {
+    a.columns == b.columns
+        && a.ref_table == b.ref_table
+        && a.ref_columns == b.ref_columns
+        && a.on_delete == b.on_delete
 }
 
 fn rename_column(table: &str, from: &str, to: &str) -> Op {

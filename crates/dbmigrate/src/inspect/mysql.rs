@@ -141,12 +141,12 @@ fn fill(conn: &mut MysqlConnection, tables: &mut BTreeMap<String, Table>) -> Que
         let Some(table) = tables.get_mut(&row.table_name) else {
             continue;
         };
-        // InnoDB makes an index for each foreign key that has none, named after it.
-        if table
-            .foreign_keys
-            .iter()
-            .any(|fk| fk.name == row.index_name)
-        {
+        // InnoDB makes an index for each foreign key that has none, named after the key,
+        // or after its first column when the key itself had no name.
+        if table.foreign_keys.iter().any(|fk| {
+            fk.name == row.index_name
+                || (fk.columns.first() == Some(&row.index_name) && row.non_unique != 0)
+        }) {
             continue;
         }
         add_index_column(table, row.index_name, row.non_unique == 0, row.column_name);

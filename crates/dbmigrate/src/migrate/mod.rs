@@ -21,7 +21,9 @@ use crate::revision::Revision;
 use crate::schema::Schema;
 use crate::url::{DatabaseUrl, Dialect};
 
+mod adopt;
 mod offline;
+pub use adopt::{Adoption, Match, find as find_adoption};
 pub use offline::{downgrade_sql, upgrade_sql};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +69,8 @@ pub enum Event<'a> {
     WaitingForLock,
     /// An applied revision's file has changed since it was applied.
     Edited(&'a Revision),
+    /// A database with tables and no history was taken over at a revision.
+    Adopted(&'a Adoption),
     Started(&'a Step<'a>),
     Finished(&'a Step<'a>, Duration),
 }
@@ -86,22 +90,33 @@ pub enum DowngradeTarget {
     Base,
 }
 
-fn steps(text: &str) -> Result<usize, String> {
+/// A target that cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    #[error("'{0}' is not a number of steps")]
+    NotSteps(String),
+    #[error("'{0}' goes back, which is a downgrade")]
+    GoesBack(String),
+    #[error("'{0}' goes forward, which is an upgrade")]
+    GoesForward(String),
+}
+
+fn steps(text: &str) -> Result<usize, TargetError> {
     text.parse::<usize>()
         .ok()
         .filter(|n| *n > 0)
-        .ok_or_else(|| format!("'{text}' is not a number of steps"))
+        .ok_or_else(|| TargetError::NotSteps(text.to_string()))
 }
 
 impl FromStr for UpgradeTarget {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
+    type Err = TargetError;
+    fn from_str(text: &str) -> Result<Self, TargetError> {
         Ok(match text {
             "head" => UpgradeTarget::Head,
             "heads" => UpgradeTarget::Heads,
             _ if text.starts_with('+') => UpgradeTarget::Relative(steps(&text[1..])?),
             _ if text.starts_with('-') => {
-                return Err(format!("'{text}' goes back: use `db downgrade {text}`"));
+                return Err(TargetError::GoesBack(text.to_string()));
             }
             _ => UpgradeTarget::Revision(text.to_string()),
         })
@@ -109,13 +124,13 @@ impl FromStr for UpgradeTarget {
 }
 
 impl FromStr for DowngradeTarget {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
+    type Err = TargetError;
+    fn from_str(text: &str) -> Result<Self, TargetError> {
         Ok(match text {
             "base" => DowngradeTarget::Base,
             _ if text.starts_with('-') => DowngradeTarget::Relative(steps(&text[1..])?),
             _ if text.starts_with('+') => {
-                return Err(format!("'{text}' goes forward: use `db upgrade {text}`"));
+                return Err(TargetError::GoesForward(text.to_string()));
             }
             _ => DowngradeTarget::Revision(text.to_string()),
         })
@@ -131,7 +146,7 @@ pub enum MigrateError {
     #[error("{0}")]
     Database(#[from] diesel::result::Error),
     #[error(
-        "the database is at revision {}, which {location} does not have; use the repository that made it, or mark the database with `db stamp REVISION --purge`",
+        "the database is at revision {}, which {location} does not have",
         .revisions.join(", ")
     )]
     UnknownApplied {
@@ -139,13 +154,23 @@ pub enum MigrateError {
         location: Location,
     },
     #[error(
-        "the database already has {} but no migration history; if they match the migrations, record them as applied with `db stamp head`",
-        tables_phrase(.0)
+        "the database already has {} but no migration history, and its schema is that of no revision of {location}: {}",
+        tables_phrase(.tables), .differences.join("; ")
     )]
-    TablesWithoutHistory(Vec<String>),
+    TablesWithoutHistory {
+        tables: Vec<String>,
+        location: Location,
+        /// How the database differs from the repository's head.
+        differences: Vec<String>,
+    },
     #[error(
-        "revision {0} is not applied to the database, so it cannot be downgraded to; see `db current`"
+        "the database has tables but no migration history, and its schema is that of several revisions ({}), which change only data; nothing tells which of them ran",
+        .0.join(", ")
     )]
+    AmbiguousAdoption(Vec<String>),
+    #[error("the database could not be taken over at revision {revision}: {cause}")]
+    TakeOver { revision: String, cause: ApplyError },
+    #[error("revision {0} is not applied to the database, so it cannot be downgraded to")]
     NotApplied(String),
     #[error(
         "{direction} by {asked} step(s) is not possible: only {available} revision(s) to {direction}"
@@ -156,7 +181,7 @@ pub enum MigrateError {
         available: usize,
     },
     #[error(
-        "revision {revision} ({source_file}) has no downgrade operations, so it cannot be undone; add [[downgrade]] operations, or move the marker with `db stamp`"
+        "revision {revision} ({source_file}) has no downgrade operations, so it cannot be undone; add [[downgrade]] operations to it"
     )]
     NoDowngrade {
         revision: String,
@@ -204,7 +229,7 @@ fn outcome(dialect: &Dialect, cause: &ApplyError, remains_at: &str) -> String {
     let partly_applied = matches!(cause, ApplyError::Failed(f) if !f.rolled_back);
     if *dialect == Dialect::Mysql && partly_applied {
         format!(
-            "\nThe revision is not recorded as applied. Undo the applied statements above by hand and run the command again, or finish the rest by hand and record it with `db stamp`. The history says: {remains_at}."
+            "\nThe revision is not recorded as applied. Undo the applied statements above by hand and run the command again, or finish the rest by hand and stamp the database at the revision. The history says: {remains_at}."
         )
     } else {
         format!("\nNothing of this revision was kept: the database is still at {remains_at}.")
@@ -304,9 +329,13 @@ pub fn upgrade(
 ) -> Result<Vec<String>, MigrateError> {
     locked(conn, url, on, |conn, on| {
         let mut status = checked_status(conn, repo, on)?;
-        let path = upgrade_path(repo, &status.applied, target)?;
-        if status.applied.is_empty() {
-            refuse_tables_without_history(conn, repo, &path)?;
+        let mut path = upgrade_path(repo, &status.applied, target)?;
+        if status.applied.is_empty() && !clashing_tables(conn, repo, &path)?.is_empty() {
+            let adoption = adoption(conn, repo, &path)?;
+            adopt::take_over(conn, repo, &adoption)?;
+            on(Event::Adopted(&adoption));
+            status = self::status(conn, repo)?;
+            path = upgrade_path(repo, &status.applied, target)?;
         }
         if !path.is_empty() {
             history::ensure(conn)?;
@@ -432,13 +461,14 @@ pub fn downgrade_path(
     Ok(path)
 }
 
-fn refuse_tables_without_history(
+/// The tables the path would create that the database already has.
+fn clashing_tables(
     conn: &mut AnyConnection,
     repo: &Repository,
     path: &[String],
-) -> Result<(), MigrateError> {
+) -> Result<Vec<String>, MigrateError> {
     let existing: BTreeSet<String> = inspect::table_names(conn)?.into_iter().collect();
-    let clashing: Vec<String> = path
+    Ok(path
         .iter()
         .filter_map(|id| repo.revision(id))
         .flat_map(|r| &r.upgrade)
@@ -446,11 +476,23 @@ fn refuse_tables_without_history(
             Op::CreateTable { table, .. } if existing.contains(table) => Some(table.clone()),
             _ => None,
         })
-        .collect();
-    if clashing.is_empty() {
-        Ok(())
-    } else {
-        Err(MigrateError::TablesWithoutHistory(clashing))
+        .collect())
+}
+
+/// The revision a database without history can be taken over at, or why there is none.
+fn adoption(
+    conn: &mut AnyConnection,
+    repo: &Repository,
+    path: &[String],
+) -> Result<Adoption, MigrateError> {
+    match adopt::find(conn, repo)? {
+        Match::One(adoption) => Ok(adoption),
+        Match::Several(revisions) => Err(MigrateError::AmbiguousAdoption(revisions)),
+        Match::None(differences) => Err(MigrateError::TablesWithoutHistory {
+            tables: clashing_tables(conn, repo, path)?,
+            location: repo.location().clone(),
+            differences,
+        }),
     }
 }
 

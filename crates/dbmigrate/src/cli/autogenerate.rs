@@ -1,21 +1,24 @@
 //! `db migrate` and `db check`: the models compared with the live database.
 
-use std::path::Path;
 use std::process::ExitCode;
 
-use dbmigrate::autogenerate::{compare_with_database, revision_for, risk_warnings};
-use dbmigrate::compare::{CompareOptions, Comparison};
-use dbmigrate::migrate::{self, Status};
-use dbmigrate::{AnyConnection, DatabaseUrl, Repository, Schema, connect};
-
-use super::db::{Progress, chosen, on_disk};
+use super::{Application, Chosen, Progress};
+use crate::autogenerate::{compare_with_database, revision_for, risk_warnings};
+use crate::compare::{CompareOptions, Comparison};
+use crate::migrate::{self, Status};
+use crate::{AnyConnection, DatabaseUrl, Repository, Schema, connect};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AutogenerateError {
     #[error(
-        "Target database is not up to date: it is at {at}, the repository's head is {head}; run `microblog db upgrade` first, then `db migrate`"
+        "Target database is not up to date: it is at {at}, the repository's head is {head}; run {upgrade} first, then {migrate}"
     )]
-    NotUpToDate { at: String, head: String },
+    NotUpToDate {
+        at: String,
+        head: String,
+        upgrade: String,
+        migrate: String,
+    },
     #[error(
         "the models define no tables, so there is nothing to compare the database with; a revision from them would drop every table"
     )]
@@ -54,13 +57,14 @@ fn heads_text(repo: &Repository) -> String {
 
 /// `db migrate -m MESSAGE`: writes a revision that brings the database to the models.
 pub fn migrate(
-    dir: Option<&Path>,
+    app: &Application,
+    chosen: Chosen,
     url: &DatabaseUrl,
-    target: &Schema,
     message: &str,
     options: CompareOptions,
 ) -> anyhow::Result<()> {
-    let mut repo = on_disk(dir)?;
+    let target = (app.schema)();
+    let mut repo = chosen.repository;
     let mut conn = connect(url)?;
     let status = checked_status(&mut conn, &repo, target)?;
     let head = repo.head()?.map(|r| r.id.clone());
@@ -68,6 +72,8 @@ pub fn migrate(
         return Err(AutogenerateError::NotUpToDate {
             at: status.position(),
             head: heads_text(&repo),
+            upgrade: app.command("db upgrade"),
+            migrate: app.command("db migrate"),
         }
         .into());
     }
@@ -101,13 +107,14 @@ fn print_hints(comparison: &Comparison) {
 
 /// `db check`: exit 0 when the database is at head and matches the models, 1 otherwise.
 pub fn check(
-    dir: Option<&Path>,
+    app: &Application,
+    chosen: Chosen,
     url: &DatabaseUrl,
-    target: &Schema,
     format: Format,
     options: CompareOptions,
 ) -> anyhow::Result<ExitCode> {
-    let repo = chosen(dir)?;
+    let target = (app.schema)();
+    let repo = chosen.repository;
     let mut conn = connect(url)?;
     let status = checked_status(&mut conn, &repo, target)?;
     let pending = migrate::upgrade_path(&repo, &status.applied, &migrate::UpgradeTarget::Heads)?;
@@ -129,9 +136,10 @@ pub fn check(
             print_hints(&comparison);
             if !pending.is_empty() {
                 println!(
-                    "Target database is not up to date: {} revision(s) not applied ({}); run `microblog db upgrade`",
+                    "Target database is not up to date: {} revision(s) not applied ({}); run {}",
                     pending.len(),
-                    pending.join(", ")
+                    pending.join(", "),
+                    app.command("db upgrade")
                 );
             }
             if pending.is_empty() {
@@ -142,7 +150,10 @@ pub fn check(
             if agrees {
                 println!("No new upgrade operations detected.");
             } else if !comparison.is_empty() && pending.is_empty() {
-                println!("New upgrade operations detected: run `microblog db migrate -m MESSAGE`");
+                println!(
+                    "New upgrade operations detected: run {}",
+                    app.command("db migrate -m MESSAGE")
+                );
             }
         }
     }

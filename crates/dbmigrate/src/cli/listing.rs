@@ -4,8 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use dbmigrate::Repository;
-use dbmigrate::Revision;
+use crate::{Repository, Revision};
 
 /// The revisions the database is at, when the listing should mark them.
 pub type Current<'a> = Option<&'a BTreeSet<String>>;

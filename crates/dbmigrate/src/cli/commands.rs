@@ -1,0 +1,133 @@
+//! The small commands and the lines they print.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use super::{Application, listing};
+use crate::connection::AnyConnection;
+use crate::migrate::{self, Status};
+use crate::url::{DatabaseUrl, Dialect};
+use crate::{Repository, Revision, admin};
+
+pub fn init(app: &Application, dir: &Path) -> anyhow::Result<()> {
+    for path in Repository::init(dir, &readme(app))? {
+        let verb = if path.is_dir() {
+            "Creating directory"
+        } else {
+            "Generating"
+        };
+        println!("  {verb} {} ...  done", path.display());
+    }
+    println!(
+        "Next: {} writes a revision from the models, {} an empty one to fill in.",
+        app.command("db migrate -m MESSAGE"),
+        app.command("db revision -m MESSAGE")
+    );
+    Ok(())
+}
+
+/// The README a new repository gets.
+fn readme(app: &Application) -> String {
+    format!(
+        "A migration repository of {name}.\n\n\
+         versions/ holds one TOML file per revision: the operations that take the database\n\
+         from the revision before it (down_revision) to this one, and back. Run\n\
+         `{name} db migrate -m MESSAGE` to write one from the models, `{name} db revision -m MESSAGE`\n\
+         for an empty one to fill in by hand; review it, then run `{name} db upgrade`.\n",
+        name = app.name
+    )
+}
+
+pub fn write_revision(
+    repo: &mut Repository,
+    message: &str,
+    down: Vec<String>,
+) -> anyhow::Result<()> {
+    let created = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let path = repo.add(Revision::new(message, down, &created))?;
+    println!("  Generating {} ...  done", path.display());
+    Ok(())
+}
+
+pub fn merge_parents(repo: &Repository, texts: &[String]) -> anyhow::Result<Vec<String>> {
+    let mut parents = BTreeSet::new();
+    for text in texts {
+        if text == "heads" {
+            parents.extend(repo.graph().heads());
+        } else {
+            parents.insert(repo.resolve(text)?.id.clone());
+        }
+    }
+    if parents.len() < 2 {
+        anyhow::bail!(
+            "a merge joins two or more revisions; {} given (the heads are: {})",
+            parents.len(),
+            repo.graph().heads().join(", ")
+        );
+    }
+    Ok(repo
+        .graph()
+        .order()
+        .iter()
+        .filter(|id| parents.contains(*id))
+        .cloned()
+        .collect())
+}
+
+pub fn position(repo: &Repository, status: &Status) -> String {
+    if status.current.is_empty() {
+        return "<base>".to_string();
+    }
+    status
+        .current
+        .iter()
+        .map(|id| listing::short(repo, repo.revision(id).expect("applied"), None))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub fn current(
+    repo: &Repository,
+    conn: &mut AnyConnection,
+    url: &DatabaseUrl,
+    verbose: bool,
+) -> anyhow::Result<()> {
+    let status = migrate::status(conn, repo)?;
+    if verbose {
+        println!("Current revision(s) for {url}:");
+    }
+    for id in &status.current {
+        let revision = repo.revision(id).expect("applied");
+        let edited = if status.edited.contains(id) {
+            " (edited since it was applied)"
+        } else {
+            ""
+        };
+        if verbose {
+            println!("{}", listing::verbose(repo, revision, None));
+        } else {
+            println!("{}{edited}", listing::short(repo, revision, None));
+        }
+    }
+    for id in &status.unknown {
+        println!("{id} (not in {})", repo.location());
+    }
+    if status.current.is_empty() && status.unknown.is_empty() {
+        eprintln!("The database has no revision applied (it is at <base>).");
+    }
+    Ok(())
+}
+
+pub fn create_database(url: &DatabaseUrl) -> anyhow::Result<()> {
+    if url.dialect() == Dialect::Sqlite {
+        println!("{url} is a SQLite file; it is created when first used, nothing to do.");
+        return Ok(());
+    }
+    let name = url.database_name().unwrap_or_default();
+    if admin::create_database(url)? {
+        println!("Created the database '{name}' on {url}");
+    } else {
+        println!("The database '{name}' already exists on {url}");
+    }
+    Ok(())
+}

@@ -1,0 +1,350 @@
+//! Flask-Migrate's `db` command set, for any application to mount: the application gives
+//! its name, its models' schema and its built-in migrations ([`Application`]), and where its
+//! database and repository are ([`Context`]); every command and message then speaks of that
+//! application.
+//!
+//! ```ignore
+//! const APP: Application = Application { name: "blog", schema: models::schema, built_in: &[] };
+//! // in the application's clap enum:  Db(dbmigrate::cli::DbArgs)
+//! // and when it is chosen:           dbmigrate::cli::run(args, &APP, &context)
+//! ```
+
+mod advice;
+mod autogenerate;
+mod choice;
+mod commands;
+mod listing;
+mod progress;
+mod startup;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+
+use crate::Schema;
+use crate::compare::CompareOptions;
+use crate::migrate::{self, DowngradeTarget, MigrateError, UpgradeTarget};
+use crate::url::DatabaseUrl;
+use crate::{connect, repository::RepositoryError};
+
+pub use advice::explain;
+pub use choice::{Chosen, Source, choose, choose_on_disk, source};
+pub use progress::Progress;
+pub use startup::{NotReady, Prepared, prepare_database};
+
+/// What an application tells the command set about itself.
+#[derive(Clone, Copy)]
+pub struct Application {
+    /// The program's name as users type it: messages say `microblog db upgrade`.
+    pub name: &'static str,
+    /// The models' schema: what `db migrate` and `db check` bring the database to.
+    pub schema: fn() -> &'static Schema,
+    /// The migrations built into the program, as `(file name, text)`: used when there is
+    /// no repository on disk, so that a deployed binary can upgrade its database.
+    pub built_in: &'static [(&'static str, &'static str)],
+}
+
+impl Application {
+    /// `microblog db upgrade`.
+    pub fn command(&self, words: &str) -> String {
+        format!("`{} {words}`", self.name)
+    }
+
+    pub fn built_in_name(&self) -> String {
+        format!("the migrations built into {}", self.name)
+    }
+
+    pub fn built_in_repository(&self) -> Result<crate::Repository, RepositoryError> {
+        crate::Repository::built_in(&self.built_in_name(), self.built_in)
+    }
+}
+
+/// Where the application's settings put the database and the repository.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub url: DatabaseUrl,
+    /// The `MIGRATIONS_DIR` setting, when there is one.
+    pub migrations_dir: Option<PathBuf>,
+}
+
+impl Context {
+    /// `DATABASE_URL` and `MIGRATIONS_DIR` from the environment, with a default URL.
+    pub fn from_environment(default_url: DatabaseUrl) -> Result<Context, crate::UrlError> {
+        let read = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        Ok(Context {
+            url: match read("DATABASE_URL") {
+                Some(url) => DatabaseUrl::parse(&url)?,
+                None => default_url,
+            },
+            migrations_dir: read("MIGRATIONS_DIR").map(PathBuf::from),
+        })
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct DbArgs {
+    /// The migration repository [default: MIGRATIONS_DIR if set, else migrations/ when it
+    /// exists, else the migrations built into the program]
+    #[arg(short, long, global = true, value_name = "DIR")]
+    directory: Option<PathBuf>,
+    #[command(subcommand)]
+    command: DbCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum DbCommand {
+    /// Create a new migration repository (migrations/ unless -d or MIGRATIONS_DIR says otherwise).
+    Init,
+    /// Write a revision that brings the database to the models, by comparing the two.
+    Migrate {
+        #[arg(short, long)]
+        message: Option<String>,
+        /// Write a removed and an added look-alike as a drop and an add, not a rename.
+        #[arg(long)]
+        no_rename: bool,
+    },
+    /// Exit 0 if the database is at head and matches the models, 1 with the differences if not.
+    Check {
+        #[arg(long, value_enum, default_value = "text")]
+        format: autogenerate::Format,
+        #[arg(long)]
+        no_rename: bool,
+    },
+    /// Write a new revision with no operations, to fill in by hand.
+    Revision {
+        #[arg(short, long)]
+        message: Option<String>,
+        /// The revision the new one follows [default: the head]
+        #[arg(long, value_name = "REVISION")]
+        head: Option<String>,
+    },
+    /// Apply revisions up to TARGET: head, heads, +N, or a revision (a unique prefix will do).
+    Upgrade {
+        #[arg(default_value = "head", allow_hyphen_values = true)]
+        target: String,
+        /// Print the SQL instead of running it (no connection); TARGET may be FROM:TO.
+        #[arg(long)]
+        sql: bool,
+    },
+    /// Undo revisions down to TARGET: -N (default -1), a revision, or base.
+    Downgrade {
+        #[arg(default_value = "-1", allow_hyphen_values = true)]
+        target: String,
+        /// Print the SQL instead of running it (no connection); TARGET must be FROM:TO.
+        #[arg(long)]
+        sql: bool,
+    },
+    /// Show the revision(s) the database is at.
+    Current {
+        #[arg(short, long)]
+        verbose: bool,
+    },
+    /// List the revisions, newest first.
+    History {
+        /// Only FROM:TO (revisions, base, head or current; either end may be left out).
+        #[arg(short, long, value_name = "RANGE")]
+        rev_range: Option<String>,
+        #[arg(short, long)]
+        verbose: bool,
+        /// Mark the revisions the database is at.
+        #[arg(short, long)]
+        indicate_current: bool,
+    },
+    /// Show the heads: revisions no other revision follows.
+    Heads {
+        #[arg(short, long)]
+        verbose: bool,
+    },
+    /// Show where history branches.
+    Branches {
+        #[arg(short, long)]
+        verbose: bool,
+    },
+    /// Show one revision: where it sits and what it does.
+    Show {
+        #[arg(default_value = "head")]
+        revision: String,
+    },
+    /// Record the database as being at REVISION(s) without running anything.
+    Stamp {
+        #[arg(required = true, value_name = "REVISION")]
+        revisions: Vec<String>,
+        /// Replace whatever the history holds, even revisions this repository lacks.
+        #[arg(long)]
+        purge: bool,
+    },
+    /// Write a revision that joins several heads into one.
+    Merge {
+        #[arg(short, long)]
+        message: Option<String>,
+        /// The revisions to join, or `heads` for all of them.
+        #[arg(required = true, value_name = "REVISION")]
+        revisions: Vec<String>,
+    },
+    /// Create the database the URL names on its PostgreSQL or MySQL server, if it is missing.
+    Create,
+}
+
+/// Runs one `db` command for `app`.
+pub fn run(args: DbArgs, app: &Application, context: &Context) -> anyhow::Result<ExitCode> {
+    let url = &context.url;
+    let explicit = args.directory.as_deref();
+    let chosen = || -> Result<Chosen, RepositoryError> {
+        let chosen = choose(explicit, context, app)?;
+        eprintln!("Using {}", chosen.source);
+        Ok(chosen)
+    };
+    let on_disk = || choose_on_disk(explicit, context);
+    match args.command {
+        DbCommand::Init => commands::init(app, &choice::init_directory(explicit, context))?,
+        DbCommand::Create => commands::create_database(url)?,
+        DbCommand::Migrate { message, no_rename } => autogenerate::migrate(
+            app,
+            on_disk()?,
+            url,
+            &message.unwrap_or_default(),
+            compare_options(no_rename),
+        )?,
+        DbCommand::Check { format, no_rename } => {
+            return autogenerate::check(app, chosen()?, url, format, compare_options(no_rename));
+        }
+        DbCommand::Revision { message, head } => {
+            let mut repo = on_disk()?.repository;
+            let down = match head {
+                Some(text) => vec![repo.resolve(&text)?.id.clone()],
+                None => repo.head()?.map(|r| r.id.clone()).into_iter().collect(),
+            };
+            commands::write_revision(&mut repo, &message.unwrap_or_default(), down)?;
+        }
+        DbCommand::Merge { message, revisions } => {
+            let mut repo = on_disk()?.repository;
+            let down = commands::merge_parents(&repo, &revisions)?;
+            commands::write_revision(&mut repo, &message.unwrap_or_default(), down)?;
+        }
+        DbCommand::Upgrade { target, sql: true } => {
+            let repo = chosen()?.repository;
+            let (from, to) = split_range(&target);
+            let target: UpgradeTarget = to.parse()?;
+            print!(
+                "{}",
+                migrate::upgrade_sql(&repo, url.dialect(), from, &target)?
+            );
+        }
+        DbCommand::Downgrade { target, sql: true } => {
+            let repo = chosen()?.repository;
+            let (Some(from), to) = split_range(&target) else {
+                return Err(MigrateError::OfflineDowngradeNeedsStart.into());
+            };
+            let target: DowngradeTarget = to.parse()?;
+            print!(
+                "{}",
+                migrate::downgrade_sql(&repo, url.dialect(), from, &target)?
+            );
+        }
+        DbCommand::Upgrade { target, sql: false } => {
+            let target: UpgradeTarget = target.parse()?;
+            let repo = chosen()?.repository;
+            let mut conn = connect(url)?;
+            let mut progress = Progress::default();
+            let done = migrate::upgrade(&mut conn, url, &repo, &target, |e| progress.show(e));
+            progress.finish_line();
+            if done?.is_empty() {
+                let status = migrate::status(&mut conn, &repo)?;
+                println!(
+                    "Nothing to upgrade: the database is at {}.",
+                    commands::position(&repo, &status)
+                );
+            }
+        }
+        DbCommand::Downgrade { target, sql: false } => {
+            let target: DowngradeTarget = target.parse()?;
+            let repo = chosen()?.repository;
+            let mut conn = connect(url)?;
+            let mut progress = Progress::default();
+            let done = migrate::downgrade(&mut conn, url, &repo, &target, |e| progress.show(e));
+            progress.finish_line();
+            if done?.is_empty() {
+                println!("Nothing to downgrade.");
+            }
+        }
+        DbCommand::Current { verbose } => {
+            let repo = chosen()?.repository;
+            let mut conn = connect(url)?;
+            commands::current(&repo, &mut conn, url, verbose)?;
+        }
+        DbCommand::History {
+            rev_range,
+            verbose,
+            indicate_current,
+        } => {
+            let repo = chosen()?.repository;
+            let wants_database =
+                indicate_current || rev_range.as_deref().is_some_and(|r| r.contains("current"));
+            let current = if wants_database {
+                let mut conn = connect(url)?;
+                Some(
+                    migrate::status(&mut conn, &repo)?
+                        .current
+                        .into_iter()
+                        .collect(),
+                )
+            } else {
+                None
+            };
+            print!(
+                "{}",
+                listing::history(&repo, rev_range.as_deref(), verbose, current.as_ref())?
+            );
+        }
+        DbCommand::Heads { verbose } => {
+            let repo = chosen()?.repository;
+            for id in repo.graph().heads() {
+                let revision = repo.revision(&id).expect("a head is a revision");
+                if verbose {
+                    println!("{}", listing::verbose(&repo, revision, None));
+                } else {
+                    println!("{}", listing::short(&repo, revision, None));
+                }
+            }
+        }
+        DbCommand::Branches { verbose } => {
+            let repo = chosen()?.repository;
+            print!("{}", listing::branches(&repo, verbose));
+        }
+        DbCommand::Show { revision } => {
+            let repo = chosen()?.repository;
+            let revision = match revision.as_str() {
+                "head" => repo
+                    .head()?
+                    .ok_or_else(|| anyhow::anyhow!("the repository has no revisions yet"))?,
+                text => repo.resolve(text)?,
+            };
+            print!("{}", listing::show(&repo, revision, None));
+        }
+        DbCommand::Stamp { revisions, purge } => {
+            let repo = chosen()?.repository;
+            let mut conn = connect(url)?;
+            let mut progress = Progress::default();
+            let (before, after) = migrate::stamp(&mut conn, url, &repo, &revisions, purge, |e| {
+                progress.show(e)
+            })?;
+            println!("Stamped the database: {before} -> {after}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn compare_options(no_rename: bool) -> CompareOptions {
+    CompareOptions {
+        detect_renames: !no_rename,
+    }
+}
+
+/// `FROM:TO` or just `TO`.
+fn split_range(text: &str) -> (Option<&str>, &str) {
+    match text.split_once(':') {
+        Some((from, to)) => (Some(from).filter(|f| !f.is_empty()), to),
+        None => (None, text),
+    }
+}

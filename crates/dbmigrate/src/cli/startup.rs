@@ -1,0 +1,136 @@
+//! What an application checks before it serves or opens a shell, against the repository
+//! the one rule chose: its head must be the schema the application's models describe; a
+//! new, empty database is migrated to it; any other database must already be at it.
+
+use super::{Application, Chosen};
+use crate::compare::{CompareOptions, compare};
+use crate::connection::AnyConnection;
+use crate::migrate::{self, Event, Match, MigrateError, UpgradeTarget};
+use crate::url::DatabaseUrl;
+use crate::{history, inspect};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prepared {
+    /// The database was new and empty; these revisions were applied.
+    Migrated(Vec<String>),
+    /// The database was already at the head.
+    Ready,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotReady {
+    #[error(
+        "the models compiled into {app} differ from the head of {repository}: {differences}; if a revision was added since {app} was built, rebuild {app}; if the models were changed, write the revision with {migrate} and apply it with {upgrade}"
+    )]
+    ModelsDiffer {
+        app: String,
+        repository: String,
+        differences: String,
+        migrate: String,
+        upgrade: String,
+    },
+    #[error("the database is at {at}, behind the head {head} of {repository}; run {upgrade}")]
+    Behind {
+        at: String,
+        head: String,
+        repository: String,
+        upgrade: String,
+    },
+    #[error(
+        "the database is at revision {revisions}, which {repository} does not have; use the repository that made it (set MIGRATIONS_DIR), or record where the database is with {stamp}"
+    )]
+    UnknownRevision {
+        revisions: String,
+        repository: String,
+        stamp: String,
+    },
+    #[error("the database has tables but no migration history; {0}")]
+    NoHistory(String),
+    #[error(transparent)]
+    Migrate(Box<MigrateError>),
+    #[error("cannot read the database: {0}")]
+    Database(#[from] diesel::result::Error),
+}
+
+impl From<MigrateError> for NotReady {
+    fn from(error: MigrateError) -> Self {
+        NotReady::Migrate(Box::new(error))
+    }
+}
+
+/// Makes sure the database can be used by `app`'s models, migrating it only if it is new.
+pub fn prepare_database(
+    conn: &mut AnyConnection,
+    url: &DatabaseUrl,
+    app: &Application,
+    chosen: &Chosen,
+    on: impl FnMut(Event),
+) -> Result<Prepared, NotReady> {
+    let repo = &chosen.repository;
+    let repository = chosen.source.to_string();
+    let exact = CompareOptions {
+        detect_renames: false,
+    };
+    let everything = repo.graph().order().iter().cloned().collect();
+    let head = migrate::replay(repo, &everything)?;
+    let differences: Vec<String> = compare(&head, (app.schema)(), exact)
+        .changes
+        .into_iter()
+        .map(|c| c.detected.trim_start_matches("Detected ").to_string())
+        .collect();
+    if !differences.is_empty() {
+        return Err(NotReady::ModelsDiffer {
+            app: app.name.to_string(),
+            repository: repository.clone(),
+            differences: differences.join(", "),
+            migrate: app.command("db migrate -m MESSAGE"),
+            upgrade: app.command("db upgrade"),
+        });
+    }
+
+    let status = migrate::status(conn, repo)?;
+    if status.is_at_head(repo) {
+        return Ok(Prepared::Ready);
+    }
+    if !status.unknown.is_empty() {
+        return Err(NotReady::UnknownRevision {
+            revisions: status.unknown.join(", "),
+            repository: repository.clone(),
+            stamp: app.command("db stamp REVISION --purge"),
+        });
+    }
+    let untouched = status.applied.is_empty()
+        && inspect::table_names(conn)?
+            .iter()
+            .all(|t| inspect::ENGINE_TABLES.contains(&t.as_str()));
+    if untouched {
+        let applied = migrate::upgrade(conn, url, repo, &UpgradeTarget::Heads, on)?;
+        return Ok(Prepared::Migrated(applied));
+    }
+    if status.applied.is_empty() && !history::exists(conn).map_err(MigrateError::from)? {
+        let upgrade = app.command("db upgrade");
+        return Err(NotReady::NoHistory(
+            match migrate::find_adoption(conn, repo)? {
+                Match::One(adoption) => format!(
+                    "its schema is that of revision {} ({}) of {repository}: run {upgrade} to take it over at that revision and bring it to the head",
+                    adoption.revision, adoption.message
+                ),
+                Match::Several(revisions) => format!(
+                    "its schema is that of several revisions of {repository} ({}); record the one it is at with {}",
+                    revisions.join(", "),
+                    app.command("db stamp REVISION")
+                ),
+                Match::None(differences) => format!(
+                    "its schema is that of no revision of {repository} ({})",
+                    differences.join("; ")
+                ),
+            },
+        ));
+    }
+    Err(NotReady::Behind {
+        at: status.position(),
+        head: repo.graph().heads().join(", "),
+        repository,
+        upgrade: app.command("db upgrade"),
+    })
+}
