@@ -15,11 +15,11 @@ pub struct TestDb {
 fn server_url(dialect: Dialect) -> DatabaseUrl {
     let (variable, default) = match dialect {
         Dialect::Postgres => (
-            "MICROBLOG_TEST_POSTGRES_URL",
+            "DBMIGRATE_TEST_POSTGRES_URL",
             "postgresql://postgres@127.0.0.1:5432/test",
         ),
         _ => (
-            "MICROBLOG_TEST_MYSQL_URL",
+            "DBMIGRATE_TEST_MYSQL_URL",
             "mysql://root@127.0.0.1:3306/test",
         ),
     };
