@@ -11,7 +11,6 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 
 use dbmigrate::model::Session;
 use dbmigrate::on_each_database;
-use dbmigrate::testing::TestDb;
 use followers::{APPLICATION, User, schema};
 
 struct Ran {
