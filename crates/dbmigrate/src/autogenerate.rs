@@ -17,7 +17,9 @@ pub fn compare_with_database(
     target: &Schema,
     options: CompareOptions,
 ) -> QueryResult<Comparison> {
-    Ok(compare(&inspect(conn)?, target, options))
+    let dialect = conn.dialect();
+    let live = inspect(conn)?.comparable_for(dialect);
+    Ok(compare(&live, &target.comparable_for(dialect), options))
 }
 
 #[derive(QueryableByName)]

@@ -68,6 +68,8 @@ impl Dialect {
             (true, ColumnType::SmallInteger) => "SMALLSERIAL".into(),
             (true, ColumnType::BigInteger) => "BIGSERIAL".into(),
             (true, _) => "SERIAL".into(),
+            // Only a column declared exactly INTEGER takes its values from the rowid.
+            (false, _) if column.autoincrement && self == Dialect::Sqlite => "INTEGER".into(),
             (false, ty) => self.type_sql(ty),
         });
         if !column.nullable {

@@ -327,7 +327,7 @@ impl Schema {
     /// The schema as `dialect` can tell it apart: MySQL keeps a unique constraint as a unique
     /// index, so there both are unique indexes. Compare schemas in this form.
     pub fn normalized_for(&self, dialect: crate::url::Dialect) -> Schema {
-        let mut schema = self.clone();
+        let mut schema = self.comparable_for(dialect);
         if dialect == crate::url::Dialect::Mysql {
             for table in &mut schema.tables {
                 let uniques = std::mem::take(&mut table.unique_constraints);
@@ -339,6 +339,23 @@ impl Schema {
             }
         }
         schema.canonical()
+    }
+
+    /// The schema with what `dialect` cannot store told as what it stores instead, so that
+    /// a declared schema and the catalog it made compare equal: a key SQLite assigns is its
+    /// rowid, an INTEGER whatever width was declared.
+    pub fn comparable_for(&self, dialect: crate::url::Dialect) -> Schema {
+        let mut schema = self.clone();
+        if dialect == crate::url::Dialect::Sqlite {
+            for column in schema.tables.iter_mut().flat_map(|t| &mut t.columns) {
+                if column.autoincrement
+                    && matches!(column.ty, ColumnType::SmallInteger | ColumnType::BigInteger)
+                {
+                    column.ty = ColumnType::Integer;
+                }
+            }
+        }
+        schema
     }
 
     /// The same schema with tables, indexes, constraints and keys in name order, so that

@@ -167,3 +167,13 @@ fn the_built_in_migrations_build_exactly_the_models_schema() {
     let built = dbmigrate::migrate::replay(&repository, &all).unwrap();
     assert_eq!(built.canonical(), schema().canonical());
 }
+
+on_each_database! {
+    fn every_column_of_every_model_filters_and_orders(db: &TestDb) {
+        let mut conn = dbmigrate::connect(&db.url).unwrap();
+        let repository = APPLICATION.built_in_repository().unwrap();
+        dbmigrate::migrate::upgrade(&mut conn, &db.url, &repository, &dbmigrate::UpgradeTarget::Head, |_| ()).unwrap();
+        let mut session = Session::new(conn, schema());
+        dbmigrate::testing::assert_every_column_filters_and_orders(&followers::models::MODELS, &mut session);
+    }
+}

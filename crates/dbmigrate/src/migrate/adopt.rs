@@ -87,7 +87,8 @@ fn alembic_versions(conn: &mut AnyConnection) -> Result<Vec<String>, MigrateErro
 
 /// The revision whose schema the database has, if exactly one does.
 pub fn find(conn: &mut AnyConnection, repo: &Repository) -> Result<Match, MigrateError> {
-    let live = inspect::inspect(conn)?;
+    let dialect = conn.dialect();
+    let live = inspect::inspect(conn)?.comparable_for(dialect);
     let versions = alembic_versions(conn)?;
     let exact = CompareOptions {
         detect_renames: false,
@@ -95,13 +96,15 @@ pub fn find(conn: &mut AnyConnection, repo: &Repository) -> Result<Match, Migrat
     let mut matching = Vec::new();
     for revision in repo.in_order() {
         let schema = replay(repo, &repo.graph().ancestors_and_self(&revision.id))?;
+        let schema = schema.comparable_for(dialect);
         if compare(&live, &schema, exact).is_empty() {
             matching.push((revision, schema));
         }
     }
     let chosen = match matching.len() {
         0 => {
-            let head = replay(repo, &repo.graph().order().iter().cloned().collect())?;
+            let head = replay(repo, &repo.graph().order().iter().cloned().collect())?
+                .comparable_for(dialect);
             let differences = compare(&live, &head, exact)
                 .changes
                 .into_iter()

@@ -3,6 +3,10 @@
 //! Without a server, its tests are skipped with a message, except under CI (`CI=true`),
 //! where that is a failure.
 
+mod models;
+
+pub use models::assert_every_column_filters_and_orders;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::{DatabaseUrl, Dialect, admin};
