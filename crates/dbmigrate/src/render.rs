@@ -148,6 +148,26 @@ impl Dialect {
         )
     }
 
+    /// Renames a foreign key in one statement, keeping the index it uses; `None` where the
+    /// database cannot (SQLite rebuilds the table instead).
+    pub fn rename_foreign_key(self, table: &str, from: &str, key: &ForeignKey) -> Option<String> {
+        match self {
+            Dialect::Sqlite => None,
+            Dialect::Postgres => Some(format!(
+                "ALTER TABLE {} RENAME CONSTRAINT {} TO {}",
+                self.quote(table),
+                self.quote(from),
+                self.quote(&key.name)
+            )),
+            Dialect::Mysql => Some(format!(
+                "ALTER TABLE {} DROP FOREIGN KEY {}, ADD {}",
+                self.quote(table),
+                self.quote(from),
+                self.foreign_key_sql(key)
+            )),
+        }
+    }
+
     pub fn drop_index(self, table: &str, name: &str) -> String {
         match self {
             Dialect::Mysql => format!("DROP INDEX {} ON {}", self.quote(name), self.quote(table)),

@@ -19,7 +19,7 @@ use crate::history;
 use crate::inspect;
 use crate::ops::Op;
 use crate::repository::Repository;
-use crate::schema::Schema;
+use crate::schema::{ForeignKey, Schema};
 
 /// A database to take over at a revision.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,18 +165,32 @@ pub fn take_over(
             .table(table)
             .and_then(|t| t.foreign_keys.iter().find(|k| k.name == *from))
             .expect("found when matched");
-        ops.push(Op::DropForeignKey {
-            table: table.clone(),
-            name: from.clone(),
-        });
-        ops.push(Op::CreateForeignKey {
-            table: table.clone(),
+        let renamed = ForeignKey {
             name: to.clone(),
-            columns: key.columns.clone(),
-            ref_table: key.ref_table.clone(),
-            ref_columns: key.ref_columns.clone(),
-            on_delete: key.on_delete,
-        });
+            ..key.clone()
+        };
+        match dialect.rename_foreign_key(table, from, &renamed) {
+            Some(sql) => ops.push(Op::Sql {
+                sql,
+                sqlite: None,
+                postgresql: None,
+                mysql: None,
+            }),
+            None => ops.extend([
+                Op::DropForeignKey {
+                    table: table.clone(),
+                    name: from.clone(),
+                },
+                Op::CreateForeignKey {
+                    table: table.clone(),
+                    name: to.clone(),
+                    columns: key.columns.clone(),
+                    ref_table: key.ref_table.clone(),
+                    ref_columns: key.ref_columns.clone(),
+                    on_delete: key.on_delete,
+                },
+            ]),
+        }
     }
     let applied: BTreeSet<String> = repo.graph().ancestors_and_self(&adoption.revision);
     let records: String = repo
