@@ -4,7 +4,9 @@
 use std::path::Path;
 
 mod support;
-use support::{Printed, command, copy_of_app_migrations, db, microblog};
+use support::{
+    Printed, built_in, command, copy_of_chapter_4_repository, db, every_upgrade_line, microblog,
+};
 
 use dbmigrate::on_each_database;
 
@@ -59,9 +61,20 @@ fn only_revision_id(dir: &Path) -> String {
 }
 
 on_each_database! {
+    fn without_a_repository_here_the_built_in_migrations_are_applied_in_order(db_: &TestDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let (dir, url) = (dir.path(), &db_.url_string());
+        let upgrade = ok(db(dir, url, &["upgrade"]));
+        assert_eq!(steps(&upgrade.stdout), every_upgrade_line(&built_in()));
+        assert!(upgrade.stderr.contains("Using the migrations built into microblog (there is no migrations/ here)"), "{upgrade:?}");
+        let head = built_in().head().unwrap().unwrap().id.clone();
+        assert_eq!(ok(db(dir, url, &["current"])).stdout, format!("{head} (head)\n"));
+    }
+
     fn the_chapters_workflow_upgrades_reports_and_downgrades(db_: &TestDb) {
         let dir = tempfile::tempdir().unwrap();
         let (dir, url) = (dir.path(), &db_.url_string());
+        copy_of_chapter_4_repository(dir);
 
         let upgrade = ok(db(dir, url, &["upgrade"]));
         assert_eq!(steps(&upgrade.stdout), [
@@ -69,7 +82,7 @@ on_each_database! {
             "Running upgrade e517276bb1c2 -> 780739b227a7, posts table",
             "Running upgrade 780739b227a7 -> 1047ef9144ea, index post.user_id",
         ]);
-        assert!(upgrade.stderr.contains("Using the migrations built into microblog"), "{upgrade:?}");
+        assert!(upgrade.stderr.contains("Using the migration repository migrations/ in the working directory"), "{upgrade:?}");
         assert_eq!(ok(db(dir, url, &["current"])).stdout, "1047ef9144ea (head)\n");
         assert_eq!(
             ok(db(dir, url, &["history"])).stdout,
@@ -88,9 +101,6 @@ on_each_database! {
             "Running downgrade 780739b227a7 -> e517276bb1c2, posts table",
         ]);
         assert_eq!(ok(db(dir, url, &["current"])).stdout, "e517276bb1c2\n");
-        let refused = failed(microblog(dir, Some(url), &["run"]).into());
-        assert!(refused.stderr.contains("run `microblog db upgrade`"), "{refused:?}");
-
         ok(db(dir, url, &["upgrade", "780"]));
         ok(db(dir, url, &["downgrade", "base"]));
         assert_eq!(ok(db(dir, url, &["current"])).stdout, "");
@@ -101,6 +111,7 @@ on_each_database! {
     fn two_upgrades_at_once_apply_each_revision_once(db_: &TestDb) {
         let dir = tempfile::tempdir().unwrap();
         let url = db_.url_string();
+        copy_of_chapter_4_repository(dir.path());
         // Create the file (on SQLite) before both start, so that neither creates it under the other.
         ok(db(dir.path(), &url, &["current"]));
         let children: Vec<_> = (0..2)
@@ -128,11 +139,15 @@ on_each_database! {
     fn a_database_at_a_revision_the_repository_lacks_is_named_with_advice(db_: &TestDb) {
         let dir = tempfile::tempdir().unwrap();
         let (dir, url) = (dir.path(), &db_.url_string());
+        copy_of_chapter_4_repository(dir);
         ok(db(dir, url, &["upgrade"]));
+        std::fs::rename(dir.join("migrations"), dir.join("chapter4")).unwrap();
         ok(db(dir, url, &["init"]));
         let refused = failed(db(dir, url, &["upgrade"]));
         assert!(refused.stderr.contains("1047ef9144ea, 780739b227a7, e517276bb1c2, which migrations does not have"), "{refused:?}");
-        assert!(refused.stderr.contains("db stamp"), "{refused:?}");
+        assert!(refused.stderr.contains("`microblog db stamp REVISION --purge`"), "{refused:?}");
+        let shell = failed(microblog(dir, Some(url), &["shell", "-c", "1"]).into());
+        assert!(shell.stderr.contains("which the migration repository migrations/ in the working directory does not have"), "{shell:?}");
         assert!(ok(db(dir, url, &["current"])).stdout.contains("1047ef9144ea (not in migrations)"));
         ok(db(dir, url, &["stamp", "base", "--purge"]));
         assert_eq!(ok(db(dir, url, &["current"])).stdout, "");
@@ -141,11 +156,11 @@ on_each_database! {
     fn stamp_records_a_revision_without_running_it(db_: &TestDb) {
         let dir = tempfile::tempdir().unwrap();
         let (dir, url) = (dir.path(), &db_.url_string());
+        copy_of_chapter_4_repository(dir);
         let stamped = ok(db(dir, url, &["stamp", "e517"]));
         assert_eq!(stamped.stdout, "Stamped the database: <base> -> e517276bb1c2\n");
         assert_eq!(ok(db(dir, url, &["current"])).stdout, "e517276bb1c2\n");
-        let refused = failed(microblog(dir, Some(url), &["run"]).into());
-        assert!(refused.stderr.contains("e517276bb1c2"), "{refused:?}");
+        assert!(dbmigrate::inspect::table_names(&mut dbmigrate::connect(&db_.url).unwrap()).unwrap().iter().all(|t| t == "dbmigrate_history"));
     }
 
     fn a_hand_written_revision_in_a_chosen_directory_applies_and_undoes(db_: &TestDb) {
@@ -202,7 +217,7 @@ fn init_refuses_a_directory_that_is_not_empty() {
 #[test]
 fn a_malformed_revision_file_is_reported_with_its_file_and_line_and_nothing_runs() {
     let dir = tempfile::tempdir().unwrap();
-    copy_of_app_migrations(dir.path());
+    copy_of_chapter_4_repository(dir.path());
     let file = dir
         .path()
         .join("migrations/versions/780739b227a7_posts_table.toml");
@@ -261,7 +276,7 @@ fn several_heads_are_listed_with_the_way_to_merge_them() {
 fn an_applied_revision_edited_since_is_warned_about() {
     let dir = tempfile::tempdir().unwrap();
     let (dir, url) = (dir.path(), "sqlite:///app.db");
-    copy_of_app_migrations(dir);
+    copy_of_chapter_4_repository(dir);
     ok(db(dir, url, &["upgrade", "+1"]));
     let file = dir.join("migrations/versions/e517276bb1c2_users_table.toml");
     let text = std::fs::read_to_string(&file).unwrap();
@@ -309,6 +324,7 @@ fn a_failing_revision_ends_its_line_and_names_revision_operation_and_cause() {
 #[test]
 fn offline_sql_is_written_for_the_urls_database_without_connecting() {
     let dir = tempfile::tempdir().unwrap();
+    copy_of_chapter_4_repository(dir.path());
     for (name, url) in [
         ("sqlite", "sqlite:///app.db"),
         ("postgresql", "postgresql://nobody@127.0.0.1:1/unreachable"),
@@ -336,7 +352,7 @@ fn the_readmes_example_revision_reads_and_applies() {
         .next()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    copy_of_app_migrations(dir.path());
+    copy_of_chapter_4_repository(dir.path());
     let file = dir
         .path()
         .join("migrations/versions/3c1c2f6b4a0e_about_me.toml");

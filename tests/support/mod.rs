@@ -18,9 +18,10 @@ pub fn db(dir: &Path, url: &str, args: &[&str]) -> Printed {
     microblog(dir, Some(url), &full).into()
 }
 
-/// A copy of the application's own migration repository in `dir/migrations`, to edit.
-pub fn copy_of_app_migrations(dir: &Path) {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/versions");
+/// A copy of the chapter 4 fixture repository (three revisions that never change) in
+/// `dir/migrations`, to run or edit.
+pub fn copy_of_chapter_4_repository(dir: &Path) {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/chapter4/versions");
     let target = dir.join("migrations/versions");
     std::fs::create_dir_all(&target).expect("a migrations folder");
     for entry in std::fs::read_dir(source).expect("the app's migrations") {
@@ -28,6 +29,25 @@ pub fn copy_of_app_migrations(dir: &Path) {
         std::fs::copy(&path, target.join(path.file_name().expect("a file name")))
             .expect("a copied revision");
     }
+}
+
+/// The application's own migrations, built into the binary.
+pub fn built_in() -> dbmigrate::Repository {
+    microblog::migrations::built_in().expect("the built-in migrations")
+}
+
+/// Alembic's lines for running every revision of `repo` up, in order.
+pub fn every_upgrade_line(repo: &dbmigrate::Repository) -> Vec<String> {
+    repo.in_order()
+        .map(|r| {
+            format!(
+                "Running upgrade {} -> {}, {}",
+                r.down.join(", "),
+                r.id,
+                r.message
+            )
+        })
+        .collect()
 }
 
 pub fn command(dir: &Path, database_url: Option<&str>, args: &[&str]) -> Command {

@@ -47,9 +47,10 @@ fn followers_db(dir: &Path, url: &str, args: &[&str]) -> Ran {
     ran
 }
 
-/// A repository holding microblog's revisions: the chapter 4 models.
+/// A repository at the chapter 4 models: microblog's fixture of its three revisions.
 fn chapter_4_repository(dir: &Path) {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/versions");
+    let source =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/chapter4/versions");
     let target = dir.join("migrations/versions");
     std::fs::create_dir_all(&target).unwrap();
     for entry in std::fs::read_dir(source).unwrap() {

@@ -71,6 +71,14 @@ pub fn prepare_database(
     let exact = CompareOptions {
         detect_renames: false,
     };
+    let status = migrate::status(conn, repo)?;
+    if !status.unknown.is_empty() {
+        return Err(NotReady::UnknownRevision {
+            revisions: status.unknown.join(", "),
+            repository,
+            stamp: app.command("db stamp REVISION --purge"),
+        });
+    }
     let everything = repo.graph().order().iter().cloned().collect();
     let head = migrate::replay(repo, &everything)?;
     let differences: Vec<String> = compare(&head, (app.schema)(), exact)
@@ -88,16 +96,8 @@ pub fn prepare_database(
         });
     }
 
-    let status = migrate::status(conn, repo)?;
     if status.is_at_head(repo) {
         return Ok(Prepared::Ready);
-    }
-    if !status.unknown.is_empty() {
-        return Err(NotReady::UnknownRevision {
-            revisions: status.unknown.join(", "),
-            repository: repository.clone(),
-            stamp: app.command("db stamp REVISION --purge"),
-        });
     }
     let untouched = status.applied.is_empty()
         && inspect::table_names(conn)?
