@@ -1,5 +1,5 @@
-//! Creating and dropping whole databases on a PostgreSQL or MySQL server, through a
-//! maintenance connection to the same server.
+//! Creating and dropping whole databases on a server, through a maintenance connection to
+//! the same server; the statements are each dialect's (`dialect/<database>/admin.rs`).
 
 use diesel::QueryableByName;
 use diesel::connection::SimpleConnection;
@@ -7,7 +7,7 @@ use diesel::sql_types::{BigInt, Text};
 use diesel::{RunQueryDsl, sql_query};
 
 use crate::connection::{AnyConnection, ConnectError, connect};
-use crate::url::{DatabaseUrl, Dialect};
+use crate::url::DatabaseUrl;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -32,13 +32,10 @@ struct Count {
 
 /// A connection to the server of `url` that does not need `url`'s database to exist.
 fn maintenance_connection(url: &DatabaseUrl) -> Result<AnyConnection, AdminError> {
-    let candidates: &[&str] = match url.dialect() {
-        Dialect::Postgres => &["postgres", "template1"],
-        Dialect::Mysql => &["information_schema"],
-        Dialect::Sqlite => {
-            return Err(AdminError::Sqlite { url: url.masked() });
-        }
-    };
+    let candidates = url.dialect().sql().maintenance_databases();
+    if candidates.is_empty() {
+        return Err(AdminError::Sqlite { url: url.masked() });
+    }
     let mut last_error = None;
     for name in candidates {
         match connect(&url.with_database_name(name)) {
@@ -59,11 +56,7 @@ pub fn database_exists(url: &DatabaseUrl) -> Result<bool, AdminError> {
         url: url.masked(),
         cause,
     };
-    let query = match url.dialect() {
-        Dialect::Postgres => "SELECT COUNT(*) AS n FROM pg_database WHERE datname = $1",
-        _ => "SELECT COUNT(*) AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
-    };
-    let counts: Vec<Count> = sql_query(query)
+    let counts: Vec<Count> = sql_query(url.dialect().sql().database_exists_query())
         .bind::<Text, _>(&name)
         .load(&mut conn)
         .map_err(statement_error)?;
@@ -76,14 +69,7 @@ pub fn create_database(url: &DatabaseUrl) -> Result<bool, AdminError> {
         return Ok(false);
     }
     let name = url.database_name().unwrap_or_default();
-    let dialect = url.dialect();
-    let statement = match dialect {
-        Dialect::Postgres => format!("CREATE DATABASE {} ENCODING 'UTF8'", dialect.quote(&name)),
-        _ => format!(
-            "CREATE DATABASE {} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
-            dialect.quote(&name)
-        ),
-    };
+    let statement = url.dialect().sql().create_database(&name);
     maintenance_connection(url)?
         .batch_execute(&statement)
         .map_err(|cause| AdminError::Statement {
@@ -98,14 +84,7 @@ pub fn create_database(url: &DatabaseUrl) -> Result<bool, AdminError> {
 /// Drops the database `url` names, closing other sessions on it first (PostgreSQL).
 pub fn drop_database(url: &DatabaseUrl) -> Result<(), AdminError> {
     let name = url.database_name().unwrap_or_default();
-    let dialect = url.dialect();
-    let statement = match dialect {
-        Dialect::Postgres => format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            dialect.quote(&name)
-        ),
-        _ => format!("DROP DATABASE IF EXISTS {}", dialect.quote(&name)),
-    };
+    let statement = url.dialect().sql().drop_database(&name);
     maintenance_connection(url)?
         .batch_execute(&statement)
         .map_err(|cause| AdminError::Statement {

@@ -3,9 +3,8 @@
 //! statement on MySQL, whose DDL commits implicitly, with an exact account of what was
 //! applied when a statement fails.
 
+use diesel::QueryResult;
 use diesel::connection::SimpleConnection;
-use diesel::sql_types::{Nullable, Text};
-use diesel::{Connection, QueryResult, QueryableByName, RunQueryDsl, sql_query};
 
 use crate::connection::AnyConnection;
 use crate::ops::{Op, OpError};
@@ -92,14 +91,6 @@ pub fn plan(dialect: Dialect, ops: &[Op], before: &Schema) -> Result<Plan, Apply
     })
 }
 
-#[derive(QueryableByName)]
-struct ForeignKeyProblem {
-    #[diesel(sql_type = Text)]
-    table: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    parent: Option<String>,
-}
-
 /// Runs `ops` on `conn`, whose schema is `before`, then `finish` in the same transaction
 /// (where there is one): the place to record that a revision was applied.
 pub fn apply(
@@ -108,31 +99,20 @@ pub fn apply(
     before: &Schema,
     finish: impl FnOnce(&mut AnyConnection) -> QueryResult<()>,
 ) -> Result<Schema, ApplyError> {
-    let plan = plan(conn.dialect(), ops, before)?;
-    match conn.dialect() {
-        Dialect::Mysql => apply_one_by_one(conn, &plan, finish)?,
-        Dialect::Postgres => conn.transaction(|c| {
-            run_all(c, &plan)?;
-            finish(c)?;
-            Ok::<_, ApplyError>(())
-        })?,
-        Dialect::Sqlite => {
-            // Must be switched before BEGIN: inside a transaction SQLite ignores it.
-            conn.batch_execute("PRAGMA foreign_keys = OFF")?;
-            let result = conn.transaction(|c| {
-                run_all(c, &plan)?;
-                check_foreign_keys(c)?;
-                finish(c)?;
-                Ok::<_, ApplyError>(())
-            });
-            conn.batch_execute("PRAGMA foreign_keys = ON")?;
-            result?;
-        }
-    }
+    let dialect = conn.dialect();
+    let plan = plan(dialect, ops, before)?;
+    let mut finish = Some(finish);
+    let mut finish_once = |c: &mut AnyConnection| match finish.take() {
+        Some(finish) => finish(c),
+        None => Ok(()),
+    };
+    dialect.sql().run(conn, &plan, &mut finish_once)?;
     Ok(plan.after)
 }
 
-fn run_all(conn: &mut AnyConnection, plan: &Plan) -> Result<(), ApplyError> {
+/// Every statement of `plan`, stopping at the first that fails (inside a transaction, which
+/// then rolls back).
+pub(crate) fn run_all(conn: &mut AnyConnection, plan: &Plan) -> Result<(), ApplyError> {
     for (position, (_, _, statement)) in plan.statements.iter().enumerate() {
         conn.batch_execute(statement)
             .map_err(|e| failure(plan, position, e, true))?;
@@ -140,21 +120,8 @@ fn run_all(conn: &mut AnyConnection, plan: &Plan) -> Result<(), ApplyError> {
     Ok(())
 }
 
-fn apply_one_by_one(
-    conn: &mut AnyConnection,
-    plan: &Plan,
-    finish: impl FnOnce(&mut AnyConnection) -> QueryResult<()>,
-) -> Result<(), ApplyError> {
-    for (position, (_, _, statement)) in plan.statements.iter().enumerate() {
-        conn.batch_execute(statement)
-            .map_err(|e| failure(plan, position, e, position == 0))?;
-    }
-    finish(conn)?;
-    Ok(())
-}
-
 /// Statement `position` of `plan` failed; without a rollback, the ones before it stay.
-fn failure(
+pub(crate) fn failure(
     plan: &Plan,
     position: usize,
     error: diesel::result::Error,
@@ -177,20 +144,4 @@ fn failure(
         not_applied: texts(&plan.statements[position..]),
         rolled_back,
     }))
-}
-
-fn check_foreign_keys(conn: &mut AnyConnection) -> Result<(), ApplyError> {
-    let problems: Vec<ForeignKeyProblem> =
-        sql_query("SELECT \"table\" AS \"table\", parent FROM pragma_foreign_key_check")
-            .load(conn)?;
-    if problems.is_empty() {
-        return Ok(());
-    }
-    let first = &problems[0];
-    Err(ApplyError::ForeignKeyCheck(format!(
-        "{} row(s) break a foreign key, the first in '{}' referencing '{}'",
-        problems.len(),
-        first.table,
-        first.parent.as_deref().unwrap_or("?")
-    )))
 }

@@ -9,7 +9,6 @@ use crate::connection::AnyConnection;
 use crate::inspect::inspect;
 use crate::revision::Revision;
 use crate::schema::Schema;
-use crate::url::Dialect;
 
 /// The changes that take the database `conn` reaches to `target`.
 pub fn compare_with_database(
@@ -61,11 +60,7 @@ pub fn risk_warnings(
             } => {
                 let condition = match max_length {
                     Some(length) => {
-                        let length_fn = if dialect == Dialect::Mysql {
-                            "CHAR_LENGTH"
-                        } else {
-                            "LENGTH"
-                        };
+                        let length_fn = dialect.sql().char_length();
                         format!("{length_fn}({}) > {length}", q(column))
                     }
                     None => format!("{} IS NOT NULL", q(column)),

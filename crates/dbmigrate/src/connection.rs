@@ -1,12 +1,11 @@
 //! One connection type for the three databases, chosen at run time by the URL.
 
-use diesel::connection::SimpleConnection;
+use diesel::ConnectionError;
 use diesel::mysql::MysqlConnection;
 use diesel::pg::PgConnection;
 use diesel::sqlite::SqliteConnection;
-use diesel::{Connection, ConnectionError};
 
-use crate::url::{DatabaseUrl, Dialect, SqliteLocation};
+use crate::url::{DatabaseUrl, Dialect};
 
 /// A connection to whichever database the URL names. Diesel queries written once run on any
 /// variant; code that needs a database's own SQL matches on the variant.
@@ -76,59 +75,24 @@ impl ConnectError {
     }
 }
 
-/// Opens a connection and sets it up the way the application relies on: foreign keys
-/// enforced on SQLite, UTC and strict modes on the servers.
+/// Opens a connection and sets it up the way applications rely on: foreign keys enforced
+/// on SQLite, UTC and strict modes on the servers (each dialect's `connect.rs`).
 pub fn connect(url: &DatabaseUrl) -> Result<AnyConnection, ConnectError> {
-    let fail = |failure, detail: String| ConnectError {
+    url.dialect().sql().connect(url)
+}
+
+/// A server's refusal, classified by its dialect so that the message can say what to do.
+pub(crate) fn server_connect_error(url: &DatabaseUrl, error: &ConnectionError) -> ConnectError {
+    let message = connection_message(error);
+    let database = url.database_name().unwrap_or_default();
+    ConnectError {
         url: url.masked(),
-        failure,
-        detail: detail.trim().to_string(),
-    };
-    match url {
-        DatabaseUrl::Sqlite(location) => {
-            if let SqliteLocation::File(path) = location
-                && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
-                && !dir.is_dir()
-            {
-                return Err(fail(
-                    ConnectFailure::SqliteUnopenable,
-                    format!("the directory {} does not exist", dir.display()),
-                ));
-            }
-            let mut conn = SqliteConnection::establish(&url.driver_string())
-                .map_err(|e| fail(ConnectFailure::SqliteUnopenable, connection_message(&e)))?;
-            conn.batch_execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
-                .map_err(|e| fail(ConnectFailure::SqliteUnopenable, e.to_string()))?;
-            Ok(AnyConnection::Sqlite(conn))
-        }
-        DatabaseUrl::Server { dialect, .. } => {
-            let result = match dialect {
-                Dialect::Postgres => {
-                    PgConnection::establish(&url.driver_string()).and_then(|mut c| {
-                        c.batch_execute("SET TIME ZONE 'UTC'; SET client_min_messages = WARNING;")
-                            .map_err(ConnectionError::CouldntSetupConfiguration)?;
-                        Ok(AnyConnection::Postgresql(c))
-                    })
-                }
-                _ => MysqlConnection::establish(&url.driver_string()).and_then(|mut c| {
-                    c.batch_execute(
-                        "SET time_zone = '+00:00', \
-                         sql_mode = CONCAT_WS(',', NULLIF(@@sql_mode, ''), 'STRICT_ALL_TABLES')",
-                    )
-                    .map_err(ConnectionError::CouldntSetupConfiguration)?;
-                    Ok(AnyConnection::Mysql(c))
-                }),
-            };
-            result.map_err(|e| {
-                let message = connection_message(&e);
-                let failure = classify(&message, url.database_name().unwrap_or_default());
-                fail(failure, message)
-            })
-        }
+        failure: url.dialect().sql().connect_failure(&message, &database),
+        detail: message.trim().to_string(),
     }
 }
 
-fn connection_message(error: &ConnectionError) -> String {
+pub(crate) fn connection_message(error: &ConnectionError) -> String {
     match error {
         ConnectionError::BadConnection(message) => message.clone(),
         ConnectionError::InvalidConnectionUrl(message) => message.clone(),
@@ -141,95 +105,24 @@ fn connection_message(error: &ConnectionError) -> String {
     .to_string()
 }
 
-/// Reads the drivers' messages (libpq, libmariadb), which carry no error codes at connect time.
-fn classify(message: &str, database: String) -> ConnectFailure {
-    let lower = message.to_ascii_lowercase();
-    let database_missing = (lower.contains("database") && lower.contains("does not exist"))
-        || lower.contains("unknown database");
-    if database_missing {
-        ConnectFailure::DatabaseMissing(database)
-    } else if lower.contains("password authentication failed")
-        || lower.contains("access denied")
-        || lower.contains("role") && lower.contains("does not exist")
-        || lower.contains("no password supplied")
-        || lower.contains("no pg_hba.conf entry")
-    {
-        ConnectFailure::AccessDenied
-    } else if lower.contains("connection refused")
-        || lower.contains("can't connect")
-        || lower.contains("could not translate host name")
-        || lower.contains("unknown server host")
-        || lower.contains("timeout expired")
-        || lower.contains("no such file or directory")
-        || lower.contains("name or service not known")
-    {
-        ConnectFailure::Unreachable
-    } else {
-        ConnectFailure::Other
-    }
-}
-
-/// `INSERT … RETURNING key` where the database has it; MySQL reports the key afterwards.
-/// For generated code: `insert_returning_key!(conn, table, key_column, values, KeyType, SqlType)`.
+/// An insert that gives back the key the database assigned, whichever database it is
+/// (each dialect's `insert.rs`). For generated code:
+/// `insert_returning_key!(conn, table, key_column, values, KeyType, SqlType)`.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! insert_returning_key {
     ($conn:expr, $table:path, $key:path, $values:expr, $ty:ty, $sql:ident) => {{
         use $crate::diesel::prelude::*;
         match $conn {
-            $crate::AnyConnection::Sqlite(c) => $crate::diesel::insert_into($table)
-                .values($values)
-                .returning($key)
-                .get_result::<$ty>(c),
-            $crate::AnyConnection::Postgresql(c) => $crate::diesel::insert_into($table)
-                .values($values)
-                .returning($key)
-                .get_result::<$ty>(c),
+            $crate::AnyConnection::Sqlite(c) => {
+                $crate::__insert_returning_key_sqlite!(c, $table, $key, $values, $ty)
+            }
+            $crate::AnyConnection::Postgresql(c) => {
+                $crate::__insert_returning_key_postgres!(c, $table, $key, $values, $ty)
+            }
             $crate::AnyConnection::Mysql(c) => {
-                $crate::diesel::insert_into($table)
-                    .values($values)
-                    .execute(c)?;
-                $crate::diesel::select($crate::diesel::dsl::sql::<$crate::diesel::sql_types::$sql>(
-                    "CAST(LAST_INSERT_ID() AS SIGNED)",
-                ))
-                .get_result::<$ty>(c)
+                $crate::__insert_returning_key_mysql!(c, $table, $key, $values, $ty, $sql)
             }
         }
     }};
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn driver_messages_are_classified() {
-        let missing = "connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  database \"nope\" does not exist";
-        assert_eq!(
-            classify(missing, "nope".into()),
-            ConnectFailure::DatabaseMissing("nope".into())
-        );
-        assert_eq!(
-            classify("Unknown database 'nope'", "nope".into()),
-            ConnectFailure::DatabaseMissing("nope".into())
-        );
-        assert_eq!(
-            classify(
-                "Access denied for user 'x'@'localhost' (using password: YES)",
-                "".into()
-            ),
-            ConnectFailure::AccessDenied
-        );
-        assert_eq!(
-            classify(
-                "connection to server at \"127.0.0.1\", port 1 failed: Connection refused Is the server running",
-                "".into()
-            ),
-            ConnectFailure::Unreachable
-        );
-        assert_eq!(
-            classify("Can't connect to server on '127.0.0.1' (111)", "".into()),
-            ConnectFailure::Unreachable
-        );
-    }
 }

@@ -24,10 +24,7 @@ struct Row {
 
 pub fn create_sql(dialect: Dialect) -> String {
     let table = dialect.quote(HISTORY_TABLE);
-    let applied_at = match dialect {
-        Dialect::Mysql => "DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)",
-        _ => "TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP",
-    };
+    let applied_at = dialect.sql().applied_at_column();
     format!(
         "CREATE TABLE IF NOT EXISTS {table} (\n    revision VARCHAR(64) NOT NULL PRIMARY KEY,\n    \
          checksum VARCHAR(64) NOT NULL,\n    applied_at {applied_at}\n);"

@@ -328,16 +328,7 @@ impl Schema {
     /// index, so there both are unique indexes. Compare schemas in this form.
     pub fn normalized_for(&self, dialect: crate::url::Dialect) -> Schema {
         let mut schema = self.comparable_for(dialect);
-        if dialect == crate::url::Dialect::Mysql {
-            for table in &mut schema.tables {
-                let uniques = std::mem::take(&mut table.unique_constraints);
-                table.indexes.extend(uniques.into_iter().map(|u| Index {
-                    name: u.name,
-                    columns: u.columns,
-                    unique: true,
-                }));
-            }
-        }
+        dialect.sql().as_catalog_keeps(&mut schema);
         schema.canonical()
     }
 
@@ -346,15 +337,7 @@ impl Schema {
     /// rowid, an INTEGER whatever width was declared.
     pub fn comparable_for(&self, dialect: crate::url::Dialect) -> Schema {
         let mut schema = self.clone();
-        if dialect == crate::url::Dialect::Sqlite {
-            for column in schema.tables.iter_mut().flat_map(|t| &mut t.columns) {
-                if column.autoincrement
-                    && matches!(column.ty, ColumnType::SmallInteger | ColumnType::BigInteger)
-                {
-                    column.ty = ColumnType::Integer;
-                }
-            }
-        }
+        dialect.sql().as_stored(&mut schema);
         schema
     }
 

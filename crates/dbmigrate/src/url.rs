@@ -6,33 +6,9 @@
 //! its own driver for each database.
 
 use std::fmt;
+
+pub use crate::dialect::Dialect;
 use std::path::{Path, PathBuf};
-
-/// The three database families the engine speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Dialect {
-    Sqlite,
-    Postgres,
-    Mysql,
-}
-
-impl Dialect {
-    pub const ALL: [Dialect; 3] = [Dialect::Sqlite, Dialect::Postgres, Dialect::Mysql];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Dialect::Sqlite => "sqlite",
-            Dialect::Postgres => "postgresql",
-            Dialect::Mysql => "mysql",
-        }
-    }
-}
-
-impl fmt::Display for Dialect {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// Where a SQLite database lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,11 +56,10 @@ impl DatabaseUrl {
             .next()
             .unwrap_or(scheme)
             .to_ascii_lowercase();
-        match family.as_str() {
-            "sqlite" | "sqlite3" => Ok(DatabaseUrl::Sqlite(parse_sqlite_location(rest))),
-            "postgresql" | "postgres" | "pgsql" => Self::parse_server(input, Dialect::Postgres),
-            "mysql" | "mariadb" => Self::parse_server(input, Dialect::Mysql),
-            _ => Err(UrlError::UnknownScheme {
+        match Dialect::from_scheme(&family) {
+            Some(Dialect::Sqlite) => Ok(DatabaseUrl::Sqlite(parse_sqlite_location(rest))),
+            Some(dialect) => Self::parse_server(input, dialect),
+            None => Err(UrlError::UnknownScheme {
                 scheme: scheme.to_string(),
                 url: mask_password(input),
             }),
@@ -93,10 +68,7 @@ impl DatabaseUrl {
 
     fn parse_server(input: &str, dialect: Dialect) -> Result<Self, UrlError> {
         let (_, after_scheme) = input.split_once(':').expect("caller checked for a scheme");
-        let canonical_scheme = match dialect {
-            Dialect::Postgres => "postgres",
-            _ => "mysql",
-        };
+        let (canonical_scheme, _) = dialect.sql().url_schemes();
         let unparseable = |reason: String| UrlError::Unparseable {
             url: mask_password(input),
             reason,
@@ -175,11 +147,12 @@ impl DatabaseUrl {
                 if shown.password().is_some() {
                     let _ = shown.set_password(Some("***"));
                 }
-                let text = shown.to_string();
-                match dialect {
-                    Dialect::Postgres => text.replacen("postgres://", "postgresql://", 1),
-                    _ => text,
-                }
+                let (driver, shown_scheme) = dialect.sql().url_schemes();
+                shown.to_string().replacen(
+                    &format!("{driver}://"),
+                    &format!("{shown_scheme}://"),
+                    1,
+                )
             }
         }
     }

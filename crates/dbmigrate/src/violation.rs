@@ -1,9 +1,10 @@
 //! Constraint violations, read out of each database's error report into one typed value,
 //! so that callers match on a table, columns and constraint instead of parsing messages.
 
-use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind, Error};
+use diesel::result::{DatabaseErrorInformation, Error};
 
 use crate::schema::Schema;
+use crate::url::Dialect;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConstraintViolation {
@@ -61,69 +62,32 @@ impl std::fmt::Display for ConstraintViolation {
     }
 }
 
-/// The violation an error reports, if it reports one. `schema` maps constraint names to
-/// columns and back, since each database names only one of the two.
-pub fn constraint_violation(error: &Error, schema: &Schema) -> Option<ConstraintViolation> {
+/// The violation an error of a `dialect` connection reports, if it reports one. `schema`
+/// maps constraint names to columns and back, since each database names only one of the
+/// two (each dialect's `errors.rs`).
+pub fn constraint_violation(
+    dialect: Dialect,
+    error: &Error,
+    schema: &Schema,
+) -> Option<ConstraintViolation> {
     let Error::DatabaseError(kind, info) = error else {
         return None;
     };
-    let message = info.message();
-    match kind {
-        DatabaseErrorKind::UniqueViolation => Some(unique(info.as_ref(), message, schema)),
-        DatabaseErrorKind::ForeignKeyViolation => Some(ConstraintViolation::ForeignKey {
-            table: info.table_name().map(str::to_string),
-            constraint: info
-                .constraint_name()
-                .map(str::to_string)
-                .or_else(|| quoted_after(message, "CONSTRAINT ")),
-        }),
-        DatabaseErrorKind::NotNullViolation => Some(not_null(info.as_ref(), message)),
-        _ if message.starts_with("Column '") && message.ends_with("' cannot be null") => {
-            Some(ConstraintViolation::NotNull {
-                table: None,
-                column: quoted_after(message, "Column "),
-            })
-        }
-        _ => None,
-    }
+    dialect
+        .sql()
+        .constraint_violation(kind, info.as_ref(), schema)
 }
 
-fn unique(
+/// A unique violation known by its constraint's name: the table and columns come from the
+/// schema, else from what the error says.
+pub(crate) fn unique_by_constraint(
     info: &(dyn DatabaseErrorInformation + Send + Sync),
-    message: &str,
+    constraint: &str,
     schema: &Schema,
 ) -> ConstraintViolation {
-    // SQLite: "UNIQUE constraint failed: user.username, user.email"
-    if let Some(list) = message.strip_prefix("UNIQUE constraint failed: ") {
-        let pairs: Vec<(&str, &str)> = list
-            .split(", ")
-            .filter_map(|qualified| qualified.split_once('.'))
-            .collect();
-        let table = pairs.first().map_or("", |(t, _)| *t).to_string();
-        let columns: Vec<String> = pairs.iter().map(|(_, c)| c.to_string()).collect();
-        let constraint = schema
-            .table(&table)
-            .and_then(|t| t.unique_over(&columns))
-            .map_or_else(
-                || format!("uq_{table}_{}", columns.join("_")),
-                str::to_string,
-            );
-        return ConstraintViolation::Unique {
-            table,
-            columns,
-            constraint,
-        };
-    }
-    // PostgreSQL names the constraint and table; MySQL only the key: "… for key 'user.ix_user_username'"
-    let constraint = info
-        .constraint_name()
-        .map(str::to_string)
-        .or_else(|| quoted_after(message, "for key "))
-        .map(|key| key.rsplit('.').next().unwrap_or(&key).to_string())
-        .unwrap_or_default();
     let owner = schema.tables.iter().find(|t| {
         info.table_name().is_none_or(|name| name == t.name)
-            && t.unique_columns(&constraint).is_some()
+            && t.unique_columns(constraint).is_some()
     });
     ConstraintViolation::Unique {
         table: owner
@@ -131,39 +95,16 @@ fn unique(
             .or_else(|| info.table_name().map(str::to_string))
             .unwrap_or_default(),
         columns: owner
-            .and_then(|t| t.unique_columns(&constraint))
+            .and_then(|t| t.unique_columns(constraint))
             .map(<[String]>::to_vec)
             .or_else(|| info.column_name().map(|c| vec![c.to_string()]))
             .unwrap_or_default(),
-        constraint,
-    }
-}
-
-fn not_null(
-    info: &(dyn DatabaseErrorInformation + Send + Sync),
-    message: &str,
-) -> ConstraintViolation {
-    // SQLite: "NOT NULL constraint failed: user.username"
-    if let Some((table, column)) = message
-        .strip_prefix("NOT NULL constraint failed: ")
-        .and_then(|q| q.split_once('.'))
-    {
-        return ConstraintViolation::NotNull {
-            table: Some(table.to_string()),
-            column: Some(column.to_string()),
-        };
-    }
-    ConstraintViolation::NotNull {
-        table: info.table_name().map(str::to_string),
-        column: info
-            .column_name()
-            .map(str::to_string)
-            .or_else(|| quoted_after(message, "column ")),
+        constraint: constraint.to_string(),
     }
 }
 
 /// The name quoted (by `'`, `` ` `` or `"`) right after `marker` in `message`.
-fn quoted_after(message: &str, marker: &str) -> Option<String> {
+pub(crate) fn quoted_after(message: &str, marker: &str) -> Option<String> {
     let rest = &message[message.find(marker)? + marker.len()..];
     let quote = rest
         .chars()

@@ -6,7 +6,7 @@ use std::path::Path;
 use super::{Application, listing};
 use crate::connection::AnyConnection;
 use crate::migrate::{self, Status};
-use crate::url::{DatabaseUrl, Dialect};
+use crate::url::DatabaseUrl;
 use crate::{Repository, Revision, admin};
 
 pub fn init(app: &Application, dir: &Path) -> anyhow::Result<()> {
@@ -119,15 +119,14 @@ pub fn current(
 }
 
 pub fn create_database(url: &DatabaseUrl) -> anyhow::Result<()> {
-    if url.dialect() == Dialect::Sqlite {
-        println!("{url} is a SQLite file; it is created when first used, nothing to do.");
-        return Ok(());
-    }
     let name = url.database_name().unwrap_or_default();
-    if admin::create_database(url)? {
-        println!("Created the database '{name}' on {url}");
-    } else {
-        println!("The database '{name}' already exists on {url}");
+    match admin::create_database(url) {
+        Ok(true) => println!("Created the database '{name}' on {url}"),
+        Ok(false) => println!("The database '{name}' already exists on {url}"),
+        Err(admin::AdminError::Sqlite { .. }) => {
+            println!("{url} is a SQLite file; it is created when first used, nothing to do.")
+        }
+        Err(error) => return Err(error.into()),
     }
     Ok(())
 }

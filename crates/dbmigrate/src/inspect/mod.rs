@@ -1,10 +1,7 @@
-//! Reading a live database's catalog into the neutral schema model. Each database has its
-//! own module; all of them normalise type spellings into [`ColumnType`] so that a schema
-//! read back compares equal to the one that created it.
-
-mod mysql;
-mod postgres;
-mod sqlite;
+//! Reading a live database's catalog into the neutral schema model. Each database reads
+//! its own catalog (`dialect/<database>/inspect.rs`) with the helpers here; all of them
+//! normalise type spellings into [`ColumnType`] so that a schema read back compares equal
+//! to the one that created it.
 
 use std::collections::BTreeMap;
 
@@ -17,7 +14,7 @@ use crate::schema::{ColumnType, ForeignKey, Index, ReferentialAction, Schema, Ta
 /// An empty table for each name, for the catalog readers to fill from whole-database
 /// listings (one query per kind of object, not per table: each costs milliseconds on a
 /// server).
-pub(super) fn empty_tables(names: Vec<String>) -> BTreeMap<String, Table> {
+pub(crate) fn empty_tables(names: Vec<String>) -> BTreeMap<String, Table> {
     names
         .into_iter()
         .map(|name| (name.clone(), Table::new(&name)))
@@ -26,13 +23,13 @@ pub(super) fn empty_tables(names: Vec<String>) -> BTreeMap<String, Table> {
 
 /// A row of one name, as the table listings return.
 #[derive(QueryableByName)]
-pub(super) struct Name {
+pub(crate) struct Name {
     #[diesel(sql_type = Text)]
     pub name: String,
 }
 
 /// Adds one column of a catalog's index listing (one row per indexed column, in order).
-pub(super) fn add_index_column(table: &mut Table, name: String, unique: bool, column: String) {
+pub(crate) fn add_index_column(table: &mut Table, name: String, unique: bool, column: String) {
     match table.indexes.last_mut() {
         Some(index) if index.name == name => index.columns.push(column),
         _ => table.indexes.push(Index {
@@ -44,7 +41,7 @@ pub(super) fn add_index_column(table: &mut Table, name: String, unique: bool, co
 }
 
 /// One column pair of a catalog's foreign key listing (one row per column, in order).
-pub(super) struct ForeignKeyColumn {
+pub(crate) struct ForeignKeyColumn {
     pub name: String,
     pub column: String,
     pub ref_table: String,
@@ -52,7 +49,7 @@ pub(super) struct ForeignKeyColumn {
     pub on_delete: Option<ReferentialAction>,
 }
 
-pub(super) fn add_foreign_key_column(table: &mut Table, row: ForeignKeyColumn) {
+pub(crate) fn add_foreign_key_column(table: &mut Table, row: ForeignKeyColumn) {
     match table.foreign_keys.last_mut() {
         Some(fk) if fk.name == row.name => {
             fk.columns.push(row.column);
@@ -73,11 +70,7 @@ pub const ENGINE_TABLES: &[&str] = &["alembic_version", crate::history::HISTORY_
 
 /// The application's tables as the database sees them, in name order.
 pub fn inspect(conn: &mut AnyConnection) -> QueryResult<Schema> {
-    let mut tables = match conn {
-        AnyConnection::Sqlite(c) => sqlite::tables(c)?,
-        AnyConnection::Postgresql(c) => postgres::tables(c)?,
-        AnyConnection::Mysql(c) => mysql::tables(c)?,
-    };
+    let mut tables = conn.dialect().sql().tables(conn)?;
     tables.retain(|t| !ENGINE_TABLES.contains(&t.name.as_str()));
     tables.sort_by(|a, b| a.name.cmp(&b.name));
     for table in &mut tables {
@@ -90,11 +83,7 @@ pub fn inspect(conn: &mut AnyConnection) -> QueryResult<Schema> {
 
 /// The names of all tables, engine tables included.
 pub fn table_names(conn: &mut AnyConnection) -> QueryResult<Vec<String>> {
-    match conn {
-        AnyConnection::Sqlite(c) => sqlite::table_names(c),
-        AnyConnection::Postgresql(c) => postgres::table_names(c),
-        AnyConnection::Mysql(c) => mysql::table_names(c),
-    }
+    conn.dialect().sql().table_names(conn)
 }
 
 /// A type name as a catalog spells it (`character varying`, `int(11)`, `VARCHAR(64)`,

@@ -226,8 +226,9 @@ fn tables_phrase(tables: &[String]) -> String {
 }
 
 fn outcome(dialect: &Dialect, cause: &ApplyError, remains_at: &str) -> String {
+    let _ = dialect;
     let partly_applied = matches!(cause, ApplyError::Failed(f) if !f.rolled_back);
-    if *dialect == Dialect::Mysql && partly_applied {
+    if partly_applied {
         format!(
             "\nThe revision is not recorded as applied. Undo the applied statements above by hand and run the command again, or finish the rest by hand and stamp the database at the revision. The history says: {remains_at}."
         )
@@ -519,9 +520,10 @@ fn schema_now(
     repo: &Repository,
     applied: &BTreeSet<String>,
 ) -> Result<Schema, MigrateError> {
-    match conn.dialect() {
-        Dialect::Sqlite => Ok(inspect::inspect(conn)?),
-        _ => replay(repo, applied),
+    if conn.dialect().sql().steps_from_catalog() {
+        Ok(inspect::inspect(conn)?)
+    } else {
+        replay(repo, applied)
     }
 }
 

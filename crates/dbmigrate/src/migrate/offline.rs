@@ -54,15 +54,7 @@ fn offline_script(
         dialect.name(),
         history::create_sql(dialect)
     );
-    let (begin, commit) = match dialect {
-        Dialect::Sqlite => (
-            "PRAGMA foreign_keys = OFF;\nBEGIN;\n",
-            "PRAGMA foreign_key_check;\nCOMMIT;\nPRAGMA foreign_keys = ON;\n",
-        ),
-        Dialect::Postgres => ("BEGIN;\n", "COMMIT;\n"),
-        // MySQL commits each DDL statement at once; a transaction would promise nothing.
-        Dialect::Mysql => ("", ""),
-    };
+    let (begin, commit) = dialect.sql().script_frame();
     for id in path {
         let revision = repo.revision(id).expect("in the graph");
         let step = Step {

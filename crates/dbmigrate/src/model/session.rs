@@ -14,6 +14,7 @@ use diesel::Connection;
 use super::{Key, Model, NewRow, Value, ValueError};
 use crate::connection::AnyConnection;
 use crate::schema::Schema;
+use crate::url::Dialect;
 use crate::violation::{ConstraintViolation, constraint_violation};
 
 /// An object added to the session, not yet written: after a commit, [`Session::id_of`]
@@ -142,9 +143,14 @@ impl DbError {
         }
     }
 
-    /// A database error, read as a constraint violation of `schema` where it is one.
-    pub fn from_database(error: diesel::result::Error, schema: &Schema) -> DbError {
-        match constraint_violation(&error, schema) {
+    /// A database error of a `dialect` connection, read as a constraint violation of
+    /// `schema` where it is one.
+    pub fn from_database(
+        error: diesel::result::Error,
+        dialect: Dialect,
+        schema: &Schema,
+    ) -> DbError {
+        match constraint_violation(dialect, &error, schema) {
             Some(violation) => DbError::Constraint(violation),
             None => DbError::Database(error),
         }
@@ -346,7 +352,8 @@ impl Session {
 
     /// `db.session.get(User, 1)`.
     pub fn get<M: Model>(&mut self, key: M::Key) -> Result<Option<M>, DbError> {
-        M::find(&mut self.conn, key).map_err(|e| DbError::from_database(e, self.schema))
+        let dialect = self.conn.dialect();
+        M::find(&mut self.conn, key).map_err(|e| DbError::from_database(e, dialect, self.schema))
     }
 
     /// Writes every change in one transaction. On failure nothing is written, the changes
@@ -373,10 +380,11 @@ impl Session {
         ordered.sort_by_key(|c| c.order_key(&rank));
         let known = &self.assigned;
         let schema = self.schema;
+        let dialect = self.conn.dialect();
         let new_keys = self.conn.transaction::<_, DbError, _>(|conn| {
             let mut new_keys: HashMap<u64, Vec<Value>> = HashMap::new();
             for change in ordered {
-                let database = |e| DbError::from_database(e, schema);
+                let database = |e| DbError::from_database(e, dialect, schema);
                 match change {
                     Change::Insert(number, row) => {
                         let key_of = |n: u64| new_keys.get(&n).or_else(|| known.get(&n)).cloned();
@@ -397,7 +405,7 @@ impl Session {
             Ok(new_keys)
         });
         let new_keys = new_keys.map_err(|e| match e {
-            DbError::Database(e) => DbError::from_database(e, schema),
+            DbError::Database(e) => DbError::from_database(e, dialect, schema),
             other => other,
         })?;
         self.assigned.extend(new_keys);

@@ -2,11 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use diesel::mysql::MysqlConnection;
+use crate::connection::AnyConnection;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{QueryResult, QueryableByName, RunQueryDsl, sql_query};
 
-use super::{
+use crate::inspect::{
     ForeignKeyColumn, Name, add_foreign_key_column, add_index_column, empty_tables, normalize_type,
 };
 use crate::schema::{Column, ColumnDefault, ColumnType, ReferentialAction, Table};
@@ -57,7 +57,7 @@ struct ForeignKeyRow {
     on_delete: String,
 }
 
-pub(super) fn table_names(conn: &mut MysqlConnection) -> QueryResult<Vec<String>> {
+pub(crate) fn table_names(conn: &mut AnyConnection) -> QueryResult<Vec<String>> {
     let rows: Vec<Name> = sql_query(
         "SELECT CAST(TABLE_NAME AS CHAR) AS name FROM information_schema.TABLES \
          WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME",
@@ -66,13 +66,13 @@ pub(super) fn table_names(conn: &mut MysqlConnection) -> QueryResult<Vec<String>
     Ok(rows.into_iter().map(|r| r.name).collect())
 }
 
-pub(super) fn tables(conn: &mut MysqlConnection) -> QueryResult<Vec<Table>> {
+pub(crate) fn tables(conn: &mut AnyConnection) -> QueryResult<Vec<Table>> {
     let mut tables = empty_tables(table_names(conn)?);
     fill(conn, &mut tables)?;
     Ok(tables.into_values().collect())
 }
 
-fn fill(conn: &mut MysqlConnection, tables: &mut BTreeMap<String, Table>) -> QueryResult<()> {
+fn fill(conn: &mut AnyConnection, tables: &mut BTreeMap<String, Table>) -> QueryResult<()> {
     let columns: Vec<ColumnRow> = sql_query(
         "SELECT CAST(TABLE_NAME AS CHAR) AS table_name, CAST(COLUMN_NAME AS CHAR) AS name, CAST(COLUMN_TYPE AS CHAR) AS column_type, \
                 CAST(IS_NULLABLE AS CHAR) AS nullable, CAST(COLUMN_DEFAULT AS CHAR) AS default_sql, \
@@ -179,4 +179,17 @@ fn parse_default(sql: String, ty: &ColumnType) -> Option<ColumnDefault> {
     } else {
         format!("'{}'", sql.replace('\'', "''"))
     }))
+}
+/// MySQL keeps a unique constraint as a unique index: there both are unique indexes.
+pub(crate) fn as_catalog_keeps(schema: &mut crate::schema::Schema) {
+    for table in &mut schema.tables {
+        let uniques = std::mem::take(&mut table.unique_constraints);
+        table
+            .indexes
+            .extend(uniques.into_iter().map(|u| crate::schema::Index {
+                name: u.name,
+                columns: u.columns,
+                unique: true,
+            }));
+    }
 }

@@ -1,10 +1,10 @@
 //! SQLite's catalog: `sqlite_schema` and the table-valued pragmas.
 
+use crate::connection::AnyConnection;
 use diesel::sql_types::{Integer, Nullable, Text};
-use diesel::sqlite::SqliteConnection;
 use diesel::{QueryResult, QueryableByName, RunQueryDsl, sql_query};
 
-use super::{Name, normalize_type};
+use crate::inspect::{Name, normalize_type};
 use crate::schema::{
     Column, ColumnDefault, ForeignKey, Index, ReferentialAction, Table, UniqueConstraint,
 };
@@ -47,7 +47,7 @@ struct ForeignKeyRow {
     on_delete: String,
 }
 
-pub(super) fn table_names(conn: &mut SqliteConnection) -> QueryResult<Vec<String>> {
+pub(crate) fn table_names(conn: &mut AnyConnection) -> QueryResult<Vec<String>> {
     let rows: Vec<Name> = sql_query(
         "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
     )
@@ -55,7 +55,7 @@ pub(super) fn table_names(conn: &mut SqliteConnection) -> QueryResult<Vec<String
     Ok(rows.into_iter().map(|r| r.name).collect())
 }
 
-pub(super) fn tables(conn: &mut SqliteConnection) -> QueryResult<Vec<Table>> {
+pub(crate) fn tables(conn: &mut AnyConnection) -> QueryResult<Vec<Table>> {
     table_names(conn)?
         .into_iter()
         .map(|name| table(conn, &name))
@@ -68,7 +68,7 @@ struct Sql {
     sql: Option<String>,
 }
 
-fn table(conn: &mut SqliteConnection, name: &str) -> QueryResult<Table> {
+fn table(conn: &mut AnyConnection, name: &str) -> QueryResult<Table> {
     let mut table = Table::new(name);
     let create_sql: Vec<Sql> =
         sql_query("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?")
@@ -259,6 +259,20 @@ pub(super) fn parse_default(sql: String) -> ColumnDefault {
         ColumnDefault::CurrentTimestamp
     } else {
         ColumnDefault::Literal(sql)
+    }
+}
+
+/// A key SQLite assigns is its rowid: an INTEGER, whatever width was declared.
+pub(crate) fn as_stored(schema: &mut crate::schema::Schema) {
+    for column in schema.tables.iter_mut().flat_map(|t| &mut t.columns) {
+        if column.autoincrement
+            && matches!(
+                column.ty,
+                crate::schema::ColumnType::SmallInteger | crate::schema::ColumnType::BigInteger
+            )
+        {
+            column.ty = crate::schema::ColumnType::Integer;
+        }
     }
 }
 

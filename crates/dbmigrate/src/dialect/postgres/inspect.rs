@@ -2,11 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use diesel::pg::PgConnection;
+use crate::connection::AnyConnection;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel::{QueryResult, QueryableByName, RunQueryDsl, sql_query};
 
-use super::{
+use crate::inspect::{
     ForeignKeyColumn, Name, add_foreign_key_column, add_index_column, empty_tables, normalize_type,
 };
 use crate::schema::{Column, ColumnDefault, ReferentialAction, Table, UniqueConstraint};
@@ -65,7 +65,7 @@ struct ForeignKeyRow {
     on_delete: String,
 }
 
-pub(super) fn table_names(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
+pub(crate) fn table_names(conn: &mut AnyConnection) -> QueryResult<Vec<String>> {
     let rows: Vec<Name> = sql_query(
         "SELECT table_name::text AS name FROM information_schema.tables \
          WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name",
@@ -74,13 +74,13 @@ pub(super) fn table_names(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
     Ok(rows.into_iter().map(|r| r.name).collect())
 }
 
-pub(super) fn tables(conn: &mut PgConnection) -> QueryResult<Vec<Table>> {
+pub(crate) fn tables(conn: &mut AnyConnection) -> QueryResult<Vec<Table>> {
     let mut tables = empty_tables(table_names(conn)?);
     fill(conn, &mut tables)?;
     Ok(tables.into_values().collect())
 }
 
-fn fill(conn: &mut PgConnection, tables: &mut BTreeMap<String, Table>) -> QueryResult<()> {
+fn fill(conn: &mut AnyConnection, tables: &mut BTreeMap<String, Table>) -> QueryResult<()> {
     let columns: Vec<ColumnRow> = sql_query(
         "SELECT table_name::text AS table_name, column_name::text AS name, data_type::text AS ty, \
                 character_maximum_length::bigint AS length, \
