@@ -3,10 +3,31 @@
 
 use super::SqlDialect;
 use crate::ops::{Op, OpError};
-use crate::schema::{Schema, Table};
+use crate::schema::{ColumnType, Schema, Table};
 
 /// The name a table has while SQLite rebuilds it.
 pub const REBUILD_PREFIX: &str = "_dbmigrate_rebuild_";
+
+/// The type as standard SQL spells it; each dialect spells its own differences.
+pub(super) fn type_sql(ty: &ColumnType) -> String {
+    use ColumnType::*;
+    match ty {
+        SmallInteger => "SMALLINT".into(),
+        Integer => "INTEGER".into(),
+        BigInteger => "BIGINT".into(),
+        Boolean => "BOOLEAN".into(),
+        String(Some(n)) => format!("VARCHAR({n})"),
+        String(None) => "VARCHAR".into(),
+        Text => "TEXT".into(),
+        Float => "FLOAT".into(),
+        Double => "DOUBLE".into(),
+        Numeric { precision, scale } => format!("NUMERIC({precision}, {scale})"),
+        Date => "DATE".into(),
+        Time => "TIME".into(),
+        DateTime => "TIMESTAMP".into(),
+        Binary => "BLOB".into(),
+    }
+}
 
 pub(super) fn table<'s>(schema: &'s Schema, name: &str) -> &'s Table {
     schema.table(name).expect("apply checked the table")

@@ -11,22 +11,14 @@ use crate::schema::{ColumnType, ForeignKey, Schema, Table};
 pub(super) const TABLE_OPTIONS: &str = " DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
 
 pub(super) fn type_sql(ty: &ColumnType) -> String {
-    use ColumnType::*;
     match ty {
-        SmallInteger => "SMALLINT".into(),
-        Integer => "INTEGER".into(),
-        BigInteger => "BIGINT".into(),
-        Boolean => "BOOL".into(),
-        String(Some(n)) => format!("VARCHAR({n})"),
-        String(None) | Text => "TEXT".into(),
-        Float => "FLOAT".into(),
-        Double => "DOUBLE".into(),
-        Numeric { precision, scale } => format!("NUMERIC({precision}, {scale})"),
-        Date => "DATE".into(),
-        Time => "TIME(6)".into(),
+        ColumnType::Boolean => "BOOL".into(),
+        ColumnType::String(None) => "TEXT".into(),
+        ColumnType::Time => "TIME(6)".into(),
         // Six digits, so that MySQL gives back the microseconds the others keep.
-        DateTime => "DATETIME(6)".into(),
-        Binary => "LONGBLOB".into(),
+        ColumnType::DateTime => "DATETIME(6)".into(),
+        ColumnType::Binary => "LONGBLOB".into(),
+        other => common::type_sql(other),
     }
 }
 

@@ -8,22 +8,12 @@ use crate::ops::{Op, OpError};
 use crate::schema::{ColumnType, ForeignKey, Schema};
 
 pub(super) fn type_sql(ty: &ColumnType) -> String {
-    use ColumnType::*;
     match ty {
-        SmallInteger => "SMALLINT".into(),
-        Integer => "INTEGER".into(),
-        BigInteger => "BIGINT".into(),
-        Boolean => "BOOLEAN".into(),
-        String(Some(n)) => format!("VARCHAR({n})"),
-        String(None) => "VARCHAR".into(),
-        Text => "TEXT".into(),
-        Float => "REAL".into(),
-        Double => "DOUBLE PRECISION".into(),
-        Numeric { precision, scale } => format!("NUMERIC({precision}, {scale})"),
-        Date => "DATE".into(),
-        Time => "TIME".into(),
-        DateTime => "TIMESTAMP WITHOUT TIME ZONE".into(),
-        Binary => "BYTEA".into(),
+        ColumnType::Float => "REAL".into(),
+        ColumnType::Double => "DOUBLE PRECISION".into(),
+        ColumnType::DateTime => "TIMESTAMP WITHOUT TIME ZONE".into(),
+        ColumnType::Binary => "BYTEA".into(),
+        other => common::type_sql(other),
     }
 }
 

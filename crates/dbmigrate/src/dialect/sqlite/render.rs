@@ -11,22 +11,9 @@ use crate::ops::{Op, OpError};
 use crate::schema::{ColumnType, Schema, Table};
 
 pub(super) fn type_sql(ty: &ColumnType) -> String {
-    use ColumnType::*;
     match ty {
-        SmallInteger => "SMALLINT".into(),
-        Integer => "INTEGER".into(),
-        BigInteger => "BIGINT".into(),
-        Boolean => "BOOLEAN".into(),
-        String(Some(n)) => format!("VARCHAR({n})"),
-        String(None) => "VARCHAR".into(),
-        Text => "TEXT".into(),
-        Float => "FLOAT".into(),
-        Double => "DOUBLE".into(),
-        Numeric { precision, scale } => format!("NUMERIC({precision}, {scale})"),
-        Date => "DATE".into(),
-        Time => "TIME".into(),
-        DateTime => "DATETIME".into(),
-        Binary => "BLOB".into(),
+        ColumnType::DateTime => "DATETIME".into(),
+        other => common::type_sql(other),
     }
 }
 
