@@ -82,6 +82,34 @@ User.query.filter_by(#{username: "nobody"}).first()
         assert_eq!(ran.code, Some(0), "{}", ran.stderr);
     }
 
+    fn dates_are_written_and_read_as_iso_strings_and_queries_name_unknown_columns(db: &TestDb) {
+        let script = r#"
+let p = Post(#{body: "dated", timestamp: "2025-06-01T12:30:00Z"});
+db.session.add(p); db.session.commit();
+p.timestamp
+Post.query.filter_by(#{timestamp: "2025-06-01 12:30:00"}).count()
+p.timestamp = "2025-06-02T08:00:00.5Z"; db.session.commit();
+Post.query.get(p.id).timestamp
+Post.query.filter_by(#{user_id: ()}).count()
+p.timestamp = "yesterday"
+User.query.filter_by(#{nickname: "x"}).all()
+User.query.order_by(User.nickname).all()
+"#;
+        let ran = shell(db, script, &[]);
+        let lines: Vec<&str> = ran.stdout.lines().collect();
+        assert_eq!(lines[..4], [
+            "\"2025-06-01T12:30:00.000000Z\"",
+            "1",
+            "\"2025-06-02T08:00:00.500000Z\"",
+            "1",
+        ], "stderr: {}", ran.stderr);
+        assert!(lines[4].starts_with("error: ") && lines[4].contains("Post.timestamp must be a date and time"), "{}", lines[4]);
+        for line in &lines[5..] {
+            assert!(line.contains("User has no") && line.contains("'nickname'") && line.contains("its columns are id, username, email, password_hash"), "{line}");
+        }
+        assert_eq!(lines.len(), 7, "{}", ran.stdout);
+    }
+
     fn each_error_is_one_line_and_the_session_goes_on(db: &TestDb) {
         let script = r#"
 let john = User(#{username: "john", email: "john@example.com"});

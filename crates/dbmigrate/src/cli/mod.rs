@@ -36,7 +36,7 @@ pub use startup::{NotReady, Prepared, prepare_database};
 /// What an application tells the command set about itself.
 #[derive(Clone, Copy)]
 pub struct Application {
-    /// The program's name as users type it: messages say `microblog db upgrade`.
+    /// The program's name as users type it: messages say `blog db upgrade` for `blog`.
     pub name: &'static str,
     /// The models' schema: what `db migrate` and `db check` bring the database to.
     pub schema: fn() -> &'static Schema,
@@ -46,7 +46,7 @@ pub struct Application {
 }
 
 impl Application {
-    /// `microblog db upgrade`.
+    /// A command of the program, quoted: `` `blog db upgrade` ``.
     pub fn command(&self, words: &str) -> String {
         format!("`{} {words}`", self.name)
     }
