@@ -1,7 +1,7 @@
 //! For tests (feature `testing`): each test gets its own database, a temporary SQLite file
 //! or a new database on the PostgreSQL or MariaDB server, dropped when the test ends.
-//! Without a server, its tests are skipped with a message, except under CI (`CI=true`),
-//! where that is a failure.
+//! Without a server, its tests are skipped with a message, except under CI (`CI=1`, `true`
+//! or `yes`), where that is a failure.
 
 mod models;
 
@@ -57,7 +57,7 @@ impl TestDb {
         let url = server_url(dialect).with_database_name(&unique_name());
         match admin::create_database(&url) {
             Ok(_) => Some(TestDb { url, _dir: None }),
-            Err(error) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            Err(error) if under_ci() => {
                 panic!("{dialect} is required under CI and is not usable: {error}")
             }
             Err(error) => {
@@ -101,6 +101,17 @@ pub fn assert_catalog_is(conn: &mut crate::AnyConnection, expected: &crate::Sche
         expected.normalized_for(dialect),
         "{context}"
     );
+}
+
+/// Whether `CI` is set to a true value (`1`, `true`, `yes`, `on`): then a test that cannot
+/// run is a failure, never a silent skip.
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "1" | "true" | "yes" | "on"
+        )
+    })
 }
 
 /// Runs `body` against a fresh database of `dialect`, if one can be had.
