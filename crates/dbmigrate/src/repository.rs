@@ -200,6 +200,7 @@ impl Repository {
         let text = revision.to_toml();
         revision.source = path.display().to_string();
         revision.checksum = crate::revision::checksum(&text);
+        revision.text = text.clone();
         let mut list: Vec<Revision> = self.revisions.values().cloned().collect();
         list.push(revision);
         let grown = Repository::from_revisions(self.location.clone(), list)?;

@@ -25,6 +25,8 @@ pub struct Revision {
     /// SHA-256 of the file, line endings normalised: what the history table keeps, so that
     /// an edit after applying is noticed.
     pub checksum: String,
+    /// The file as it was read or written, for `db show --file`.
+    pub text: String,
     /// Written as comments at the top of a new file, for its reviewer; not read back.
     pub notes: Vec<String>,
 }
@@ -111,6 +113,7 @@ impl Revision {
             downgrade: file.downgrade,
             source: source.to_string(),
             checksum: checksum(text),
+            text: text.to_string(),
             notes: Vec::new(),
         })
     }
@@ -126,6 +129,7 @@ impl Revision {
             downgrade: Vec::new(),
             source: String::new(),
             checksum: String::new(),
+            text: String::new(),
             notes: Vec::new(),
         }
     }
@@ -214,7 +218,8 @@ fn quoted(text: &str) -> String {
     toml::Value::String(text.to_string()).to_string()
 }
 
-fn is_valid_id(id: &str) -> bool {
+/// Letters, digits and `_`: what a revision id may be made of.
+pub fn is_valid_id(id: &str) -> bool {
     !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 

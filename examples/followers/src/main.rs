@@ -47,7 +47,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let context = Context::from_environment(DatabaseUrl::sqlite_file("followers.db"))?;
+    let context = Context::from_environment(DatabaseUrl::sqlite_file("app.db"))?;
     if let Command::Db(args) = cli.command {
         return dbmigrate::cli::run(args, &APPLICATION, &context);
     }

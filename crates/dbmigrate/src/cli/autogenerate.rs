@@ -61,6 +61,7 @@ pub fn migrate(
     chosen: Chosen,
     url: &DatabaseUrl,
     message: &str,
+    id: Option<String>,
     options: CompareOptions,
 ) -> anyhow::Result<()> {
     let target = (app.schema)();
@@ -94,6 +95,9 @@ pub fn migrate(
     let created = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let mut revision = revision_for(&comparison, message, head.into_iter().collect(), &created);
     revision.notes = warnings;
+    if let Some(id) = id {
+        revision.id = id;
+    }
     let path = repo.add(revision)?;
     println!("Generating {} ... done", path.display());
     Ok(())

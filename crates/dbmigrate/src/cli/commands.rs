@@ -42,9 +42,14 @@ pub fn write_revision(
     repo: &mut Repository,
     message: &str,
     down: Vec<String>,
+    id: Option<String>,
 ) -> anyhow::Result<()> {
     let created = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    let path = repo.add(Revision::new(message, down, &created))?;
+    let mut revision = Revision::new(message, down, &created);
+    if let Some(id) = id {
+        revision.id = id;
+    }
+    let path = repo.add(revision)?;
     println!("  Generating {} ...  done", path.display());
     Ok(())
 }

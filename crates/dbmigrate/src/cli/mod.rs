@@ -103,6 +103,9 @@ enum DbCommand {
         /// Write a removed and an added look-alike as a drop and an add, not a rename.
         #[arg(long)]
         no_rename: bool,
+        /// The new revision's id, instead of a generated one.
+        #[arg(long, value_name = "ID", value_parser = revision_id)]
+        rev_id: Option<String>,
     },
     /// Exit 0 if the database is at head and matches the models, 1 with the differences if not.
     Check {
@@ -118,6 +121,9 @@ enum DbCommand {
         /// The revision the new one follows [default: the head]
         #[arg(long, value_name = "REVISION")]
         head: Option<String>,
+        /// The new revision's id, instead of a generated one.
+        #[arg(long, value_name = "ID", value_parser = revision_id)]
+        rev_id: Option<String>,
     },
     /// Apply revisions up to TARGET: head, heads, +N, or a revision (a unique prefix will do).
     Upgrade {
@@ -165,6 +171,9 @@ enum DbCommand {
     Show {
         #[arg(default_value = "head")]
         revision: String,
+        /// Print the revision's file as it is, to review it.
+        #[arg(long)]
+        file: bool,
     },
     /// Record the database as being at REVISION(s) without running anything.
     Stamp {
@@ -199,28 +208,37 @@ pub fn run(args: DbArgs, app: &Application, context: &Context) -> anyhow::Result
     match args.command {
         DbCommand::Init => commands::init(app, &choice::init_directory(explicit, context))?,
         DbCommand::Create => commands::create_database(url)?,
-        DbCommand::Migrate { message, no_rename } => autogenerate::migrate(
+        DbCommand::Migrate {
+            message,
+            no_rename,
+            rev_id,
+        } => autogenerate::migrate(
             app,
             on_disk()?,
             url,
             &message.unwrap_or_default(),
+            rev_id,
             compare_options(no_rename),
         )?,
         DbCommand::Check { format, no_rename } => {
             return autogenerate::check(app, chosen()?, url, format, compare_options(no_rename));
         }
-        DbCommand::Revision { message, head } => {
+        DbCommand::Revision {
+            message,
+            head,
+            rev_id,
+        } => {
             let mut repo = on_disk()?.repository;
             let down = match head {
                 Some(text) => vec![repo.resolve(&text)?.id.clone()],
                 None => repo.head()?.map(|r| r.id.clone()).into_iter().collect(),
             };
-            commands::write_revision(&mut repo, &message.unwrap_or_default(), down)?;
+            commands::write_revision(&mut repo, &message.unwrap_or_default(), down, rev_id)?;
         }
         DbCommand::Merge { message, revisions } => {
             let mut repo = on_disk()?.repository;
             let down = commands::merge_parents(&repo, &revisions)?;
-            commands::write_revision(&mut repo, &message.unwrap_or_default(), down)?;
+            commands::write_revision(&mut repo, &message.unwrap_or_default(), down, None)?;
         }
         DbCommand::Upgrade { target, sql: true } => {
             let repo = chosen()?.repository;
@@ -312,7 +330,7 @@ pub fn run(args: DbArgs, app: &Application, context: &Context) -> anyhow::Result
             let repo = chosen()?.repository;
             print!("{}", listing::branches(&repo, verbose));
         }
-        DbCommand::Show { revision } => {
+        DbCommand::Show { revision, file } => {
             let repo = chosen()?.repository;
             let revision = match revision.as_str() {
                 "head" => repo
@@ -320,7 +338,12 @@ pub fn run(args: DbArgs, app: &Application, context: &Context) -> anyhow::Result
                     .ok_or_else(|| anyhow::anyhow!("the repository has no revisions yet"))?,
                 text => repo.resolve(text)?,
             };
-            print!("{}", listing::show(&repo, revision, None));
+            if file {
+                println!("# {}", revision.source);
+                print!("{}", revision.text);
+            } else {
+                print!("{}", listing::show(&repo, revision, None));
+            }
         }
         DbCommand::Stamp { revisions, purge } => {
             let repo = chosen()?.repository;
@@ -333,6 +356,14 @@ pub fn run(args: DbArgs, app: &Application, context: &Context) -> anyhow::Result
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn revision_id(text: &str) -> Result<String, String> {
+    if crate::revision::is_valid_id(text) {
+        Ok(text.to_string())
+    } else {
+        Err("a revision id is made of letters, digits and _".into())
+    }
 }
 
 fn compare_options(no_rename: bool) -> CompareOptions {
