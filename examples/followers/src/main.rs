@@ -26,6 +26,12 @@ struct Cli {
 enum Command {
     /// Manage the database and its migrations.
     Db(DbArgs),
+    #[command(flatten)]
+    Users(UserCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
     /// Add a user.
     AddUser { username: String, email: String },
     /// FOLLOWER follows FOLLOWED.
@@ -48,20 +54,23 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let context = Context::from_environment(DatabaseUrl::sqlite_file("app.db"))?;
-    if let Command::Db(args) = cli.command {
-        return dbmigrate::cli::run(args, &APPLICATION, &context);
+    match cli.command {
+        Command::Db(args) => dbmigrate::cli::run(args, &APPLICATION, &context),
+        Command::Users(command) => users(command, &context),
     }
+}
+
+fn users(command: UserCommand, context: &Context) -> anyhow::Result<ExitCode> {
     let mut conn = connect(&context.url)?;
-    let chosen = choose(None, &context, &APPLICATION)?;
+    let chosen = choose(None, context, &APPLICATION)?;
     prepare_database(&mut conn, &context.url, &APPLICATION, &chosen, |_| ())?;
     let mut session = Session::new(conn, schema());
-    match cli.command {
-        Command::Db(_) => unreachable!("handled above"),
-        Command::AddUser { username, email } => {
+    match command {
+        UserCommand::AddUser { username, email } => {
             session.add(User::new(&username, &email));
             session.commit()?;
         }
-        Command::Follow { follower, followed } => {
+        UserCommand::Follow { follower, followed } => {
             let (a, b) = (
                 user(&mut session, &follower)?,
                 user(&mut session, &followed)?,
@@ -69,7 +78,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             a.follow(&mut session, &b)?;
             session.commit()?;
         }
-        Command::Unfollow { follower, followed } => {
+        UserCommand::Unfollow { follower, followed } => {
             let (a, b) = (
                 user(&mut session, &follower)?,
                 user(&mut session, &followed)?,
@@ -77,7 +86,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             a.unfollow(&mut session, &b)?;
             session.commit()?;
         }
-        Command::Show { username } => {
+        UserCommand::Show { username } => {
             let shown = user(&mut session, &username)?;
             let conn = session.conn();
             let names = |users: Vec<User>| -> Vec<String> {
