@@ -96,3 +96,71 @@ fn migrate_needs_a_repository_on_disk() {
         "{refused:?}"
     );
 }
+
+#[test]
+fn check_offline_compares_the_models_with_the_revisions_and_needs_no_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let nowhere = "postgresql://nobody@127.0.0.1:1/unreachable";
+    copy_of_chapter_4_repository(dir);
+    let clean = exit(db(dir, nowhere, &["check", "--offline"]), 0);
+    assert_eq!(clean.stdout, "No new upgrade operations detected.\n");
+
+    let versions = dir.join("migrations/versions");
+    let last = std::fs::read_dir(&versions)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("index_post_user_id"))
+        .unwrap();
+    let kept = std::fs::read_to_string(&last).unwrap();
+    std::fs::remove_file(&last).unwrap();
+    let behind = exit(db(dir, nowhere, &["check", "--offline"]), 1);
+    assert!(
+        behind
+            .stdout
+            .contains("Detected added index 'ix_post_user_id'"),
+        "{behind:?}"
+    );
+    std::fs::write(&last, kept).unwrap();
+
+    exit(
+        db(
+            dir,
+            nowhere,
+            &["revision", "-m", "a second head", "--head", "e517"],
+        ),
+        0,
+    );
+    let two_heads = exit(
+        db(dir, nowhere, &["check", "--offline", "--format", "json"]),
+        1,
+    );
+    let report: serde_json::Value = serde_json::from_str(&two_heads.stdout).unwrap();
+    assert_eq!(
+        report["heads"].as_array().unwrap().len(),
+        2,
+        "{two_heads:?}"
+    );
+    assert_eq!(report["database"], serde_json::Value::Null);
+}
+
+#[test]
+fn check_fails_on_a_repository_with_several_heads_even_when_the_database_is_at_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (dir, url) = (dir.path(), "sqlite:///app.db");
+    copy_of_chapter_4_repository(dir);
+    exit(
+        db(
+            dir,
+            url,
+            &["revision", "-m", "a second head", "--head", "e517"],
+        ),
+        0,
+    );
+    exit(db(dir, url, &["upgrade", "heads"]), 0);
+    let check = exit(db(dir, url, &["check"]), 1);
+    assert!(
+        check.stdout.contains("The repository has several heads"),
+        "{check:?}"
+    );
+}

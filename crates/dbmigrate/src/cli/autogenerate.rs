@@ -109,61 +109,111 @@ fn print_hints(comparison: &Comparison) {
     }
 }
 
-/// `db check`: exit 0 when the database is at head and matches the models, 1 otherwise.
+/// What `db check` found.
+struct Report {
+    /// The database compared, or `None` offline.
+    database: Option<String>,
+    heads: Vec<String>,
+    pending: Vec<String>,
+    edited: Vec<String>,
+    comparison: Comparison,
+}
+
+impl Report {
+    fn agrees(&self) -> bool {
+        self.heads.len() <= 1 && self.pending.is_empty() && self.comparison.is_empty()
+    }
+}
+
+/// `db check`: exit 0 when the repository has one head, the database is at it, and the
+/// models match; 1 otherwise. Offline, the models are compared with the schema the
+/// repository's revisions build, and no database is needed.
 pub fn check(
     app: &Application,
     chosen: Chosen,
     url: &DatabaseUrl,
+    offline: bool,
     format: Format,
     options: CompareOptions,
 ) -> anyhow::Result<ExitCode> {
     let target = (app.schema)();
+    if target.tables.is_empty() {
+        return Err(AutogenerateError::NoModels.into());
+    }
     let repo = chosen.repository;
-    let mut conn = connect(url)?;
-    let status = checked_status(&mut conn, &repo, target)?;
-    let pending = migrate::upgrade_path(&repo, &status.applied, &migrate::UpgradeTarget::Heads)?;
-    let comparison = compare_with_database(&mut conn, target, options)?;
-    let agrees = pending.is_empty() && comparison.is_empty();
+    let heads = repo.graph().heads();
+    let report = if offline {
+        let every_revision = repo.graph().order().iter().cloned().collect();
+        let built = migrate::replay(&repo, &every_revision)?;
+        Report {
+            database: None,
+            heads,
+            pending: Vec::new(),
+            edited: Vec::new(),
+            comparison: crate::compare::compare(&built, target, options),
+        }
+    } else {
+        let mut conn = connect(url)?;
+        let status = checked_status(&mut conn, &repo, target)?;
+        let pending =
+            migrate::upgrade_path(&repo, &status.applied, &migrate::UpgradeTarget::Heads)?;
+        Report {
+            database: Some(url.to_string()),
+            heads,
+            pending,
+            edited: status.edited,
+            comparison: compare_with_database(&mut conn, target, options)?,
+        }
+    };
     match format {
         Format::Json => {
-            let report = serde_json::json!({
-                "database": url.to_string(),
-                "up_to_date": agrees,
-                "pending_revisions": pending,
-                "edited_revisions": status.edited,
-                "changes": comparison.changes,
-                "hints": comparison.hints,
+            let json = serde_json::json!({
+                "database": report.database,
+                "up_to_date": report.agrees(),
+                "heads": report.heads,
+                "pending_revisions": report.pending,
+                "edited_revisions": report.edited,
+                "changes": report.comparison.changes,
+                "hints": report.comparison.hints,
             });
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            println!("{}", serde_json::to_string_pretty(&json)?);
         }
-        Format::Text => {
-            print_hints(&comparison);
-            if !pending.is_empty() {
-                println!(
-                    "Target database is not up to date: {} revision(s) not applied ({}); run {}",
-                    pending.len(),
-                    pending.join(", "),
-                    app.command("db upgrade")
-                );
-            }
-            if pending.is_empty() {
-                for change in &comparison.changes {
-                    println!("{}", change.detected);
-                }
-            }
-            if agrees {
-                println!("No new upgrade operations detected.");
-            } else if !comparison.is_empty() && pending.is_empty() {
-                println!(
-                    "New upgrade operations detected: run {}",
-                    app.command("db migrate -m MESSAGE")
-                );
-            }
-        }
+        Format::Text => print_report(app, &report),
     }
-    Ok(if agrees {
+    Ok(if report.agrees() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+fn print_report(app: &Application, report: &Report) {
+    print_hints(&report.comparison);
+    if report.heads.len() > 1 {
+        println!(
+            "The repository has several heads ({}); merge them with {}",
+            report.heads.join(", "),
+            app.command("db merge -m MESSAGE heads")
+        );
+    }
+    if !report.pending.is_empty() {
+        println!(
+            "Target database is not up to date: {} revision(s) not applied ({}); run {}",
+            report.pending.len(),
+            report.pending.join(", "),
+            app.command("db upgrade")
+        );
+        return;
+    }
+    for change in &report.comparison.changes {
+        println!("{}", change.detected);
+    }
+    if report.agrees() {
+        println!("No new upgrade operations detected.");
+    } else if !report.comparison.is_empty() {
+        println!(
+            "New upgrade operations detected: run {}",
+            app.command("db migrate -m MESSAGE")
+        );
+    }
 }

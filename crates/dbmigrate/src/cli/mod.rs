@@ -107,12 +107,16 @@ enum DbCommand {
         #[arg(long, value_name = "ID", value_parser = revision_id)]
         rev_id: Option<String>,
     },
-    /// Exit 0 if the database is at head and matches the models, 1 with the differences if not.
+    /// Exit 0 if the repository has one head, the database is at it and it matches the
+    /// models; 1 with the differences if not.
     Check {
         #[arg(long, value_enum, default_value = "text")]
         format: autogenerate::Format,
         #[arg(long)]
         no_rename: bool,
+        /// Compare the models with the schema the revisions build, with no database: for CI.
+        #[arg(long)]
+        offline: bool,
     },
     /// Write a new revision with no operations, to fill in by hand.
     Revision {
@@ -220,8 +224,13 @@ pub fn run(args: DbArgs, app: &Application, context: &Context) -> anyhow::Result
             rev_id,
             compare_options(no_rename),
         )?,
-        DbCommand::Check { format, no_rename } => {
-            return autogenerate::check(app, chosen()?, url, format, compare_options(no_rename));
+        DbCommand::Check {
+            format,
+            no_rename,
+            offline,
+        } => {
+            let options = compare_options(no_rename);
+            return autogenerate::check(app, chosen()?, url, offline, format, options);
         }
         DbCommand::Revision {
             message,
