@@ -36,6 +36,7 @@ struct Reply {
     status: u16,
     location: Option<String>,
     set_cookie: Vec<String>,
+    headers: ureq::http::HeaderMap,
     body: String,
 }
 
@@ -63,6 +64,7 @@ fn reply(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Rep
         status: response.status().as_u16(),
         location,
         set_cookie,
+        headers: response.headers().clone(),
         body: response.body_mut().read_to_string().unwrap(),
     }
 }
@@ -378,4 +380,76 @@ fn the_stylesheet_is_served_and_the_server_stops_cleanly_on_sigterm() {
     assert_eq!(css.status, 200);
     assert!(css.body.contains("body {"));
     assert!(server.terminate().success());
+}
+
+#[test]
+fn every_response_carries_the_security_headers() {
+    let db = TestDb::new(dbmigrate::Dialect::Sqlite).unwrap();
+    let (server, _dir) = start(&db, &[]);
+    let client = visitor(&server);
+    let replies = [
+        ("a page", client.get("/index")),
+        ("the 404 page", client.get("/nowhere")),
+        ("the stylesheet", client.get("/static/style.css")),
+        ("a refused form", client.post("/register", &[])),
+        ("a redirect", client.get("/logout")),
+    ];
+    for (what, reply) in replies {
+        for (name, value) in [
+            ("content-security-policy", "frame-ancestors 'none'"),
+            ("x-content-type-options", "nosniff"),
+            ("x-frame-options", "DENY"),
+            ("referrer-policy", "same-origin"),
+        ] {
+            let header = reply
+                .headers
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_string());
+            assert!(
+                header.as_deref().is_some_and(|h| h.contains(value)),
+                "{what}: {name} is {header:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn after_logging_in_next_leads_only_to_a_path_of_this_site() {
+    let db = TestDb::new(dbmigrate::Dialect::Sqlite).unwrap();
+    let (server, _dir) = start(&db, &[]);
+    signed_up(&server, "ann");
+    let log_in_to = |next: &str| {
+        let client = visitor(&server);
+        let form = client.get(&format!("/login?next={next}"));
+        assert_eq!(
+            form.status, 200,
+            "the login page for next={next}: {}",
+            form.body
+        );
+        client
+            .post(
+                &format!("/login?next={next}"),
+                &[
+                    ("csrf_token", &form.csrf_token()),
+                    ("username", "ann"),
+                    ("password", "cat"),
+                ],
+            )
+            .location
+    };
+    for elsewhere in [
+        "/%09/evil.example",
+        "/%0A/evil.example",
+        "/%0D%0ASet-Cookie:%20x=1",
+        "//evil.example",
+        "https://evil.example",
+        "/%5Cevil.example",
+    ] {
+        assert_eq!(
+            log_in_to(elsewhere).as_deref(),
+            Some("/index"),
+            "next={elsewhere}"
+        );
+    }
+    assert_eq!(log_in_to("/user/ann").as_deref(), Some("/user/ann"));
 }

@@ -26,9 +26,14 @@ pub struct NextQuery {
 impl NextQuery {
     /// Where to go after logging in: a path on this site only, never another site.
     fn target(&self) -> Option<&str> {
-        self.next
-            .as_deref()
-            .filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
+        let next = self.next.as_deref()?;
+        let on_this_site = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\');
+        // Browsers drop tabs and line breaks from a URL (`/\t/evil.example` is
+        // `//evil.example` to them), and a header cannot carry them: such a value leads
+        // nowhere.
+        let plain = !next.chars().any(|c| c.is_control() || c.is_whitespace());
+        let a_path = next.parse::<axum::http::uri::PathAndQuery>().is_ok();
+        (on_this_site && plain && a_path).then_some(next)
     }
 }
 
@@ -399,5 +404,17 @@ mod tests {
         assert_eq!(next("//evil.example").target(), None);
         assert_eq!(next("https://evil.example").target(), None);
         assert_eq!(next("/\\evil.example").target(), None);
+        assert_eq!(
+            next("/\t/evil.example").target(),
+            None,
+            "a tab is dropped by browsers"
+        );
+        assert_eq!(next("/\n/evil.example").target(), None);
+        assert_eq!(next("/index\r\nSet-Cookie: x=1").target(), None);
+        assert_eq!(next("/ /evil.example").target(), None);
+        assert_eq!(
+            next("/user/john?page=2").target(),
+            Some("/user/john?page=2")
+        );
     }
 }
