@@ -13,6 +13,7 @@ mod advice;
 mod autogenerate;
 mod choice;
 mod commands;
+mod drawing;
 mod listing;
 mod progress;
 mod startup;
@@ -160,6 +161,12 @@ enum DbCommand {
         /// Mark the revisions the database is at.
         #[arg(short, long)]
         indicate_current: bool,
+        /// Draw the revision graph, branches and merges, as `git log --graph` does.
+        #[arg(long)]
+        graph: bool,
+        /// `dot` writes the graph for Graphviz.
+        #[arg(long, value_enum, default_value = "text")]
+        format: HistoryFormat,
     },
     /// Show the heads: revisions no other revision follows.
     Heads {
@@ -197,6 +204,12 @@ enum DbCommand {
     },
     /// Create the database the URL names on its PostgreSQL or MySQL server, if it is missing.
     Create,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum HistoryFormat {
+    Text,
+    Dot,
 }
 
 /// Runs one `db` command for `app`.
@@ -304,6 +317,8 @@ pub fn run(args: DbArgs, app: &Application, context: &Context) -> anyhow::Result
             rev_range,
             verbose,
             indicate_current,
+            graph,
+            format,
         } => {
             let repo = chosen()?.repository;
             let wants_database =
@@ -319,9 +334,16 @@ pub fn run(args: DbArgs, app: &Application, context: &Context) -> anyhow::Result
             } else {
                 None
             };
+            let current = current.as_ref();
             print!(
                 "{}",
-                listing::history(&repo, rev_range.as_deref(), verbose, current.as_ref())?
+                match format {
+                    HistoryFormat::Dot => drawing::dot(&repo, current),
+                    HistoryFormat::Text if graph => drawing::graph(&repo, current),
+                    HistoryFormat::Text => {
+                        listing::history(&repo, rev_range.as_deref(), verbose, current)?
+                    }
+                }
             );
         }
         DbCommand::Heads { verbose } => {
