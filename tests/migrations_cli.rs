@@ -163,6 +163,46 @@ on_each_database! {
         assert!(dbmigrate::inspect::table_names(&mut dbmigrate::connect(&db_.url).unwrap()).unwrap().iter().all(|t| t == "dbmigrate_history"));
     }
 
+    fn verify_finds_a_downgrade_that_forgets_a_column_and_leaves_no_scratch_database(db_: &TestDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let (dir, url) = (dir.path(), &db_.url_string());
+        copy_of_chapter_4_repository(dir);
+        let good = ok(db(dir, url, &["verify"]));
+        assert!(good.stdout.ends_with("Every revision goes up and down as its files say.\n"), "{good:?}");
+
+        ok(db(dir, url, &["revision", "-m", "profile", "--rev-id", "f00dcafe0001"]));
+        let file = dir.join("migrations/versions/f00dcafe0001_profile.toml");
+        let text = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(&file, format!("{text}
+[[upgrade]]
+op = \"add_column\"
+table = \"user\"
+column = {{ name = \"about_me\", type = \"string(140)\" }}
+
+[[upgrade]]
+op = \"add_column\"
+table = \"user\"
+column = {{ name = \"city\", type = \"string(64)\" }}
+
+[[downgrade]]
+op = \"drop_column\"
+table = \"user\"
+column = \"about_me\"
+")).unwrap();
+        let bad = db(dir, url, &["verify"]);
+        assert_eq!(bad.code, Some(1), "{bad:?}");
+        assert!(bad.stdout.contains("revision f00dcafe0001 (profile): its downgrade does not restore the schema before it"), "{bad:?}");
+        assert!(bad.stdout.contains("'user.city'"), "{bad:?}");
+
+        let scratch = bad.stdout.lines().next().unwrap().rsplit(' ').next().unwrap().to_string();
+        let scratch = dbmigrate::DatabaseUrl::parse(&scratch).unwrap();
+        match &scratch {
+            dbmigrate::DatabaseUrl::Sqlite(dbmigrate::SqliteLocation::File(path)) => assert!(!path.exists(), "{path:?}"),
+            _ => assert!(!dbmigrate::admin::database_exists(&scratch).unwrap(), "{scratch}"),
+        }
+        assert_eq!(ok(db(dir, url, &["current"])).stdout, "", "the database of DATABASE_URL is not touched");
+    }
+
     fn a_hand_written_revision_in_a_chosen_directory_applies_and_undoes(db_: &TestDb) {
         let dir = tempfile::tempdir().unwrap();
         let (dir, url) = (dir.path(), &db_.url_string());

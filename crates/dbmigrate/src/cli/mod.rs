@@ -17,6 +17,7 @@ mod drawing;
 mod listing;
 mod progress;
 mod startup;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -204,6 +205,10 @@ enum DbCommand {
     },
     /// Create the database the URL names on its PostgreSQL or MySQL server, if it is missing.
     Create,
+    /// Run every revision up, down and up again on a scratch database (a temporary SQLite
+    /// file, or a new database on the URL's server, dropped after), checking the schema after
+    /// each step against what the revision files say.
+    Verify,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -225,6 +230,7 @@ pub fn run(args: DbArgs, app: &Application, context: &Context) -> anyhow::Result
     match args.command {
         DbCommand::Init => commands::init(app, &choice::init_directory(explicit, context))?,
         DbCommand::Create => commands::create_database(url)?,
+        DbCommand::Verify => return verify::run(&chosen()?, url),
         DbCommand::Migrate {
             message,
             no_rename,

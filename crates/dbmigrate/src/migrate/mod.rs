@@ -23,6 +23,7 @@ use crate::url::{DatabaseUrl, Dialect};
 
 mod adopt;
 mod offline;
+pub mod verify;
 pub use adopt::{Adoption, Match, find as find_adoption};
 pub use offline::{downgrade_sql, upgrade_sql};
 
