@@ -99,6 +99,19 @@ pub fn apply(
     before: &Schema,
     finish: impl FnOnce(&mut AnyConnection) -> QueryResult<()>,
 ) -> Result<Schema, ApplyError> {
+    apply_with(conn, ops, before, true, finish)
+}
+
+/// As [`apply`], outside a transaction when `in_transaction` is false (for what PostgreSQL
+/// cannot do inside one, such as `CREATE INDEX CONCURRENTLY`): `finish` then runs only
+/// after every statement succeeded.
+pub fn apply_with(
+    conn: &mut AnyConnection,
+    ops: &[Op],
+    before: &Schema,
+    in_transaction: bool,
+    finish: impl FnOnce(&mut AnyConnection) -> QueryResult<()>,
+) -> Result<Schema, ApplyError> {
     let dialect = conn.dialect();
     let plan = plan(dialect, ops, before)?;
     let mut finish = Some(finish);
@@ -106,8 +119,29 @@ pub fn apply(
         Some(finish) => finish(c),
         None => Ok(()),
     };
-    dialect.sql().run(conn, &plan, &mut finish_once)?;
+    if in_transaction {
+        dialect.sql().run(conn, &plan, &mut finish_once)?;
+    } else {
+        dialect
+            .sql()
+            .run_outside_transaction(conn, &plan, &mut finish_once)?;
+    }
     Ok(plan.after)
+}
+
+/// Each statement on its own, then `finish`: what takes effect stays, and a failure
+/// reports exactly which statements did.
+pub(crate) fn run_one_by_one(
+    conn: &mut AnyConnection,
+    plan: &Plan,
+    finish: &mut dyn FnMut(&mut AnyConnection) -> QueryResult<()>,
+) -> Result<(), ApplyError> {
+    for (position, (_, _, statement)) in plan.statements.iter().enumerate() {
+        conn.batch_execute(statement)
+            .map_err(|e| failure(plan, position, e, position == 0))?;
+    }
+    finish(conn)?;
+    Ok(())
 }
 
 /// Every statement of `plan`, stopping at the first that fails (inside a transaction, which

@@ -59,8 +59,14 @@ pub enum Op {
         columns: Vec<String>,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         unique: bool,
+        /// Without locking out writes, on PostgreSQL (`CREATE INDEX CONCURRENTLY`); the
+        /// revision must then run outside a transaction (`transaction = false`).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        concurrently: bool,
     },
     DropIndex {
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        concurrently: bool,
         table: String,
         name: String,
     },
@@ -133,7 +139,7 @@ impl Op {
             Op::DropColumn { table, column } => format!("drop column '{table}.{column}'"),
             Op::AlterColumn { table, column, .. } => format!("alter column '{table}.{column}'"),
             Op::CreateIndex { table, name, .. } => format!("create index '{name}' on '{table}'"),
-            Op::DropIndex { table, name } => format!("drop index '{name}' on '{table}'"),
+            Op::DropIndex { table, name, .. } => format!("drop index '{name}' on '{table}'"),
             Op::CreateUniqueConstraint { table, name, .. } => {
                 format!("create unique constraint '{name}' on '{table}'")
             }
@@ -157,7 +163,7 @@ impl Op {
     /// against any of the three databases runs on all of them.
     pub fn resolved(&self, schema: &Schema) -> Option<Op> {
         let (table, name) = match self {
-            Op::DropIndex { table, name } | Op::DropUniqueConstraint { table, name } => {
+            Op::DropIndex { table, name, .. } | Op::DropUniqueConstraint { table, name } => {
                 (table, name)
             }
             _ => return None,
@@ -177,6 +183,7 @@ impl Op {
                 Some(Op::DropIndex {
                     table: table.clone(),
                     name: name.clone(),
+                    concurrently: false,
                 })
             }
             _ => None,
@@ -331,6 +338,7 @@ impl Schema {
                 name,
                 columns,
                 unique,
+                ..
             } => {
                 let t = self.table_mut(table)?;
                 check_columns(t, columns)?;
@@ -341,7 +349,7 @@ impl Schema {
                     unique: *unique,
                 });
             }
-            Op::DropIndex { table, name } => {
+            Op::DropIndex { table, name, .. } => {
                 let t = self.table_mut(table)?;
                 remove_named(&mut t.indexes, |i| &i.name, name, table, "index")?;
             }
@@ -426,6 +434,7 @@ impl Table {
             name: i.name.clone(),
             columns: i.columns.clone(),
             unique: i.unique,
+            concurrently: false,
         }));
         ops
     }
@@ -552,7 +561,8 @@ mod tests {
                 table: "user".into(),
                 name: "ix_user_username".into(),
                 columns: vec!["id".into()],
-                unique: false
+                unique: false,
+                concurrently: false,
             }),
             Err(OpError::NameTaken { .. })
         ));

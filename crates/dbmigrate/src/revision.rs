@@ -18,6 +18,9 @@ pub struct Revision {
     pub message: String,
     /// When it was created, as written in the file (RFC 3339).
     pub created: String,
+    /// Whether the revision runs in one transaction (the default); `transaction = false`
+    /// for what PostgreSQL cannot do in one, such as building an index concurrently.
+    pub transaction: bool,
     pub upgrade: Vec<Op>,
     pub downgrade: Vec<Op>,
     /// Where it was read from, for messages: a path, or a name inside the binary.
@@ -49,10 +52,16 @@ struct RevisionFile {
     #[serde(default)]
     message: String,
     created: Option<toml::value::Datetime>,
+    #[serde(default = "in_a_transaction")]
+    transaction: bool,
     #[serde(default)]
     upgrade: Vec<Op>,
     #[serde(default)]
     downgrade: Vec<Op>,
+}
+
+fn in_a_transaction() -> bool {
+    true
 }
 
 #[derive(Deserialize, Default)]
@@ -104,11 +113,30 @@ impl Revision {
                 format!("'{bad}' is not a usable revision id"),
             ));
         }
+        let concurrent = file.upgrade.iter().chain(&file.downgrade).any(|op| {
+            matches!(
+                op,
+                Op::CreateIndex {
+                    concurrently: true,
+                    ..
+                } | Op::DropIndex {
+                    concurrently: true,
+                    ..
+                }
+            )
+        });
+        if concurrent && file.transaction {
+            return Err(at_key(
+                "concurrently",
+                "an index built or dropped concurrently cannot be inside a transaction: add `transaction = false` after `message`".into(),
+            ));
+        }
         Ok(Revision {
             id: file.revision,
             down,
             message: file.message,
             created: file.created.map(|c| c.to_string()).unwrap_or_default(),
+            transaction: file.transaction,
             upgrade: file.upgrade,
             downgrade: file.downgrade,
             source: source.to_string(),
@@ -125,6 +153,7 @@ impl Revision {
             down,
             message: message.to_string(),
             created: created.to_string(),
+            transaction: true,
             upgrade: Vec::new(),
             downgrade: Vec::new(),
             source: String::new(),
@@ -172,6 +201,12 @@ impl Revision {
         writeln!(out, "message = {}", quoted(&self.message)).unwrap();
         if !self.created.is_empty() {
             writeln!(out, "created = {}", self.created).unwrap();
+        }
+        if !self.transaction {
+            out.push_str(
+                "transaction = false
+",
+            );
         }
         write_ops(&mut out, "upgrade", &self.upgrade);
         write_ops(&mut out, "downgrade", &self.downgrade);

@@ -80,6 +80,7 @@ pub(super) fn key_change(table: &str, name: &str, key: &Keyed, added: bool) -> C
             name: name.into(),
             columns: key.columns.clone(),
             unique: key.unique,
+            concurrently: false,
         }
     };
     let drop = if key.constraint {
@@ -91,6 +92,7 @@ pub(super) fn key_change(table: &str, name: &str, key: &Keyed, added: bool) -> C
         Op::DropIndex {
             table: table.into(),
             name: name.into(),
+            concurrently: false,
         }
     };
     let (kind, detected) = match (added, key.constraint) {

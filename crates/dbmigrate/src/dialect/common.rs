@@ -103,7 +103,7 @@ pub(super) fn statements(
                 .expect("apply added it");
             vec![dialect.create_index(name, created)]
         }
-        Op::DropIndex { table, name } => vec![d.drop_index(table, name)],
+        Op::DropIndex { table, name, .. } => vec![d.drop_index(table, name)],
         Op::CreateUniqueConstraint {
             table,
             name,

@@ -106,6 +106,21 @@ pub trait SqlDialect: Send + Sync {
         plan: &Plan,
         finish: &mut dyn FnMut(&mut AnyConnection) -> QueryResult<()>,
     ) -> Result<(), ApplyError>;
+    /// Runs a revision that asked to run outside a transaction (`transaction = false`):
+    /// statement by statement, then `finish`.
+    fn run_outside_transaction(
+        &self,
+        conn: &mut AnyConnection,
+        plan: &Plan,
+        finish: &mut dyn FnMut(&mut AnyConnection) -> QueryResult<()>,
+    ) -> Result<(), ApplyError> {
+        crate::apply::run_one_by_one(conn, plan, finish)
+    }
+    /// What to do about what a failed statement run outside a transaction left behind.
+    fn cleanup_advice(&self, statement: &str) -> Option<String> {
+        let _ = statement;
+        None
+    }
     /// What a `--sql` script puts before and after each revision's statements.
     fn script_frame(&self) -> (&'static str, &'static str);
     /// Whether a step must start from the live catalog rather than the revisions' account

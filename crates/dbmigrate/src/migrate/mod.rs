@@ -227,15 +227,20 @@ fn tables_phrase(tables: &[String]) -> String {
 }
 
 fn outcome(dialect: &Dialect, cause: &ApplyError, remains_at: &str) -> String {
-    let _ = dialect;
     let partly_applied = matches!(cause, ApplyError::Failed(f) if !f.rolled_back);
-    if partly_applied {
+    let mut text = if partly_applied {
         format!(
             "\nThe revision is not recorded as applied. Undo the applied statements above by hand and run the command again, or finish the rest by hand and stamp the database at the revision. The history says: {remains_at}."
         )
     } else {
         format!("\nNothing of this revision was kept: the database is still at {remains_at}.")
+    };
+    if let ApplyError::Failed(failure) = cause
+        && let Some(advice) = dialect.sql().cleanup_advice(&failure.statement)
+    {
+        text.push_str(&format!(" But {advice}."));
     }
+    text
 }
 
 /// Where a database stands against a repository.
@@ -555,7 +560,8 @@ fn run_step(
             history::forget_sql(dialect, &revision.id),
         ),
     };
-    apply::apply(conn, ops, &before, |c| c.batch_execute(&record)).map_err(|cause| {
+    let finish = |c: &mut AnyConnection| c.batch_execute(&record);
+    apply::apply_with(conn, ops, &before, revision.transaction, finish).map_err(|cause| {
         MigrateError::StepFailed(Box::new(StepFailure {
             direction,
             revision: revision.id.clone(),

@@ -74,6 +74,11 @@ fn offline_script(
                 revision: id.clone(),
                 cause,
             })?;
+        let (begin, commit) = if revision.transaction {
+            (begin, commit)
+        } else {
+            ("-- outside a transaction, as the revision asks\n", "")
+        };
         out.push_str(&format!("\n-- {step}\n\n{begin}"));
         for (_, _, statement) in &plan.statements {
             let statement = statement.trim_end();

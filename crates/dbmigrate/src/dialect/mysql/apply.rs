@@ -2,9 +2,8 @@
 //! statements run one by one and a failure reports exactly which ones took effect.
 
 use diesel::QueryResult;
-use diesel::connection::SimpleConnection;
 
-use crate::apply::{ApplyError, Plan, failure};
+use crate::apply::{ApplyError, Plan, run_one_by_one};
 use crate::connection::AnyConnection;
 
 pub(super) const SCRIPT_FRAME: (&str, &str) = ("", "");
@@ -14,10 +13,5 @@ pub(super) fn run(
     plan: &Plan,
     finish: &mut dyn FnMut(&mut AnyConnection) -> QueryResult<()>,
 ) -> Result<(), ApplyError> {
-    for (position, (_, _, statement)) in plan.statements.iter().enumerate() {
-        conn.batch_execute(statement)
-            .map_err(|e| failure(plan, position, e, position == 0))?;
-    }
-    finish(conn)?;
-    Ok(())
+    run_one_by_one(conn, plan, finish)
 }

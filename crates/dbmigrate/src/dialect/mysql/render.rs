@@ -71,6 +71,7 @@ pub(super) fn op_statements(
         Op::DropIndex {
             table: name,
             name: index,
+            ..
         } => drop_index(table(before, name), table(after, name), index),
         Op::DropUniqueConstraint { table, name } => {
             vec![format!("ALTER TABLE {} DROP INDEX {}", q(table), q(name))]

@@ -58,6 +58,9 @@ impl SqlDialect for Postgres {
     ) -> Result<(), ApplyError> {
         apply::run(conn, plan, finish)
     }
+    fn cleanup_advice(&self, statement: &str) -> Option<String> {
+        render::cleanup_advice(statement)
+    }
     fn script_frame(&self) -> (&'static str, &'static str) {
         apply::SCRIPT_FRAME
     }

@@ -76,9 +76,37 @@ pub(super) fn op_statements(d: &Postgres, op: &Op, after: &Schema) -> Result<Vec
             statements.extend(common::statements(d, op, after)?);
             statements
         }
+        Op::CreateIndex {
+            table,
+            name,
+            concurrently: true,
+            ..
+        } => {
+            let index = common::table(after, table)
+                .indexes
+                .iter()
+                .find(|i| &i.name == name)
+                .expect("apply added it");
+            let plain = d.dialect().create_index(table, index);
+            vec![plain.replacen(" INDEX ", " INDEX CONCURRENTLY ", 1)]
+        }
+        Op::DropIndex {
+            name,
+            concurrently: true,
+            ..
+        } => vec![format!("DROP INDEX CONCURRENTLY {}", d.quote(name))],
         Op::Sql {
             sql, postgresql, ..
         } => vec![postgresql.as_ref().unwrap_or(sql).clone()],
         _ => common::statements(d, op, after)?,
     })
+}
+
+/// A `CREATE INDEX CONCURRENTLY` that fails leaves the index behind, marked INVALID.
+pub(super) fn cleanup_advice(statement: &str) -> Option<String> {
+    let rest = statement.split(" INDEX CONCURRENTLY ").nth(1)?;
+    let name = rest.split(" ON ").next()?.trim();
+    Some(format!(
+        "PostgreSQL leaves the index it was building, marked invalid: drop it with `DROP INDEX CONCURRENTLY {name}` before running the revision again"
+    ))
 }

@@ -60,6 +60,16 @@ impl SqlDialect for Sqlite {
     ) -> Result<(), ApplyError> {
         apply::run(conn, plan, finish)
     }
+    /// SQLite builds no index concurrently, and its table rebuilds need the transaction:
+    /// it keeps one.
+    fn run_outside_transaction(
+        &self,
+        conn: &mut AnyConnection,
+        plan: &Plan,
+        finish: &mut dyn FnMut(&mut AnyConnection) -> QueryResult<()>,
+    ) -> Result<(), ApplyError> {
+        apply::run(conn, plan, finish)
+    }
     fn script_frame(&self) -> (&'static str, &'static str) {
         apply::SCRIPT_FRAME
     }
