@@ -13,6 +13,7 @@ pub mod dialect;
 pub mod graph;
 pub mod history;
 pub mod inspect;
+pub mod lint;
 pub mod lock;
 pub mod migrate;
 pub mod model;

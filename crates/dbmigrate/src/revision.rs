@@ -21,6 +21,8 @@ pub struct Revision {
     /// Whether the revision runs in one transaction (the default); `transaction = false`
     /// for what PostgreSQL cannot do in one, such as building an index concurrently.
     pub transaction: bool,
+    /// Lint findings accepted in the file, by rule.
+    pub accept: Vec<Accepted>,
     pub upgrade: Vec<Op>,
     pub downgrade: Vec<Op>,
     /// Where it was read from, for messages: a path, or a name inside the binary.
@@ -55,9 +57,19 @@ struct RevisionFile {
     #[serde(default = "in_a_transaction")]
     transaction: bool,
     #[serde(default)]
+    accept: Vec<Accepted>,
+    #[serde(default)]
     upgrade: Vec<Op>,
     #[serde(default)]
     downgrade: Vec<Op>,
+}
+
+/// A lint finding the revision's author has looked at and accepts, with why.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Accepted {
+    pub rule: String,
+    pub reason: String,
 }
 
 fn in_a_transaction() -> bool {
@@ -131,12 +143,19 @@ impl Revision {
                 "an index built or dropped concurrently cannot be inside a transaction: add `transaction = false` after `message`".into(),
             ));
         }
+        if let Some(bare) = file.accept.iter().find(|a| a.reason.trim().is_empty()) {
+            return Err(at_key(
+                "accept",
+                format!("accepting '{}' needs a reason", bare.rule),
+            ));
+        }
         Ok(Revision {
             id: file.revision,
             down,
             message: file.message,
             created: file.created.map(|c| c.to_string()).unwrap_or_default(),
             transaction: file.transaction,
+            accept: file.accept,
             upgrade: file.upgrade,
             downgrade: file.downgrade,
             source: source.to_string(),
@@ -154,6 +173,7 @@ impl Revision {
             message: message.to_string(),
             created: created.to_string(),
             transaction: true,
+            accept: Vec::new(),
             upgrade: Vec::new(),
             downgrade: Vec::new(),
             source: String::new(),
@@ -203,10 +223,21 @@ impl Revision {
             writeln!(out, "created = {}", self.created).unwrap();
         }
         if !self.transaction {
-            out.push_str(
-                "transaction = false
-",
-            );
+            out.push_str("transaction = false\n");
+        }
+        if !self.accept.is_empty() {
+            let accepted: Vec<String> = self
+                .accept
+                .iter()
+                .map(|a| {
+                    format!(
+                        "{{ rule = {}, reason = {} }}",
+                        quoted(&a.rule),
+                        quoted(&a.reason)
+                    )
+                })
+                .collect();
+            writeln!(out, "accept = [{}]", accepted.join(", ")).unwrap();
         }
         write_ops(&mut out, "upgrade", &self.upgrade);
         write_ops(&mut out, "downgrade", &self.downgrade);
@@ -304,8 +335,21 @@ pub fn slug(message: &str) -> String {
     slug.chars().take(40).collect()
 }
 
+/// SHA-256 of what a revision does: its text with line endings normalised, and without
+/// its `accept` entry, so that accepting a lint finding later is not an edit.
 pub fn checksum(text: &str) -> String {
-    let digest = Sha256::digest(text.replace("\r\n", "\n").as_bytes());
+    let normalised = text.replace("\r\n", "\n");
+    let mut kept = String::with_capacity(normalised.len());
+    let mut open_brackets = 0i32;
+    for line in normalised.split_inclusive('\n') {
+        let starts_accept = open_brackets == 0 && line.trim_start().starts_with("accept");
+        if starts_accept || open_brackets > 0 {
+            open_brackets += line.matches('[').count() as i32 - line.matches(']').count() as i32;
+            continue;
+        }
+        kept.push_str(line);
+    }
+    let digest = Sha256::digest(kept.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -313,6 +357,17 @@ pub fn checksum(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::schema::{Column, ColumnType, Table};
+
+    #[test]
+    fn accepting_a_lint_finding_is_not_an_edit() {
+        let text = "revision = \"a1\"\nmessage = \"x\"\n";
+        let accepted = "revision = \"a1\"\nmessage = \"x\"\naccept = [\n  { rule = \"drop-table\", reason = \"r\" },\n]\n";
+        assert_eq!(checksum(text), checksum(accepted));
+        assert_ne!(
+            checksum(text),
+            checksum("revision = \"a1\"\nmessage = \"y\"\n")
+        );
+    }
 
     fn users_table_revision() -> Revision {
         let mut revision = Revision::new("users table", vec![], "2026-11-25T18:00:00Z");

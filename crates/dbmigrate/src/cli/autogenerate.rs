@@ -98,8 +98,18 @@ pub fn migrate(
     if let Some(id) = id {
         revision.id = id;
     }
+    let new_id = revision.id.clone();
     let path = repo.add(revision)?;
     println!("Generating {} ... done", path.display());
+    let mut context = crate::lint::Context {
+        repo: &repo,
+        dialect: url.dialect(),
+        database: Some(&mut conn),
+    };
+    let written = repo.revision(&new_id).expect("just added");
+    for finding in crate::lint::lint(written, &mut context)? {
+        eprintln!("lint: {finding}");
+    }
     Ok(())
 }
 
@@ -117,11 +127,16 @@ struct Report {
     pending: Vec<String>,
     edited: Vec<String>,
     comparison: Comparison,
+    /// What the lint finds in the pending revisions.
+    findings: Vec<crate::lint::Finding>,
 }
 
 impl Report {
     fn agrees(&self) -> bool {
-        self.heads.len() <= 1 && self.pending.is_empty() && self.comparison.is_empty()
+        self.heads.len() <= 1
+            && self.pending.is_empty()
+            && self.comparison.is_empty()
+            && crate::lint::exit_status(&self.findings) < 2
     }
 }
 
@@ -151,18 +166,22 @@ pub fn check(
             pending: Vec::new(),
             edited: Vec::new(),
             comparison: crate::compare::compare(&built, target, options),
+            findings: Vec::new(),
         }
     } else {
         let mut conn = connect(url)?;
         let status = checked_status(&mut conn, &repo, target)?;
         let pending =
             migrate::upgrade_path(&repo, &status.applied, &migrate::UpgradeTarget::Heads)?;
+        let comparison = compare_with_database(&mut conn, target, options)?;
+        drop(conn);
         Report {
             database: Some(url.to_string()),
             heads,
+            findings: super::lint::findings(&repo, url, &[], false)?,
             pending,
             edited: status.edited,
-            comparison: compare_with_database(&mut conn, target, options)?,
+            comparison,
         }
     };
     match format {
@@ -175,6 +194,7 @@ pub fn check(
                 "edited_revisions": report.edited,
                 "changes": report.comparison.changes,
                 "hints": report.comparison.hints,
+                "lint": report.findings,
             });
             println!("{}", serde_json::to_string_pretty(&json)?);
         }
@@ -195,6 +215,9 @@ fn print_report(app: &Application, report: &Report) {
             report.heads.join(", "),
             app.command("db merge -m MESSAGE heads")
         );
+    }
+    for finding in &report.findings {
+        println!("lint: {finding}");
     }
     if !report.pending.is_empty() {
         println!(

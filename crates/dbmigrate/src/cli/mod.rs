@@ -14,6 +14,7 @@ mod autogenerate;
 mod choice;
 mod commands;
 mod drawing;
+mod lint;
 mod listing;
 mod progress;
 mod startup;
@@ -205,6 +206,22 @@ enum DbCommand {
     },
     /// Create the database the URL names on its PostgreSQL or MySQL server, if it is missing.
     Create,
+    /// Judge revisions before they run: what they destroy, what can fail on the data
+    /// there, what locks a large PostgreSQL table, what cannot be undone. Exit 2 with an
+    /// error, 1 with a warning (findings accepted in the revision file aside).
+    Lint {
+        /// The revisions [default: those not applied to the database; all with --offline]
+        #[arg(value_name = "REVISION")]
+        revisions: Vec<String>,
+        /// No database: no rows counted.
+        #[arg(long)]
+        offline: bool,
+        #[arg(long, value_enum, default_value = "text")]
+        format: autogenerate::Format,
+        /// List the rules and leave.
+        #[arg(long)]
+        rules: bool,
+    },
     /// Run every revision up, down and up again on a scratch database (a temporary SQLite
     /// file, or a new database on the URL's server, dropped after), checking the schema after
     /// each step against what the revision files say.
@@ -231,6 +248,16 @@ pub fn run(args: DbArgs, app: &Application, context: &Context) -> anyhow::Result
         DbCommand::Init => commands::init(app, &choice::init_directory(explicit, context))?,
         DbCommand::Create => commands::create_database(url)?,
         DbCommand::Verify => return verify::run(&chosen()?, url),
+        DbCommand::Lint { rules: true, .. } => lint::print_rules(),
+        DbCommand::Lint {
+            revisions,
+            offline,
+            format,
+            ..
+        } => {
+            let json = format == autogenerate::Format::Json;
+            return lint::run(app, &chosen()?, url, &revisions, offline, json);
+        }
         DbCommand::Migrate {
             message,
             no_rename,
