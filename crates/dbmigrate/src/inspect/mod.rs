@@ -40,28 +40,48 @@ pub(crate) fn add_index_column(table: &mut Table, name: String, unique: bool, co
     }
 }
 
-/// One column pair of a catalog's foreign key listing (one row per column, in order).
-pub(crate) struct ForeignKeyColumn {
+/// One column pair of a server catalog's foreign key listing (one row per column, in
+/// order), as PostgreSQL and MySQL both return it.
+#[derive(QueryableByName)]
+pub(crate) struct ForeignKeyRow {
+    #[diesel(sql_type = Text)]
+    pub table_name: String,
+    #[diesel(sql_type = Text)]
     pub name: String,
-    pub column: String,
+    #[diesel(sql_type = Text)]
+    pub column_name: String,
+    #[diesel(sql_type = Text)]
     pub ref_table: String,
+    #[diesel(sql_type = Text)]
     pub ref_column: String,
-    pub on_delete: Option<ReferentialAction>,
+    #[diesel(sql_type = Text)]
+    pub on_delete: String,
 }
 
-pub(crate) fn add_foreign_key_column(table: &mut Table, row: ForeignKeyColumn) {
-    match table.foreign_keys.last_mut() {
-        Some(fk) if fk.name == row.name => {
-            fk.columns.push(row.column);
-            fk.ref_columns.push(row.ref_column);
+/// Adds a listing's foreign keys to their tables; `on_delete` reads the catalog's spelling
+/// of the action (`None` for the default, NO ACTION).
+pub(crate) fn add_foreign_keys(
+    tables: &mut BTreeMap<String, Table>,
+    rows: Vec<ForeignKeyRow>,
+    on_delete: impl Fn(&str) -> Option<ReferentialAction>,
+) {
+    for row in rows {
+        let Some(table) = tables.get_mut(&row.table_name) else {
+            continue;
+        };
+        match table.foreign_keys.last_mut() {
+            Some(fk) if fk.name == row.name => {
+                fk.columns.push(row.column_name);
+                fk.ref_columns.push(row.ref_column);
+            }
+            _ => table.foreign_keys.push(ForeignKey {
+                on_delete: on_delete(&row.on_delete),
+                name: row.name,
+                columns: vec![row.column_name],
+                ref_table: row.ref_table,
+                ref_columns: vec![row.ref_column],
+            }),
         }
-        _ => table.foreign_keys.push(ForeignKey {
-            name: row.name,
-            columns: vec![row.column],
-            ref_table: row.ref_table,
-            ref_columns: vec![row.ref_column],
-            on_delete: row.on_delete,
-        }),
     }
 }
 

@@ -7,7 +7,7 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{QueryResult, QueryableByName, RunQueryDsl, sql_query};
 
 use crate::inspect::{
-    ForeignKeyColumn, Name, add_foreign_key_column, add_index_column, empty_tables, normalize_type,
+    ForeignKeyRow, Name, add_foreign_keys, add_index_column, empty_tables, normalize_type,
 };
 use crate::schema::{Column, ColumnDefault, ColumnType, ReferentialAction, Table};
 
@@ -39,22 +39,6 @@ struct IndexColumnRow {
     non_unique: i64,
     #[diesel(sql_type = Text)]
     column_name: String,
-}
-
-#[derive(QueryableByName)]
-struct ForeignKeyRow {
-    #[diesel(sql_type = Text)]
-    table_name: String,
-    #[diesel(sql_type = Text)]
-    name: String,
-    #[diesel(sql_type = Text)]
-    column_name: String,
-    #[diesel(sql_type = Text)]
-    ref_table: String,
-    #[diesel(sql_type = Text)]
-    ref_column: String,
-    #[diesel(sql_type = Text)]
-    on_delete: String,
 }
 
 pub(crate) fn table_names(conn: &mut AnyConnection) -> QueryResult<Vec<String>> {
@@ -111,23 +95,10 @@ fn fill(conn: &mut AnyConnection, tables: &mut BTreeMap<String, Table>) -> Query
          ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION",
     )
     .load(conn)?;
-    for row in fk_rows {
-        let Some(table) = tables.get_mut(&row.table_name) else {
-            continue;
-        };
-        add_foreign_key_column(
-            table,
-            ForeignKeyColumn {
-                name: row.name,
-                column: row.column_name,
-                ref_table: row.ref_table,
-                ref_column: row.ref_column,
-                on_delete: ReferentialAction::parse(&row.on_delete).filter(|a| {
-                    !matches!(a, ReferentialAction::NoAction | ReferentialAction::Restrict)
-                }),
-            },
-        );
-    }
+    add_foreign_keys(tables, fk_rows, |action| {
+        ReferentialAction::parse(action)
+            .filter(|a| !matches!(a, ReferentialAction::NoAction | ReferentialAction::Restrict))
+    });
 
     let index_rows: Vec<IndexColumnRow> = sql_query(
         "SELECT CAST(TABLE_NAME AS CHAR) AS table_name, CAST(INDEX_NAME AS CHAR) AS index_name, CAST(NON_UNIQUE AS SIGNED) AS non_unique, \

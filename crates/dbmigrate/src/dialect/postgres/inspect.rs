@@ -7,7 +7,7 @@ use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel::{QueryResult, QueryableByName, RunQueryDsl, sql_query};
 
 use crate::inspect::{
-    ForeignKeyColumn, Name, add_foreign_key_column, add_index_column, empty_tables, normalize_type,
+    ForeignKeyRow, Name, add_foreign_keys, add_index_column, empty_tables, normalize_type,
 };
 use crate::schema::{Column, ColumnDefault, ReferentialAction, Table, UniqueConstraint};
 
@@ -47,22 +47,6 @@ struct IndexColumnRow {
     is_constraint: bool,
     #[diesel(sql_type = Text)]
     column_name: String,
-}
-
-#[derive(QueryableByName)]
-struct ForeignKeyRow {
-    #[diesel(sql_type = Text)]
-    table_name: String,
-    #[diesel(sql_type = Text)]
-    name: String,
-    #[diesel(sql_type = Text)]
-    column_name: String,
-    #[diesel(sql_type = Text)]
-    ref_table: String,
-    #[diesel(sql_type = Text)]
-    ref_column: String,
-    #[diesel(sql_type = Text)]
-    on_delete: String,
 }
 
 pub(crate) fn table_names(conn: &mut AnyConnection) -> QueryResult<Vec<String>> {
@@ -167,28 +151,13 @@ fn fill(conn: &mut AnyConnection, tables: &mut BTreeMap<String, Table>) -> Query
          ORDER BY t.relname, c.conname, k.ord",
     )
     .load(conn)?;
-    for row in fk_rows {
-        let Some(table) = tables.get_mut(&row.table_name) else {
-            continue;
-        };
-        let on_delete = match row.on_delete.as_str() {
-            "r" => Some(ReferentialAction::Restrict),
-            "c" => Some(ReferentialAction::Cascade),
-            "n" => Some(ReferentialAction::SetNull),
-            "d" => Some(ReferentialAction::SetDefault),
-            _ => None,
-        };
-        add_foreign_key_column(
-            table,
-            ForeignKeyColumn {
-                name: row.name,
-                column: row.column_name,
-                ref_table: row.ref_table,
-                ref_column: row.ref_column,
-                on_delete,
-            },
-        );
-    }
+    add_foreign_keys(tables, fk_rows, |action| match action {
+        "r" => Some(ReferentialAction::Restrict),
+        "c" => Some(ReferentialAction::Cascade),
+        "n" => Some(ReferentialAction::SetNull),
+        "d" => Some(ReferentialAction::SetDefault),
+        _ => None,
+    });
     Ok(())
 }
 
