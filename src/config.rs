@@ -35,6 +35,10 @@ pub struct Settings {
 pub enum ConfigError {
     #[error(transparent)]
     DatabaseUrl(#[from] UrlError),
+    #[error(
+        "DATABASE_URL is set but empty; give it a URL, or unset it for the default, sqlite:///{DEFAULT_DATABASE}"
+    )]
+    EmptyDatabaseUrl,
     #[error("cannot read {path}: {reason}; fix or remove that file")]
     DotEnv { path: String, reason: String },
     #[error("{name} must be a whole number from 1 to {max}, not '{value}'")]
@@ -55,11 +59,15 @@ impl Settings {
                 reason: e.to_string(),
             })?;
         }
-        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+        Self::from_lookup(|name| std::env::var(name).ok())
     }
 
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let (database_url, database_url_origin) = match lookup("DATABASE_URL") {
+    /// The settings from `read` (a variable's value, set or not); an empty value is no
+    /// value, except for DATABASE_URL, where it is a mistake to point out.
+    pub fn from_lookup(read: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let lookup = |name: &str| read(name).filter(|v| !v.trim().is_empty());
+        let (database_url, database_url_origin) = match read("DATABASE_URL") {
+            Some(url) if url.trim().is_empty() => return Err(ConfigError::EmptyDatabaseUrl),
             Some(url) => (DatabaseUrl::parse(&url)?, Origin::Environment),
             None => (DatabaseUrl::sqlite_file(DEFAULT_DATABASE), Origin::Default),
         };
@@ -133,6 +141,20 @@ mod tests {
         let s = settings(&[("SECRET_KEY", "k"), ("POSTS_PER_PAGE", "5")]).unwrap();
         assert!(s.secret_key_warning().is_none());
         assert_eq!(s.posts_per_page, 5);
+    }
+
+    #[test]
+    fn an_empty_database_url_is_pointed_out_not_taken_for_the_default() {
+        assert!(matches!(
+            settings(&[("DATABASE_URL", " ")]),
+            Err(ConfigError::EmptyDatabaseUrl)
+        ));
+        assert!(
+            settings(&[("SECRET_KEY", "")])
+                .unwrap()
+                .secret_key_warning()
+                .is_some()
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The binary as a user runs it: settings, and one clear line for each bad DATABASE_URL.
 
 mod support;
-use support::{Server, microblog};
+use support::{Printed, Server, copy_of_chapter_4_repository, db, microblog};
 
 use dbmigrate::Dialect;
 use dbmigrate::testing::TestDb;
@@ -259,5 +259,60 @@ fn the_web_server_refuses_an_in_memory_database_with_the_reason() {
     assert!(
         stderr.contains("in-memory SQLite database") && stderr.contains("sqlite:///app.db"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn an_empty_database_url_is_pointed_out_not_taken_for_the_default() {
+    refused(
+        "",
+        &[
+            "DATABASE_URL is set but empty",
+            "unset it for the default, sqlite:///app.db",
+        ],
+    );
+}
+
+#[test]
+fn an_offline_range_the_wrong_way_round_names_the_command_that_goes_that_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let ran: Printed = db(
+        dir.path(),
+        "sqlite:///app.db",
+        &["upgrade", "--sql", "head:e517"],
+    );
+    assert_eq!(ran.code, Some(1), "{ran:?}");
+    assert!(
+        ran.stderr.contains("going from 'head' to 'e517' is a downgrade; use `microblog db downgrade --sql head:e517`"),
+        "{ran:?}"
+    );
+    let ran: Printed = db(
+        dir.path(),
+        "sqlite:///app.db",
+        &["downgrade", "--sql", "e517:head"],
+    );
+    assert_eq!(ran.code, Some(1), "{ran:?}");
+    assert!(
+        ran.stderr
+            .contains("is an upgrade; use `microblog db upgrade --sql e517:head`"),
+        "{ran:?}"
+    );
+}
+
+#[test]
+fn a_revision_file_named_after_another_id_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_of_chapter_4_repository(dir.path());
+    let versions = dir.path().join("migrations/versions");
+    std::fs::rename(
+        versions.join("e517276bb1c2_users_table.toml"),
+        versions.join("users_table.toml"),
+    )
+    .unwrap();
+    let ran: Printed = db(dir.path(), "sqlite:///app.db", &["history"]);
+    assert_eq!(ran.code, Some(1), "{ran:?}");
+    assert!(
+        ran.stderr.contains("users_table.toml holds revision 'e517276bb1c2', but its name does not start with that id"),
+        "{ran:?}"
     );
 }

@@ -20,8 +20,6 @@ fn the_tutorials_commands_print_what_it_shows() {
     trycmd::TestCases::new()
         .register_bin("microblog", microblog)
         .register_bin("followers", followers)
-        .env("DATABASE_URL", "")
-        .env("MIGRATIONS_DIR", "")
         .case("docs/tutorial.md");
 }
 

@@ -54,6 +54,23 @@ pub enum RepositoryError {
     },
     #[error("{0} cannot be changed: new revisions are written to a repository on disk")]
     ReadOnly(Location),
+    #[error(
+        "{file} holds revision '{id}', but its name does not start with that id; rename it {id}_….toml, so that the folder says what it holds"
+    )]
+    MisnamedFile { file: String, id: String },
+}
+
+/// A revision file is named `<id>_<slug>.toml` (or `<id>.toml`).
+fn named_after(file_name: &str, revision: &Revision) -> Result<(), RepositoryError> {
+    let rest = file_name.strip_prefix(revision.id.as_str());
+    if rest.is_some_and(|r| r.starts_with('_') || r.starts_with('.')) {
+        Ok(())
+    } else {
+        Err(RepositoryError::MisnamedFile {
+            file: revision.source.clone(),
+            id: revision.id.clone(),
+        })
+    }
 }
 
 fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> RepositoryError {
@@ -88,7 +105,13 @@ impl Repository {
         let mut revisions = Vec::with_capacity(paths.len());
         for path in paths {
             let text = std::fs::read_to_string(&path).map_err(io("read", &path))?;
-            revisions.push(Revision::parse(&text, &path.display().to_string())?);
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let revision = Revision::parse(&text, &path.display().to_string())?;
+            named_after(&name, &revision)?;
+            revisions.push(revision);
         }
         Repository::from_revisions(Location::Directory(dir.to_path_buf()), revisions)
     }

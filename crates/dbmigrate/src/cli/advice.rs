@@ -70,6 +70,14 @@ fn migrate_advice(error: &MigrateError, app: &Application) -> Option<String> {
             app.command("db stamp REVISION")
         ),
         MigrateError::Repository(error) => return repository_advice(error, app),
+        MigrateError::WrongDirection {
+            from,
+            to,
+            direction,
+        } => format!(
+            "use {}",
+            app.command(&format!("db {direction} --sql {from}:{to}"))
+        ),
         _ => return None,
     })
 }

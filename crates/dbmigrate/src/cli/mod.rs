@@ -72,15 +72,21 @@ pub struct Context {
 }
 
 impl Context {
-    /// `DATABASE_URL` and `MIGRATIONS_DIR` from the environment, with a default URL.
-    pub fn from_environment(default_url: DatabaseUrl) -> Result<Context, crate::UrlError> {
-        let read = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    /// `DATABASE_URL` and `MIGRATIONS_DIR` from the environment, with a default URL. A
+    /// DATABASE_URL set but empty is refused rather than taken for the default.
+    pub fn from_environment(default_url: DatabaseUrl) -> anyhow::Result<Context> {
+        let read = |name: &str| std::env::var(name).ok();
         Ok(Context {
             url: match read("DATABASE_URL") {
+                Some(url) if url.trim().is_empty() => anyhow::bail!(
+                    "DATABASE_URL is set but empty; give it a URL, or unset it for the default, {default_url}"
+                ),
                 Some(url) => DatabaseUrl::parse(&url)?,
                 None => default_url,
             },
-            migrations_dir: read("MIGRATIONS_DIR").map(PathBuf::from),
+            migrations_dir: read("MIGRATIONS_DIR")
+                .filter(|v| !v.trim().is_empty())
+                .map(PathBuf::from),
         })
     }
 }

@@ -204,6 +204,13 @@ pub enum MigrateError {
     },
     #[error("`--sql` for a downgrade needs to know where to start: give a range FROM:TO")]
     OfflineDowngradeNeedsStart,
+    #[error("going from '{from}' to '{to}' is {}", match .direction { Direction::Upgrade => "an upgrade", Direction::Downgrade => "a downgrade" })]
+    WrongDirection {
+        from: String,
+        to: String,
+        /// Which way it really goes.
+        direction: Direction,
+    },
 }
 
 /// A revision the database refused, and where that left the database.

@@ -25,6 +25,22 @@ pub fn upgrade_sql(
         Some(from) => stamp_set(repo, &[from.to_string()])?,
         None => BTreeSet::new(),
     };
+    if let (Some(from), UpgradeTarget::Revision(to)) = (from, target) {
+        let to_id = &repo.resolve(to)?.id;
+        let from_ids = stamp_set(repo, &[from.to_string()])?;
+        if applied.contains(to_id)
+            && !repo
+                .graph()
+                .ancestors_and_self(to_id)
+                .is_superset(&from_ids)
+        {
+            return Err(MigrateError::WrongDirection {
+                from: from.to_string(),
+                to: to.clone(),
+                direction: Direction::Downgrade,
+            });
+        }
+    }
     let path = upgrade_path(repo, &applied, target)?;
     offline_script(repo, dialect, applied, &path, Direction::Upgrade)
 }
@@ -37,6 +53,17 @@ pub fn downgrade_sql(
     target: &DowngradeTarget,
 ) -> Result<String, MigrateError> {
     let applied = stamp_set(repo, &[from.to_string()])?;
+    if let DowngradeTarget::Revision(to) = target {
+        let after_from =
+            matches!(to.as_str(), "head" | "heads") || !applied.contains(&repo.resolve(to)?.id);
+        if after_from {
+            return Err(MigrateError::WrongDirection {
+                from: from.to_string(),
+                to: to.clone(),
+                direction: Direction::Upgrade,
+            });
+        }
+    }
     let path = downgrade_path(repo, &applied, target)?;
     offline_script(repo, dialect, applied, &path, Direction::Downgrade)
 }
