@@ -453,3 +453,88 @@ fn after_logging_in_next_leads_only_to_a_path_of_this_site() {
     }
     assert_eq!(log_in_to("/user/ann").as_deref(), Some("/user/ann"));
 }
+
+on_each_database! {
+    fn a_nul_character_anywhere_is_an_answer_not_a_failure(db: &TestDb) {
+        let (server, _dir) = start(db, &[]);
+        let client = signed_up(&server, "ann");
+        let written = client.write("a\0b");
+        assert_eq!(written.status, 200, "{}", written.body);
+        assert!(written.body.contains("cannot hold the NUL character"), "{}", written.body);
+        assert_eq!(client.get("/user/a%00b").status, 404);
+        let stranger = visitor(&server);
+        let login = stranger.log_in("ann\0", "cat");
+        assert_eq!(login.status, 200, "{}", login.body);
+        assert!(login.body.contains("cannot hold the NUL character"), "{}", login.body);
+        let register = stranger.register("bob\0", "bob@example.com", "cat");
+        assert_eq!(register.status, 200, "{}", register.body);
+        assert_eq!(rows(db, "user"), 1);
+        assert_eq!(rows(db, "post"), 0);
+    }
+}
+
+#[test]
+fn what_the_framework_refuses_is_shown_in_the_sites_layout_with_its_status() {
+    let db = TestDb::new(dbmigrate::Dialect::Sqlite).unwrap();
+    let (server, _dir) = start(&db, &[]);
+    let client = visitor(&server);
+    let json = reply(
+        client
+            .agent
+            .post(&format!("{}/login", client.base))
+            .header("Content-Type", "application/json")
+            .send("{}"),
+    );
+    assert_eq!(json.status, 415);
+    assert!(
+        json.body.contains("<title>") && json.body.contains("Request not understood"),
+        "{}",
+        json.body
+    );
+    let too_much = post_raw(&server, "/register", 3 * 1024 * 1024);
+    assert!(too_much.starts_with("HTTP/1.1 413"), "{too_much}");
+    assert!(too_much.contains("Too much sent"), "{too_much}");
+}
+
+/// Sends a form body of `size` bytes over a plain socket: the server answers before it has
+/// read everything, which an HTTP client library reports as a broken pipe, not a response.
+fn post_raw(server: &Server, path: &str, size: usize) -> String {
+    use std::io::{Read, Write};
+    let address = server.base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {size}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        let body = vec![b'x'; size];
+        let _ = writer.write_all(&body);
+    });
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    sender.join().unwrap();
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+#[test]
+fn messages_for_a_client_that_never_reads_them_do_not_pile_up_in_its_cookie() {
+    let db = TestDb::new(dbmigrate::Dialect::Sqlite).unwrap();
+    let (server, _dir) = start(&db, &[]);
+    let client = signed_up(&server, "ann");
+    let mut largest = 0;
+    for n in 0..30 {
+        let written = client.write(&format!("post {n}"));
+        assert_eq!(written.status, 303, "{}", written.body);
+        largest = largest.max(
+            written
+                .set_cookie
+                .iter()
+                .map(String::len)
+                .max()
+                .unwrap_or(0),
+        );
+    }
+    assert!(largest < 600, "a session cookie of {largest} bytes");
+}

@@ -11,7 +11,7 @@ use minijinja::Value;
 use minijinja::value::Serde;
 use serde::Deserialize;
 
-use super::pages::{Errors, check_length, current_user, refused_form};
+use super::pages::{Errors, check_length, check_no_nul, current_user, refused_form};
 use super::visit::Visit;
 use super::{App, Page, SharedApp};
 use crate::models::{User, max_length, user};
@@ -135,6 +135,8 @@ pub async fn login(
     let mut errors = Errors::new();
     required(&mut errors, "username", &form.username);
     required(&mut errors, "password", &form.password);
+    check_no_nul(&mut errors, "username", &form.username);
+    check_no_nul(&mut errors, "password", &form.password);
     if !errors.is_empty() {
         return show_login(&app, visit, &next, &form, errors);
     }
@@ -225,6 +227,14 @@ fn check_registration(form: &RegisterForm) -> Errors {
     required(&mut errors, "email", email);
     required(&mut errors, "password", &form.password);
     required(&mut errors, "password2", &form.password2);
+    for (field, value) in [
+        ("username", username),
+        ("email", email),
+        ("password", form.password.as_str()),
+        ("password2", form.password2.as_str()),
+    ] {
+        check_no_nul(&mut errors, field, value);
+    }
     check_length(
         &mut errors,
         "username",

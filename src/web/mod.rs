@@ -204,6 +204,10 @@ pub fn router(app: SharedApp) -> Router {
         )
         .route("/static/style.css", get(stylesheet))
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            framework_rejections,
+        ))
         .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn(log_request))
         .with_state(app)
@@ -247,6 +251,48 @@ async fn security_headers(request: Request, next: Next) -> Response {
         headers.insert(name, header::HeaderValue::from_static(value));
     }
     response
+}
+
+/// The framework's own refusals (a body too large, a form it cannot read) come as plain
+/// text; they are shown in the site's layout instead, with their status.
+async fn framework_rejections(
+    State(app): State<SharedApp>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let headers = request.headers().clone();
+    let response = next.run(request).await;
+    let plain_text = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"text/plain"));
+    let (title, explanation) = match response.status() {
+        _ if !plain_text => return response,
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "Too much sent",
+            "The form sent more than this site accepts, so nothing was done.",
+        ),
+        StatusCode::BAD_REQUEST
+        | StatusCode::UNSUPPORTED_MEDIA_TYPE
+        | StatusCode::UNPROCESSABLE_ENTITY => (
+            "Request not understood",
+            "What was sent is not a form this site can read, so nothing was done. Go back, reload the page and send it again.",
+        ),
+        _ => return response,
+    };
+    let status = response.status();
+    let visit = app.visit(&headers);
+    app.page(
+        visit,
+        Page {
+            status,
+            ..Page::new(
+                "rejected.html",
+                None,
+                minijinja::context! { title => title, explanation => explanation },
+            )
+        },
+    )
 }
 
 /// One line per request: method, path, status, time taken.

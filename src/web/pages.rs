@@ -20,6 +20,16 @@ use dbmigrate::model::DbError;
 /// Field name to the messages shown next to it.
 pub type Errors = BTreeMap<&'static str, Vec<String>>;
 
+/// Refuses the NUL character, which PostgreSQL cannot store in text (and nobody types).
+pub fn check_no_nul(errors: &mut Errors, field: &'static str, value: &str) {
+    if value.contains('\0') {
+        errors
+            .entry(field)
+            .or_default()
+            .push("This field cannot hold the NUL character.".into());
+    }
+}
+
 /// Refuses a value longer than its column holds, as the database would.
 pub fn check_length(errors: &mut Errors, field: &'static str, value: &str, max: usize) {
     if value.chars().count() > max {
@@ -219,6 +229,7 @@ pub async fn write_post(
     if body.is_empty() {
         errors.insert("post", vec!["This field is required.".into()]);
     }
+    check_no_nul(&mut errors, "post", &body);
     check_length(&mut errors, "post", &body, max_length::<Post>("body"));
     if !errors.is_empty() {
         return show_index(&app, visit, 1, Some(form.post), errors).await;
@@ -271,6 +282,9 @@ pub async fn user(
     Query(query): Query<PageQuery>,
 ) -> Response {
     let visit = app.visit(&headers);
+    if username.contains('\0') {
+        return app.not_found(visit, None);
+    }
     let (page, per_page) = (query.number(), app.posts_per_page);
     let viewer_id = visit.user_id();
     let key = format!("{}?page={page}", user_url(&username));

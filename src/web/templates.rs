@@ -19,6 +19,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../templates/register.html"),
     ),
     ("400.html", include_str!("../../templates/400.html")),
+    (
+        "rejected.html",
+        include_str!("../../templates/rejected.html"),
+    ),
     ("404.html", include_str!("../../templates/404.html")),
     ("500.html", include_str!("../../templates/500.html")),
 ];

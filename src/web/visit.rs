@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha512};
 
 const COOKIE_NAME: &str = "session";
+/// The most messages a session keeps for the next page.
+const MAX_FLASHES: usize = 3;
 const REMEMBER_DAYS: i64 = 30;
 
 /// The signing key, derived from SECRET_KEY of any length.
@@ -99,8 +101,15 @@ impl Visit {
                 == 0
     }
 
+    /// Keeps a message for the next page shown. A client that never asks for one (a script
+    /// that does not follow redirects) keeps only the last few, so the cookie stays small.
     pub fn flash(&mut self, message: impl Into<String>) {
-        self.data.flashes.push(message.into());
+        let message = message.into();
+        let flashes = &mut self.data.flashes;
+        flashes.retain(|m| *m != message);
+        flashes.push(message);
+        let excess = flashes.len().saturating_sub(MAX_FLASHES);
+        flashes.drain(..excess);
         self.changed = true;
     }
 
