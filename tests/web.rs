@@ -156,6 +156,22 @@ fn signed_up(server: &Server, name: &str) -> Client {
     client
 }
 
+/// Another client carrying a copy of `client`'s session cookie, as a thief would.
+fn copy_of(client: &Client, server: &Server) -> Client {
+    let copy = visitor(server);
+    let uri: ureq::http::Uri = client.base.parse().unwrap();
+    let value = client
+        .agent
+        .cookie_jar_lock()
+        .iter()
+        .find(|c| c.name() == "session")
+        .map(|c| c.value().to_string())
+        .expect("a session cookie");
+    let cookie = ureq::Cookie::parse(format!("session={value}"), &uri).unwrap();
+    copy.agent.cookie_jar_lock().insert(cookie, &uri).unwrap();
+    copy
+}
+
 on_each_database! {
     fn a_visitor_registers_logs_in_posts_and_sees_the_post_everywhere(db: &TestDb) {
         let (server, _dir) = start(db, &[]);
@@ -182,6 +198,43 @@ on_each_database! {
         assert!(home.body.contains("href=\"/login\"") && !home.body.contains("Hi, john!"));
         assert!(home.body.contains("my first post!"), "anyone can read the posts");
         assert_eq!((rows(db, "user"), rows(db, "post")), (1, 1));
+    }
+
+    fn logging_out_ends_every_copy_of_the_session_on_every_device(db: &TestDb) {
+        let (server, _dir) = start(db, &[]);
+        let laptop = signed_up(&server, "ann");
+        let phone = visitor(&server);
+        assert_eq!(phone.log_in("ann", "cat").location.as_deref(), Some("/index"));
+        let stolen = copy_of(&laptop, &server);
+        assert!(stolen.get("/index").body.contains("Hi, ann!"), "the copy works until logout");
+        let tokens = [stolen.get("/index").csrf_token(), phone.get("/index").csrf_token()];
+
+        laptop.follow(laptop.get("/logout"));
+        for (client, token) in [&stolen, &phone].into_iter().zip(tokens) {
+            assert!(!client.get("/index").body.contains("Hi, ann!"));
+            let refused = client.post("/index", &[("csrf_token", &token), ("post", "not mine")]);
+            assert_eq!(refused.status, 303, "{}", refused.body);
+            assert!(refused.location.unwrap().starts_with("/login"));
+        }
+        assert_eq!(rows(db, "post"), 0);
+
+        assert_eq!(phone.log_in("ann", "cat").location.as_deref(), Some("/index"));
+        assert_eq!(phone.write("mine").status, 303);
+        assert_eq!(rows(db, "post"), 1);
+    }
+
+    fn a_new_password_ends_the_sessions_made_with_the_old_one(db: &TestDb) {
+        let (server, _dir) = start(db, &[]);
+        let client = signed_up(&server, "ann");
+        let bystander = signed_up(&server, "bob");
+        let mut conn = dbmigrate::connect(&db.url).unwrap();
+        let sql = format!(
+            "UPDATE {} SET password_hash = 'set elsewhere' WHERE username = 'ann'",
+            db.dialect().quote("user")
+        );
+        diesel::connection::SimpleConnection::batch_execute(&mut conn, &sql).unwrap();
+        assert!(!client.get("/index").body.contains("Hi, ann!"));
+        assert!(bystander.get("/index").body.contains("Hi, bob!"));
     }
 
     fn anonymous_pages_show_every_change_wherever_it_was_made(db: &TestDb) {

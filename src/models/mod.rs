@@ -27,6 +27,10 @@ mod declared {
         pub email: Option<String>,
         #[column(length = 128)]
         pub password_hash: Option<String>,
+        /// Raised when the user logs out or changes password: a session cookie carrying an
+        /// earlier one is no longer honoured, wherever it was copied to.
+        #[column(server_default = "0")]
+        pub session_generation: i32,
     }
 
     #[model(table = "post", repr = "<Post {body}>")]

@@ -163,7 +163,7 @@ pub async fn login(
     .unwrap_or(false);
     match found {
         Some(user) if verified => {
-            visit.log_in(user.id, form.remember_me.is_some());
+            visit.log_in(&user, form.remember_me.is_some());
             app.redirect(visit, next.target().unwrap_or("/index"))
         }
         _ => {
@@ -189,6 +189,12 @@ fn query_of(next: &NextQuery) -> String {
 
 pub async fn logout(State(app): State<SharedApp>, headers: HeaderMap) -> Response {
     let mut visit = app.visit(&headers);
+    if let Some(login) = visit.login() {
+        if let Err(e) = app.db.try_run(move |s| login.end_everywhere(s)).await {
+            return app.failure(visit, e);
+        }
+        app.db.note_write();
+    }
     visit.log_out();
     app.redirect(visit, "/index")
 }

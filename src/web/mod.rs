@@ -93,7 +93,7 @@ impl App {
     /// A page an anonymous visitor may be shown from the cache: its version of the data,
     /// and the page itself if it is there.
     async fn kept_page(&self, visit: &Visit, key: &str) -> (Option<DataVersion>, Option<Response>) {
-        if visit.user_id().is_some() || visit.has_flashes() {
+        if visit.login().is_some() || visit.has_flashes() {
             return (None, None);
         }
         let Some(version) = self.db.data_version().await else {

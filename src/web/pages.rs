@@ -126,10 +126,10 @@ impl Listing {
 
 /// The logged-in visitor's user, if any (a session whose user is gone counts as none).
 pub async fn current_user(app: &App, visit: &Visit) -> Result<Option<User>, String> {
-    let Some(id) = visit.user_id() else {
+    let Some(login) = visit.login() else {
         return Ok(None);
     };
-    app.db.try_run(move |s| s.get::<User>(id)).await
+    app.db.try_run(move |s| login.user(s)).await
 }
 
 #[derive(Deserialize, Default)]
@@ -157,7 +157,7 @@ async fn show_index(
     errors: Errors,
 ) -> Response {
     let per_page = app.posts_per_page;
-    let user_id = visit.user_id();
+    let login = visit.login();
     let key = format!("/index?page={page}");
     let (version, kept) = if form.is_none() && errors.is_empty() {
         app.kept_page(&visit, &key).await
@@ -170,8 +170,8 @@ async fn show_index(
     let loaded = app
         .db
         .try_run(move |s| -> Result<_, DbError> {
-            let user = match user_id {
-                Some(id) => s.get::<User>(id)?,
+            let user = match login {
+                Some(login) => login.user(s)?,
                 None => None,
             };
             let rows = Post::newest_with_authors(s.conn(), per_page + 1, (page - 1) * per_page)?;
@@ -217,7 +217,7 @@ pub async fn write_post(
     Form(form): Form<PostForm>,
 ) -> Response {
     let mut visit = app.visit(&headers);
-    let Some(user_id) = visit.user_id() else {
+    let Some(login) = visit.login() else {
         visit.flash("Please log in to access this page.");
         return app.redirect(visit, "/login?next=%2Findex");
     };
@@ -238,7 +238,7 @@ pub async fn write_post(
     let written = app
         .db
         .try_run(move |s| -> Result<bool, DbError> {
-            let Some(author) = s.get::<User>(user_id)? else {
+            let Some(author) = login.user(s)? else {
                 return Ok(false);
             };
             s.add(Post::new(&body).author(&author));
@@ -286,7 +286,7 @@ pub async fn user(
         return app.not_found(visit, None);
     }
     let (page, per_page) = (query.number(), app.posts_per_page);
-    let viewer_id = visit.user_id();
+    let login = visit.login();
     let key = format!("{}?page={page}", user_url(&username));
     let (version, kept) = app.kept_page(&visit, &key).await;
     if let Some(kept) = kept {
@@ -295,8 +295,8 @@ pub async fn user(
     let loaded = app
         .db
         .try_run(move |s| -> Result<_, DbError> {
-            let viewer = match viewer_id {
-                Some(id) => s.get::<User>(id)?,
+            let viewer = match login {
+                Some(login) => login.user(s)?,
                 None => None,
             };
             let shown: Option<User> = user::table

@@ -8,12 +8,18 @@ use axum::response::Response;
 use cookie::time::Duration;
 use cookie::{Cookie, CookieJar, Key, SameSite};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha512};
+use sha2::{Digest, Sha256, Sha512};
+
+use crate::models::{User, user};
+use dbmigrate::model::{DbError, Session};
+use diesel::prelude::*;
 
 const COOKIE_NAME: &str = "session";
 /// The most messages a session keeps for the next page.
 const MAX_FLASHES: usize = 3;
-const REMEMBER_DAYS: i64 = 30;
+/// How long a login lasts, whatever the browser does with its cookie.
+const REMEMBERED_FOR: Duration = Duration::days(30);
+const NOT_REMEMBERED_FOR: Duration = Duration::hours(24);
 
 /// The signing key, derived from SECRET_KEY of any length.
 pub fn signing_key(secret: &str) -> Key {
@@ -24,6 +30,15 @@ pub fn signing_key(secret: &str) -> Key {
 struct Data {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     user_id: Option<i32>,
+    /// The user's session generation at login; see [`Login`].
+    #[serde(default)]
+    generation: i32,
+    /// When the login ends, in seconds since the Unix epoch.
+    #[serde(default)]
+    expires: i64,
+    /// [`password_tag`] of the user's password hash at login.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    password: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     csrf: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -50,23 +65,40 @@ impl Visit {
                 }
             }
         }
-        let data = jar
+        let data: Data = jar
             .signed(key)
             .get(COOKIE_NAME)
             .and_then(|c| serde_json::from_str(c.value()).ok())
             .unwrap_or_default();
-        Visit {
+        let mut visit = Visit {
             data,
             changed: false,
+        };
+        if visit.data.user_id.is_some() && visit.data.expires <= unix_now() {
+            visit.log_out();
         }
+        visit
     }
 
-    pub fn user_id(&self) -> Option<i32> {
-        self.data.user_id
+    /// Who this session says is logged in, until the database says otherwise.
+    pub fn login(&self) -> Option<Login> {
+        self.data.user_id.map(|user_id| Login {
+            user_id,
+            generation: self.data.generation,
+            password: password_tag_from_hex(&self.data.password),
+        })
     }
 
-    pub fn log_in(&mut self, user_id: i32, remember: bool) {
-        self.data.user_id = Some(user_id);
+    pub fn log_in(&mut self, user: &User, remember: bool) {
+        self.data.user_id = Some(user.id);
+        self.data.generation = user.session_generation;
+        self.data.password = hex(&password_tag(user));
+        let lasts = if remember {
+            REMEMBERED_FOR
+        } else {
+            NOT_REMEMBERED_FOR
+        };
+        self.data.expires = unix_now() + lasts.whole_seconds();
         self.data.remember = remember;
         // A new token after logging in, so that one seen before cannot be replayed.
         self.data.csrf = new_token();
@@ -75,6 +107,9 @@ impl Visit {
 
     pub fn log_out(&mut self) {
         self.data.user_id = None;
+        self.data.generation = 0;
+        self.data.expires = 0;
+        self.data.password.clear();
         self.data.remember = false;
         self.data.csrf.clear();
         self.changed = true;
@@ -139,7 +174,7 @@ impl Visit {
         cookie.set_http_only(true);
         cookie.set_same_site(SameSite::Lax);
         if self.data.remember {
-            cookie.set_max_age(Duration::days(REMEMBER_DAYS));
+            cookie.set_max_age(REMEMBERED_FOR);
         }
         let mut jar = CookieJar::new();
         jar.signed_mut(key).add(cookie);
@@ -152,10 +187,73 @@ impl Visit {
     }
 }
 
+/// A logged-in session as its cookie states it. It holds only while the user's session
+/// generation and password are still those it was issued with: logging out raises the
+/// generation, which ends every copy of every session the user had, and so does a new
+/// password, however it was set.
+#[derive(Debug, Clone, Copy)]
+pub struct Login {
+    user_id: i32,
+    generation: i32,
+    password: Option<PasswordTag>,
+}
+
+/// A short digest of a password hash: enough to notice that the hash changed.
+type PasswordTag = [u8; 8];
+
+fn password_tag(user: &User) -> PasswordTag {
+    let digest = Sha256::digest(user.password_hash.as_deref().unwrap_or("").as_bytes());
+    digest[..8]
+        .try_into()
+        .expect("a SHA-256 digest is longer than 8 bytes")
+}
+
+fn password_tag_from_hex(text: &str) -> Option<PasswordTag> {
+    let mut tag = PasswordTag::default();
+    if text.len() != 2 * tag.len() {
+        return None;
+    }
+    for (byte, pair) in tag.iter_mut().zip(text.as_bytes().chunks(2)) {
+        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    }
+    Some(tag)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Login {
+    /// The user, if they exist and this session has not been ended since.
+    pub fn user(self, session: &mut Session) -> Result<Option<User>, DbError> {
+        Ok(session.get::<User>(self.user_id)?.filter(|user| {
+            user.session_generation == self.generation && self.password == Some(password_tag(user))
+        }))
+    }
+
+    /// Ends this session and every other the user has, on every device.
+    pub fn end_everywhere(self, session: &mut Session) -> Result<(), DbError> {
+        let dialect = session.conn().dialect();
+        diesel::update(
+            user::table
+                .filter(user::id.eq(self.user_id))
+                .filter(user::session_generation.eq(self.generation)),
+        )
+        .set(user::session_generation.eq(user::session_generation + 1))
+        .execute(session.conn())
+        .map_err(|e| DbError::from_database(e, dialect, session.schema()))?;
+        Ok(())
+    }
+}
+
+fn unix_now() -> i64 {
+    cookie::time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
 fn new_token() -> String {
     let mut bytes = [0u8; 24];
     getrandom::fill(&mut bytes).expect("the operating system gives random bytes");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex(&bytes)
 }
 
 #[cfg(test)]
@@ -177,14 +275,29 @@ mod tests {
         Visit::from_headers(&headers, reader)
     }
 
+    fn user_seven() -> User {
+        User {
+            id: 7,
+            username: Some("seven".into()),
+            email: None,
+            password_hash: None,
+            session_generation: 3,
+        }
+    }
+
+    fn logged_in_user(visit: &Visit) -> Option<i32> {
+        visit.login().map(|login| login.user_id)
+    }
+
     #[test]
     fn a_signed_session_comes_back_and_a_forged_one_does_not() {
         let key = signing_key("test key");
         let mut visit = Visit::from_headers(&HeaderMap::new(), &key);
-        visit.log_in(7, false);
+        visit.log_in(&user_seven(), false);
         let token = visit.csrf_token();
         let back = round_trip(visit, &key, &key);
-        assert_eq!(back.user_id(), Some(7));
+        assert_eq!(logged_in_user(&back), Some(7));
+        assert_eq!(back.login().unwrap().generation, 3);
         assert!(back.csrf_holds(&token));
         assert!(!back.csrf_holds("nope"));
 
@@ -193,11 +306,11 @@ mod tests {
             COOKIE,
             HeaderValue::from_static("session=xyz{\"user_id\":1}"),
         );
-        assert_eq!(Visit::from_headers(&forged, &key).user_id(), None);
+        assert_eq!(logged_in_user(&Visit::from_headers(&forged, &key)), None);
         let other_key = signing_key("another key");
         let mut visit = Visit::from_headers(&HeaderMap::new(), &key);
-        visit.log_in(7, false);
-        assert_eq!(round_trip(visit, &key, &other_key).user_id(), None);
+        visit.log_in(&user_seven(), false);
+        assert_eq!(logged_in_user(&round_trip(visit, &key, &other_key)), None);
     }
 
     #[test]
@@ -206,5 +319,32 @@ mod tests {
         let visit = Visit::from_headers(&HeaderMap::new(), &key);
         let response = visit.finish(Response::new(axum::body::Body::empty()), &key);
         assert!(response.headers().get(SET_COOKIE).is_none());
+    }
+
+    #[test]
+    fn a_login_past_its_expiry_is_over_though_its_signature_holds() {
+        let key = signing_key("k");
+        let mut visit = Visit::from_headers(&HeaderMap::new(), &key);
+        visit.log_in(&user_seven(), true);
+        assert!(logged_in_user(&round_trip(visit, &key, &key)).is_some());
+
+        let mut visit = Visit::from_headers(&HeaderMap::new(), &key);
+        visit.log_in(&user_seven(), true);
+        visit.data.expires = unix_now() - 1;
+        let back = round_trip(visit, &key, &key);
+        assert_eq!(logged_in_user(&back), None);
+        assert!(back.changed, "the expired login is cleared from the cookie");
+    }
+
+    #[test]
+    fn a_session_cookie_from_before_logins_expired_is_not_a_login() {
+        let key = signing_key("k");
+        let mut jar = CookieJar::new();
+        jar.signed_mut(&key)
+            .add(Cookie::new(COOKIE_NAME, r#"{"user_id":7,"remember":true}"#));
+        let mut headers = HeaderMap::new();
+        let pair = jar.get(COOKIE_NAME).unwrap().encoded().to_string();
+        headers.insert(COOKIE, HeaderValue::from_str(&pair).unwrap());
+        assert_eq!(logged_in_user(&Visit::from_headers(&headers, &key)), None);
     }
 }

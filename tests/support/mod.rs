@@ -21,10 +21,20 @@ pub fn db(dir: &Path, url: &str, args: &[&str]) -> Printed {
 /// A copy of the chapter 4 fixture repository (three revisions that never change) in
 /// `dir/migrations`, to run or edit.
 pub fn copy_of_chapter_4_repository(dir: &Path) {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/chapter4/versions");
+    copy_versions("tests/fixtures/chapter4/versions", dir);
+}
+
+/// A copy of the application's own repository (`migrations/versions`) in `dir/migrations`:
+/// the one whose head matches the models, whatever revisions it holds.
+pub fn copy_of_app_repository(dir: &Path) {
+    copy_versions("migrations/versions", dir);
+}
+
+fn copy_versions(source: &str, dir: &Path) {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(source);
     let target = dir.join("migrations/versions");
     std::fs::create_dir_all(&target).expect("a migrations folder");
-    for entry in std::fs::read_dir(source).expect("the app's migrations") {
+    for entry in std::fs::read_dir(source).expect("a versions folder") {
         let path = entry.expect("a directory entry").path();
         std::fs::copy(&path, target.join(path.file_name().expect("a file name")))
             .expect("a copied revision");

@@ -24,6 +24,8 @@ pub mod models {
         pub email: Option<String>,
         #[column(length = 128)]
         pub password_hash: Option<String>,
+        #[column(server_default = "0")]
+        pub session_generation: i32,
         #[column(length = 140)]
         pub about_me: Option<String>,
         #[column(default = utc_now)]

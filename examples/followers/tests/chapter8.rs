@@ -104,6 +104,7 @@ on_each_database! {
         let detected: Vec<&str> = migrated.stdout.lines().filter(|l| l.starts_with("Detected")).collect();
         assert_eq!(detected, [
             "Detected added table 'followers'",
+            "Detected added column 'user.session_generation'",
             "Detected added column 'user.about_me'",
             "Detected added column 'user.last_seen'",
         ], "{migrated:?}");
