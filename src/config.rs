@@ -2,6 +2,7 @@
 //! `.flaskenv` plays for Flask); variables already in the environment win.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use dbmigrate::cli::Context;
 use dbmigrate::{DatabaseUrl, UrlError};
@@ -27,6 +28,12 @@ pub struct Settings {
     pub posts_per_page: u32,
     /// Connections the web server keeps to a PostgreSQL or MySQL server.
     pub db_pool_size: u32,
+    /// How long the web server waits for a client to send a request's head (`CLIENT_TIMEOUT`).
+    pub client_timeout: Duration,
+    /// The longest a request may take, its body included (`REQUEST_TIMEOUT`).
+    pub request_timeout: Duration,
+    /// Connections the web server keeps open at once (`MAX_CONNECTIONS`).
+    pub max_connections: u32,
     /// The migration repository every command uses, when set (`MIGRATIONS_DIR`).
     pub migrations_dir: Option<PathBuf>,
 }
@@ -86,6 +93,11 @@ impl Settings {
         };
         let posts_per_page = number("POSTS_PER_PAGE", 1000, 20)?;
         let db_pool_size = number("DB_POOL_SIZE", 1000, 10)?;
+        let seconds =
+            |name, default| number(name, 3600, default).map(|n| Duration::from_secs(n.into()));
+        let client_timeout = seconds("CLIENT_TIMEOUT", 10)?;
+        let request_timeout = seconds("REQUEST_TIMEOUT", 30)?;
+        let max_connections = number("MAX_CONNECTIONS", 100_000, 1000)?;
         Ok(Settings {
             database_url,
             database_url_origin,
@@ -93,6 +105,9 @@ impl Settings {
             secret_key_origin,
             posts_per_page,
             db_pool_size,
+            client_timeout,
+            request_timeout,
+            max_connections,
             migrations_dir: lookup("MIGRATIONS_DIR").map(PathBuf::from),
         })
     }

@@ -86,7 +86,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .build()
                 .context("cannot start the server's runtime")?;
             runtime
-                .block_on(crate::web::serve(app, (host, port).into()))
+                .block_on(crate::web::serve(
+                    app,
+                    (host, port).into(),
+                    crate::web::Limits::from_settings(&settings),
+                ))
                 .with_context(|| format!("cannot serve on {host}:{port}"))?;
         }
     }
@@ -142,23 +146,41 @@ fn print_config(settings: &Settings) {
         Origin::Environment => "from the environment",
         Origin::Default => "default",
     };
-    println!(
-        "DATABASE_URL = {}   ({})",
-        settings.database_url,
-        origin(settings.database_url_origin)
-    );
-    println!("database      = {}", settings.database_url.dialect());
     let key = match settings.secret_key_origin {
         Origin::Environment => "*** (set)",
         Origin::Default => "development key (not set: set SECRET_KEY before deploying)",
     };
-    println!("SECRET_KEY    = {key}");
-    println!("POSTS_PER_PAGE = {}", settings.posts_per_page);
-    let context = settings.context();
-    let source = dbmigrate::cli::source(None, &context, &APPLICATION);
-    match &settings.migrations_dir {
-        Some(dir) => println!("MIGRATIONS_DIR = {}", dir.display()),
-        None => println!("MIGRATIONS_DIR = (not set)"),
+    let migrations_dir = match &settings.migrations_dir {
+        Some(dir) => dir.display().to_string(),
+        None => "(not set)".into(),
+    };
+    let source = dbmigrate::cli::source(None, &settings.context(), &APPLICATION);
+    let lines = [
+        (
+            "DATABASE_URL",
+            format!(
+                "{}   ({})",
+                settings.database_url,
+                origin(settings.database_url_origin)
+            ),
+        ),
+        ("database", settings.database_url.dialect().to_string()),
+        ("SECRET_KEY", key.to_string()),
+        ("POSTS_PER_PAGE", settings.posts_per_page.to_string()),
+        ("DB_POOL_SIZE", settings.db_pool_size.to_string()),
+        (
+            "CLIENT_TIMEOUT",
+            format!("{} s", settings.client_timeout.as_secs()),
+        ),
+        (
+            "REQUEST_TIMEOUT",
+            format!("{} s", settings.request_timeout.as_secs()),
+        ),
+        ("MAX_CONNECTIONS", settings.max_connections.to_string()),
+        ("MIGRATIONS_DIR", migrations_dir),
+        ("migrations", source.to_string()),
+    ];
+    for (name, value) in lines {
+        println!("{name:<15} = {value}");
     }
-    println!("migrations    = {source}");
 }

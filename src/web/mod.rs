@@ -4,10 +4,10 @@ mod accounts;
 mod page_cache;
 mod pages;
 mod pool;
+mod server;
 mod templates;
 mod visit;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -23,6 +23,7 @@ use serde::Serialize;
 
 use page_cache::PageCache;
 pub use pool::{DataVersion, DbPool, PoolError};
+pub use server::{Limits, serve};
 use templates::Templates;
 use visit::Visit;
 
@@ -37,6 +38,7 @@ pub struct App {
     pages: PageCache,
     key: cookie::Key,
     posts_per_page: i64,
+    request_timeout: std::time::Duration,
 }
 
 pub type SharedApp = Arc<App>;
@@ -49,6 +51,7 @@ impl App {
             pages: PageCache::default(),
             key: visit::signing_key(&settings.secret_key),
             posts_per_page: i64::from(settings.posts_per_page),
+            request_timeout: settings.request_timeout,
         }
     }
 
@@ -206,7 +209,7 @@ pub fn router(app: SharedApp) -> Router {
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             app.clone(),
-            framework_rejections,
+            in_the_sites_layout,
         ))
         .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn(log_request))
@@ -253,35 +256,58 @@ async fn security_headers(request: Request, next: Next) -> Response {
     response
 }
 
-/// The framework's own refusals (a body too large, a form it cannot read) come as plain
-/// text; they are shown in the site's layout instead, with their status.
-async fn framework_rejections(
+/// What is answered without a handler's say is shown in the site's layout too: the
+/// framework's plain-text refusals (a body too large, a form it cannot read), and a request
+/// that took longer than `REQUEST_TIMEOUT` (a client sending its form slowly, a database
+/// that does not answer), whose work is then dropped.
+async fn in_the_sites_layout(
     State(app): State<SharedApp>,
     request: Request,
     next: Next,
 ) -> Response {
-    let headers = request.headers().clone();
-    let response = next.run(request).await;
-    let plain_text = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|t| t.as_bytes().starts_with(b"text/plain"));
-    let (title, explanation) = match response.status() {
-        _ if !plain_text => return response,
-        StatusCode::PAYLOAD_TOO_LARGE => (
-            "Too much sent",
-            "The form sent more than this site accepts, so nothing was done.",
-        ),
-        StatusCode::BAD_REQUEST
-        | StatusCode::UNSUPPORTED_MEDIA_TYPE
-        | StatusCode::UNPROCESSABLE_ENTITY => (
-            "Request not understood",
-            "What was sent is not a form this site can read, so nothing was done. Go back, reload the page and send it again.",
-        ),
-        _ => return response,
+    let cookies = cookies_of(request.headers());
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let (status, title, explanation) = match tokio::time::timeout(
+        app.request_timeout,
+        next.run(request),
+    )
+    .await
+    {
+        Err(_) => {
+            tracing::warn!(
+                "{method} {path}: no answer within REQUEST_TIMEOUT ({} s); dropped",
+                app.request_timeout.as_secs()
+            );
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Too slow",
+                "The request took too long and was dropped. Try again in a moment.",
+            )
+        }
+        Ok(response) => {
+            let plain_text = response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .is_some_and(|t| t.as_bytes().starts_with(b"text/plain"));
+            match response.status() {
+                _ if !plain_text => return response,
+                StatusCode::PAYLOAD_TOO_LARGE => (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "Too much sent",
+                    "The form sent more than this site accepts, so nothing was done.",
+                ),
+                status @ (StatusCode::BAD_REQUEST
+                | StatusCode::UNSUPPORTED_MEDIA_TYPE
+                | StatusCode::UNPROCESSABLE_ENTITY) => (
+                    status,
+                    "Request not understood",
+                    "What was sent is not a form this site can read, so nothing was done. Go back, reload the page and send it again.",
+                ),
+                _ => return response,
+            }
+        }
     };
-    let status = response.status();
-    let visit = app.visit(&headers);
+    let visit = app.visit(&cookies);
     app.page(
         visit,
         Page {
@@ -293,6 +319,15 @@ async fn framework_rejections(
             )
         },
     )
+}
+
+/// Only the cookies of `headers`: all a page drawn outside a handler needs.
+fn cookies_of(headers: &HeaderMap) -> HeaderMap {
+    let mut cookies = HeaderMap::new();
+    for value in headers.get_all(header::COOKIE) {
+        cookies.append(header::COOKIE, value.clone());
+    }
+    cookies
 }
 
 /// One line per request: method, path, status, time taken.
@@ -307,36 +342,4 @@ async fn log_request(request: Request, next: Next) -> Response {
         started.elapsed().as_secs_f64() * 1000.0
     );
     response
-}
-
-/// Serves the site on `address` until Ctrl-C or SIGTERM; requests in flight finish.
-pub async fn serve(app: SharedApp, address: SocketAddr) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(address).await?;
-    let bound = listener.local_addr()?;
-    // Listening for the signals before saying that the server is up: a stop asked for at
-    // once is then a clean stop too.
-    let stop = shutdown_signal()?;
-    tracing::info!("serving on http://{bound}/");
-    println!("Serving on http://{bound}/ (Ctrl-C to stop)");
-    axum::serve(listener, router(app))
-        .with_graceful_shutdown(stop)
-        .await?;
-    tracing::info!("stopped");
-    Ok(())
-}
-
-fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
-    #[cfg(unix)]
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    #[cfg(unix)]
-    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
-    Ok(async move {
-        #[cfg(unix)]
-        tokio::select! {
-            _ = terminate.recv() => {},
-            _ = interrupt.recv() => {},
-        }
-        #[cfg(not(unix))]
-        let _ = tokio::signal::ctrl_c().await;
-    })
 }

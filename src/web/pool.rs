@@ -88,6 +88,11 @@ impl DbPool {
         }
     }
 
+    /// The most connections the pool opens to a database server; 0 for SQLite.
+    pub fn size(&self) -> usize {
+        self.shared.as_ref().map_or(0, |shared| shared.size)
+    }
+
     /// Runs `work` with a session whose unit of work is empty, and empties it after.
     pub async fn run<T, F>(&self, work: F) -> Result<T, PoolError>
     where

@@ -1,6 +1,8 @@
 //! Running the binary as a user does, in a directory of the test's own.
 #![allow(dead_code)] // each test binary uses its own part of this
 
+pub mod site;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -112,10 +114,44 @@ pub struct Server {
 impl Server {
     pub fn start(dir: &Path, database_url: &str, env: &[(&str, &str)]) -> Server {
         let mut command = command(dir, Some(database_url), &["run", "--port", "0"]);
-        command.stdout(Stdio::piped()).stderr(Stdio::null());
         for (name, value) in env {
             command.env(name, value);
         }
+        Server::spawn(command)
+    }
+
+    /// The same, in a process that may open no more than `files` files, sockets included.
+    #[cfg(unix)]
+    pub fn start_with_file_limit(
+        dir: &Path,
+        database_url: &str,
+        env: &[(&str, &str)],
+        files: u64,
+    ) -> Server {
+        use std::os::unix::process::CommandExt;
+        let mut command = command(dir, Some(database_url), &["run", "--port", "0"]);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let limit = libc::rlimit {
+            rlim_cur: files,
+            rlim_max: files,
+        };
+        // SAFETY: setrlimit is async-signal-safe and touches only the child being started.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+        Server::spawn(command)
+    }
+
+    fn spawn(mut command: Command) -> Server {
+        command.stdout(Stdio::piped()).stderr(Stdio::null());
         let mut child = command.spawn().expect("the binary starts");
         let stdout = BufReader::new(child.stdout.take().expect("piped"));
         let mut printed = Vec::new();

@@ -1,0 +1,177 @@
+//! Accepting connections, with the limits a server open to anyone needs: a client that
+//! sends nothing, or sends a request's head too slowly, is disconnected after
+//! `CLIENT_TIMEOUT`; at most `MAX_CONNECTIONS` are open at once, fewer if the process may
+//! not open that many files, so that some remain for the database; a stop lets the
+//! requests in flight finish.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower::Service;
+
+use super::{SharedApp, router};
+use crate::config::Settings;
+
+/// Files kept free for everything that is not a client connection: the database's
+/// connections, its files, the log.
+const FILES_KEPT_FREE: u64 = 64;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub client_timeout: Duration,
+    pub max_connections: u32,
+}
+
+impl Limits {
+    pub fn from_settings(settings: &Settings) -> Limits {
+        Limits {
+            client_timeout: settings.client_timeout,
+            max_connections: settings.max_connections,
+        }
+    }
+}
+
+/// Serves the site on `address` until Ctrl-C or SIGTERM; requests in flight finish.
+pub async fn serve(app: SharedApp, address: SocketAddr, limits: Limits) -> std::io::Result<()> {
+    let listener = TcpListener::bind(address).await?;
+    let bound = listener.local_addr()?;
+    // Listening for the signals before saying that the server is up: a stop asked for at
+    // once is then a clean stop too.
+    let stop = shutdown_signal()?;
+    let connections = connections_allowed(limits.max_connections, app.db.size());
+    tracing::info!("serving on http://{bound}/, at most {connections} connections at once");
+    println!("Serving on http://{bound}/ (Ctrl-C to stop)");
+
+    let router = router(app);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.client_timeout);
+    let slots = Arc::new(Semaphore::new(connections));
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(stop);
+    loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+            () = &mut stop => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    refused_connection(&e).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            router.clone().call(request)
+        });
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            // A client that goes away or times out is routine, not worth a log line.
+            let _ = connection.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// An accept that failed: a connection reset before it was taken is nothing; running out
+/// of files is waited out, since connections that close give them back.
+async fn refused_connection(error: &std::io::Error) {
+    use std::io::ErrorKind;
+    if matches!(
+        error.kind(),
+        ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset | ErrorKind::ConnectionRefused
+    ) {
+        return;
+    }
+    tracing::warn!("cannot accept a connection: {error}; trying again");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
+/// How many client connections to allow: `wanted`, or fewer when the process's file limit
+/// (raised to the system's maximum first) would not leave room for the database.
+fn connections_allowed(wanted: u32, database_connections: usize) -> usize {
+    let files = raise_file_limit();
+    let reserved = FILES_KEPT_FREE + database_connections as u64;
+    let room = files.saturating_sub(reserved).max(1);
+    usize::try_from(room.min(u64::from(wanted))).unwrap_or(usize::MAX)
+}
+
+/// Raises this process's limit on open files to the most the system allows it (as Go's
+/// runtime does), and returns the limit in force.
+#[cfg(unix)]
+fn raise_file_limit() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct given to them.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return u64::MAX;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                limit = raised;
+            }
+        }
+    }
+    #[allow(
+        clippy::useless_conversion,
+        reason = "rlim_t is u64 on Linux, not on every Unix"
+    )]
+    u64::try_from(limit.rlim_cur).unwrap_or(u64::MAX)
+}
+
+#[cfg(not(unix))]
+fn raise_file_limit() -> u64 {
+    u64::MAX
+}
+
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    #[cfg(unix)]
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = terminate.recv() => {},
+            _ = interrupt.recv() => {},
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connections_leave_files_for_the_database() {
+        let files = raise_file_limit();
+        assert!(connections_allowed(u32::MAX, 10) as u64 <= files - FILES_KEPT_FREE - 10);
+        assert_eq!(connections_allowed(5, 10), 5);
+    }
+}
