@@ -1,6 +1,7 @@
 //! Settings, from the environment or from a `.env` file in the working directory (the role
 //! `.flaskenv` plays for Flask); variables already in the environment win.
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -34,6 +35,8 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// Connections the web server keeps open at once (`MAX_CONNECTIONS`).
     pub max_connections: u32,
+    /// Reverse proxies whose `X-Forwarded-For` says who the client is (`TRUSTED_PROXIES`).
+    pub trusted_proxies: Vec<IpAddr>,
     /// The migration repository every command uses, when set (`MIGRATIONS_DIR`).
     pub migrations_dir: Option<PathBuf>,
 }
@@ -48,6 +51,8 @@ pub enum ConfigError {
     EmptyDatabaseUrl,
     #[error("cannot read {path}: {reason}; fix or remove that file")]
     DotEnv { path: String, reason: String },
+    #[error("{name} is a comma-separated list of IP addresses; '{value}' is not one")]
+    NotAnAddress { name: &'static str, value: String },
     #[error("{name} must be a whole number from 1 to {max}, not '{value}'")]
     OutOfRange {
         name: &'static str,
@@ -98,6 +103,19 @@ impl Settings {
         let client_timeout = seconds("CLIENT_TIMEOUT", 10)?;
         let request_timeout = seconds("REQUEST_TIMEOUT", 30)?;
         let max_connections = number("MAX_CONNECTIONS", 100_000, 1000)?;
+        let trusted_proxies = lookup("TRUSTED_PROXIES")
+            .map(|list| {
+                list.split(',')
+                    .map(|entry| {
+                        entry.trim().parse().map_err(|_| ConfigError::NotAnAddress {
+                            name: "TRUSTED_PROXIES",
+                            value: entry.trim().to_string(),
+                        })
+                    })
+                    .collect::<Result<Vec<IpAddr>, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
         Ok(Settings {
             database_url,
             database_url_origin,
@@ -108,6 +126,7 @@ impl Settings {
             client_timeout,
             request_timeout,
             max_connections,
+            trusted_proxies,
             migrations_dir: lookup("MIGRATIONS_DIR").map(PathBuf::from),
         })
     }
@@ -180,6 +199,17 @@ mod tests {
                 name: "POSTS_PER_PAGE",
                 ..
             })
+        ));
+    }
+
+    #[test]
+    fn trusted_proxies_are_a_list_of_addresses() {
+        let s = settings(&[("TRUSTED_PROXIES", "10.0.0.1, ::1")]).unwrap();
+        assert_eq!(s.trusted_proxies.len(), 2);
+        assert!(settings(&[]).unwrap().trusted_proxies.is_empty());
+        assert!(matches!(
+            settings(&[("TRUSTED_PROXIES", "10.0.0.1,nginx")]),
+            Err(ConfigError::NotAnAddress { value, .. }) if value == "nginx"
         ));
     }
 }

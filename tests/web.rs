@@ -386,6 +386,42 @@ fn what_the_framework_refuses_is_shown_in_the_sites_layout_with_its_status() {
 }
 
 #[test]
+fn password_guessing_is_stopped_with_the_same_answer_for_known_and_unknown_usernames() {
+    let db = TestDb::new(dbmigrate::Dialect::Sqlite).unwrap();
+    let (server, _dir) = start(&db, &[]);
+    signed_up(&server, "ann");
+    let guesser = visitor(&server);
+    let mut answers = Vec::new();
+    for name in ["ann", "nobody"] {
+        for n in 0..10 {
+            let wrong = guesser.log_in(name, &format!("guess {n}"));
+            assert_eq!(wrong.location.as_deref(), Some("/login"), "{}", wrong.body);
+        }
+        let stopped = guesser.log_in(name, "cat");
+        assert_eq!(stopped.status, 429, "{}", stopped.body);
+        assert!(stopped.headers.contains_key("retry-after"));
+        answers.push(stopped.body.replace(name, "NAME"));
+    }
+    assert!(
+        answers[0].contains("Too many failed logins. Try again in 15 minutes."),
+        "{}",
+        answers[0]
+    );
+    let without_token = |body: &str| body.split("csrf_token").next().unwrap().to_string();
+    assert_eq!(without_token(&answers[0]), without_token(&answers[1]));
+    assert!(
+        !guesser.get("/index").body.contains("Hi, ann!"),
+        "not even the right password gets through"
+    );
+
+    let other = signed_up(&server, "bob");
+    assert!(
+        other.get("/index").body.contains("Hi, bob!"),
+        "other users log in as before"
+    );
+}
+
+#[test]
 fn messages_for_a_client_that_never_reads_them_do_not_pile_up_in_its_cookie() {
     let db = TestDb::new(dbmigrate::Dialect::Sqlite).unwrap();
     let (server, _dir) = start(&db, &[]);

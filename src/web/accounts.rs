@@ -11,6 +11,7 @@ use minijinja::Value;
 use minijinja::value::Serde;
 use serde::Deserialize;
 
+use super::client_address::ClientAddress;
 use super::pages::{Errors, check_length, check_no_nul, current_user, refused_form};
 use super::visit::Visit;
 use super::{App, Page, SharedApp};
@@ -124,6 +125,7 @@ fn required(errors: &mut Errors, field: &'static str, value: &str) {
 
 pub async fn login(
     State(app): State<SharedApp>,
+    ClientAddress(client): ClientAddress,
     headers: HeaderMap,
     Query(next): Query<NextQuery>,
     Form(form): Form<LoginForm>,
@@ -141,6 +143,10 @@ pub async fn login(
         return show_login(&app, visit, &next, &form, errors);
     }
     let username = form.username.trim().to_string();
+    let attempt = match app.logins.begin(&username, client) {
+        Ok(attempt) => attempt,
+        Err(wait) => return too_many_logins(&app, visit, &next, &form, wait),
+    };
     let found = app
         .db
         .try_run(move |s| {
@@ -156,13 +162,13 @@ pub async fn login(
     };
     let password = form.password.clone();
     let stored = found.as_ref().and_then(|u| u.password_hash.clone());
-    let verified = tokio::task::spawn_blocking(move || {
-        stored.is_some_and(|hash| password_matches(&hash, &password))
-    })
-    .await
-    .unwrap_or(false);
+    let verified =
+        tokio::task::spawn_blocking(move || verify_password(stored.as_deref(), &password))
+            .await
+            .unwrap_or(false);
     match found {
         Some(user) if verified => {
+            app.logins.succeeded(attempt);
             visit.log_in(&user, form.remember_me.is_some());
             app.redirect(visit, next.target().unwrap_or("/index"))
         }
@@ -175,6 +181,28 @@ pub async fn login(
             app.redirect(visit, &back)
         }
     }
+}
+
+/// The same answer whether the username exists or not: the limit is on guessing.
+fn too_many_logins(
+    app: &App,
+    mut visit: Visit,
+    next: &NextQuery,
+    form: &LoginForm,
+    wait: std::time::Duration,
+) -> Response {
+    let minutes = wait.as_secs().div_ceil(60).max(1);
+    visit.flash(format!(
+        "Too many failed logins. Try again in {minutes} minute{}.",
+        if minutes == 1 { "" } else { "s" }
+    ));
+    let mut response = show_login(app, visit, next, form, Errors::new());
+    *response.status_mut() = axum::http::StatusCode::TOO_MANY_REQUESTS;
+    response.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        wait.as_secs().max(1).into(),
+    );
+    response
 }
 
 fn query_of(next: &NextQuery) -> String {
@@ -367,6 +395,23 @@ pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Er
     Ok(Argon2::default()
         .hash_password(password.as_bytes())?
         .to_string())
+}
+
+/// Whether `password` is the one `stored` was made from. Without a stored hash (no such
+/// user, or one without a password) a hash is checked all the same, so that the answer
+/// takes as long and says nothing of which usernames exist.
+fn verify_password(stored: Option<&str>, password: &str) -> bool {
+    static STAND_IN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    match stored {
+        Some(hash) => password_matches(hash, password),
+        None => {
+            let stand_in = STAND_IN.get_or_init(|| {
+                hash_password("a password nobody has").expect("hashing a constant works")
+            });
+            let _ = password_matches(stand_in, password);
+            false
+        }
+    }
 }
 
 pub fn password_matches(hash: &str, password: &str) -> bool {

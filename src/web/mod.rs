@@ -1,11 +1,13 @@
 //! The web site: axum routes over the models, Jinja templates, sessions in a signed cookie.
 
 mod accounts;
+mod client_address;
 mod page_cache;
 mod pages;
 mod pool;
 mod server;
 mod templates;
+mod throttle;
 mod visit;
 
 use std::sync::Arc;
@@ -39,6 +41,8 @@ pub struct App {
     key: cookie::Key,
     posts_per_page: i64,
     request_timeout: std::time::Duration,
+    trusted_proxies: Vec<std::net::IpAddr>,
+    logins: throttle::LoginThrottle,
 }
 
 pub type SharedApp = Arc<App>;
@@ -52,6 +56,8 @@ impl App {
             key: visit::signing_key(&settings.secret_key),
             posts_per_page: i64::from(settings.posts_per_page),
             request_timeout: settings.request_timeout,
+            trusted_proxies: settings.trusted_proxies.clone(),
+            logins: throttle::LoginThrottle::default(),
         }
     }
 
