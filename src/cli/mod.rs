@@ -177,6 +177,17 @@ fn print_config(settings: &Settings) {
             format!("{} s", settings.request_timeout.as_secs()),
         ),
         ("MAX_CONNECTIONS", settings.max_connections.to_string()),
+        (
+            "TRUSTED_PROXIES",
+            match settings.trusted_proxies.as_slice() {
+                [] => "(none)".to_string(),
+                proxies => proxies
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            },
+        ),
         ("MIGRATIONS_DIR", migrations_dir),
         ("migrations", source.to_string()),
     ];
