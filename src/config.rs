@@ -29,6 +29,8 @@ pub struct Settings {
     pub posts_per_page: u32,
     /// Connections the web server keeps to a PostgreSQL or MySQL server.
     pub db_pool_size: u32,
+    /// The longest a page waits on the database (`DB_TIMEOUT`).
+    pub db_timeout: Duration,
     /// How long the web server waits for a client to send a request's head (`CLIENT_TIMEOUT`).
     pub client_timeout: Duration,
     /// The longest a request may take, its body included (`REQUEST_TIMEOUT`).
@@ -101,6 +103,7 @@ impl Settings {
         let seconds =
             |name, default| number(name, 3600, default).map(|n| Duration::from_secs(n.into()));
         let client_timeout = seconds("CLIENT_TIMEOUT", 10)?;
+        let db_timeout = seconds("DB_TIMEOUT", 5)?;
         let request_timeout = seconds("REQUEST_TIMEOUT", 30)?;
         let max_connections = number("MAX_CONNECTIONS", 100_000, 1000)?;
         let trusted_proxies = lookup("TRUSTED_PROXIES")
@@ -123,6 +126,7 @@ impl Settings {
             secret_key_origin,
             posts_per_page,
             db_pool_size,
+            db_timeout,
             client_timeout,
             request_timeout,
             max_connections,

@@ -50,6 +50,16 @@ impl Database {
         prepare_database(self.session.conn(), &self.url, &APPLICATION, chosen, on)
     }
 
+    /// On a SQLite file, switches to write-ahead logging (it stays so, in the file):
+    /// readers then never wait for a writer, nor a writer for readers, which is what a
+    /// web server with many requests at once needs. Commits stay as durable as before.
+    pub fn share_between_readers_and_writers(&mut self) -> QueryResult<()> {
+        if matches!(self.url, DatabaseUrl::Sqlite(dbmigrate::SqliteLocation::File(_))) {
+            diesel::sql_query("PRAGMA journal_mode = WAL").execute(self.session.conn())?;
+        }
+        Ok(())
+    }
+
     pub fn counts(&mut self) -> Result<Counts, DbError> {
         let conn = self.session.conn();
         Ok(Counts {

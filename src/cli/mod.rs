@@ -112,6 +112,8 @@ fn prepare_database(settings: &Settings) -> anyhow::Result<()> {
             chosen.source
         );
     }
+    db.share_between_readers_and_writers()
+        .context("cannot switch the SQLite database to write-ahead logging")?;
     let counts = db.counts().context("cannot read the database")?;
     println!(
         "{}: {} users, {} posts",

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::client_address::ClientAddress;
 use super::pages::{Errors, check_length, check_no_nul, current_user, refused_form};
 use super::visit::Visit;
-use super::{App, Page, SharedApp};
+use super::{App, Page, SharedApp, WorkError};
 use crate::models::{User, max_length, user};
 use dbmigrate::ConstraintViolation;
 use dbmigrate::model::DbError;
@@ -149,7 +149,7 @@ pub async fn login(
     };
     let found = app
         .db
-        .try_run(move |s| {
+        .run(move |s| {
             user::table
                 .filter(user::username.eq(&username))
                 .first::<User>(s.conn())
@@ -218,7 +218,7 @@ fn query_of(next: &NextQuery) -> String {
 pub async fn logout(State(app): State<SharedApp>, headers: HeaderMap) -> Response {
     let mut visit = app.visit(&headers);
     if let Some(login) = visit.login() {
-        if let Err(e) = app.db.try_run(move |s| login.end_everywhere(s)).await {
+        if let Err(e) = app.db.run(move |s| login.end_everywhere(s)).await {
             return app.failure(visit, e);
         }
         app.db.note_write();
@@ -334,12 +334,12 @@ pub async fn register(
     );
     let password = form.password.clone();
     let Ok(Ok(hash)) = tokio::task::spawn_blocking(move || hash_password(&password)).await else {
-        return app.failure(visit, "cannot hash a password");
+        return app.failure(visit, WorkError::Failed("cannot hash a password".into()));
     };
     let db = app.db.clone();
     let registered = app
         .db
-        .try_run(move |s| -> Result<Errors, DbError> {
+        .run(move |s| -> Result<Errors, DbError> {
             let mut errors = Errors::new();
             let taken = |column: &str, value: &str, s: &mut dbmigrate::model::Session| {
                 let query = User::query();

@@ -24,7 +24,7 @@ use minijinja::value::Serde;
 use serde::Serialize;
 
 use page_cache::PageCache;
-pub use pool::{DataVersion, DbPool, PoolError};
+pub use pool::{DataVersion, DbPool, WorkError};
 pub use server::{Limits, serve};
 use templates::Templates;
 use visit::Visit;
@@ -50,7 +50,11 @@ pub type SharedApp = Arc<App>;
 impl App {
     pub fn new(settings: &Settings) -> App {
         App {
-            db: DbPool::new(&settings.database_url, settings.db_pool_size),
+            db: DbPool::new(
+                &settings.database_url,
+                settings.db_pool_size,
+                settings.db_timeout,
+            ),
             templates: Templates::new(),
             pages: PageCache::default(),
             key: visit::signing_key(&settings.secret_key),
@@ -120,13 +124,23 @@ impl App {
     }
 
     /// The 500 page: logs what happened, shows nothing of it.
-    fn failure(&self, visit: Visit, error: impl std::fmt::Display) -> Response {
+    /// The page for work that failed: 503 when the database could not be reached (try
+    /// again later), 500 otherwise. Neither says more than that; the log does.
+    fn failure(&self, visit: Visit, error: WorkError) -> Response {
         tracing::error!("{error}");
+        let (status, title) = match error {
+            WorkError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "Unavailable"),
+            WorkError::Failed(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Error"),
+        };
         self.page(
             visit,
             Page {
-                status: StatusCode::INTERNAL_SERVER_ERROR,
-                ..Page::new("500.html", None, minijinja::context! { title => "Error" })
+                status,
+                ..Page::new(
+                    "500.html",
+                    None,
+                    minijinja::context! { title => title, unavailable => status == StatusCode::SERVICE_UNAVAILABLE },
+                )
             },
         )
     }

@@ -12,7 +12,7 @@ use minijinja::value::Serde;
 use serde::{Deserialize, Serialize};
 
 use super::visit::Visit;
-use super::{App, Page, SharedApp, user_url};
+use super::{App, Page, SharedApp, WorkError, user_url};
 use crate::models::{Post, User};
 use crate::models::{max_length, post, user};
 use dbmigrate::model::DbError;
@@ -125,11 +125,11 @@ impl Listing {
 }
 
 /// The logged-in visitor's user, if any (a session whose user is gone counts as none).
-pub async fn current_user(app: &App, visit: &Visit) -> Result<Option<User>, String> {
+pub async fn current_user(app: &App, visit: &Visit) -> Result<Option<User>, WorkError> {
     let Some(login) = visit.login() else {
         return Ok(None);
     };
-    app.db.try_run(move |s| login.user(s)).await
+    app.db.run(move |s| login.user(s)).await
 }
 
 #[derive(Deserialize, Default)]
@@ -169,7 +169,7 @@ async fn show_index(
     }
     let loaded = app
         .db
-        .try_run(move |s| -> Result<_, DbError> {
+        .run(move |s| -> Result<_, DbError> {
             let user = match login {
                 Some(login) => login.user(s)?,
                 None => None,
@@ -237,7 +237,7 @@ pub async fn write_post(
     let db = app.db.clone();
     let written = app
         .db
-        .try_run(move |s| -> Result<bool, DbError> {
+        .run(move |s| -> Result<bool, DbError> {
             let Some(author) = login.user(s)? else {
                 return Ok(false);
             };
@@ -294,7 +294,7 @@ pub async fn user(
     }
     let loaded = app
         .db
-        .try_run(move |s| -> Result<_, DbError> {
+        .run(move |s| -> Result<_, DbError> {
             let viewer = match login {
                 Some(login) => login.user(s)?,
                 None => None,

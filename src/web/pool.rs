@@ -1,38 +1,57 @@
-//! Database sessions for the web server.
+//! Database sessions for the web server, and what happens when the database misbehaves.
 //!
 //! SQLite is a library in this process: its calls are short, so each runtime worker thread
 //! keeps a session of its own and runs the work inline, with no hand-off to another thread
-//! (the cheapest path for the pages). PostgreSQL and MySQL are reached over a network: their
-//! work runs on tokio's blocking threads, with sessions from a pool of at most
-//! `DB_POOL_SIZE` connections, so that a slow query never holds up a worker.
+//! (the cheapest path for the pages). That session never waits for a lock: work that meets
+//! one runs again on a blocking thread, whose session waits up to `DB_TIMEOUT`, so that
+//! the other requests (and the static files) are not held up meanwhile.
+//!
+//! PostgreSQL and MySQL are reached over a network: their work runs on tokio's blocking
+//! threads, with sessions from a pool of at most `DB_POOL_SIZE` connections, so that a slow
+//! query never holds up a worker. Each wait is bounded by `DB_TIMEOUT`: for a connection
+//! from the pool, for a new one, for the work itself (the server also stops a statement
+//! that runs longer). A connection that failed is dropped, and the idle ones are checked
+//! before they are used again, so the site recovers by itself when the database comes back.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::fmt;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
-use diesel::connection::SimpleConnection;
-
 use diesel::RunQueryDsl;
+use diesel::connection::SimpleConnection;
 use diesel::sql_types::BigInt;
 
-use dbmigrate::{ConnectError, DatabaseUrl, Dialect, connect};
+use dbmigrate::model::Session;
+use dbmigrate::{DatabaseUrl, Dialect, Timeouts, connect_with};
 
 use crate::models;
-use dbmigrate::model::Session;
 
-#[derive(Debug, thiserror::Error)]
-pub enum PoolError {
-    #[error(transparent)]
-    Connect(#[from] ConnectError),
-    #[error("the database work was cancelled: {0}")]
-    Cancelled(String),
+/// Why database work did not give its result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkError {
+    /// The database could not be reached or did not answer in time: nothing the request
+    /// could change.
+    Unavailable(String),
+    /// The work itself failed.
+    Failed(String),
+}
+
+impl fmt::Display for WorkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WorkError::Unavailable(why) => write!(f, "the database is unavailable: {why}"),
+            WorkError::Failed(why) => write!(f, "{why}"),
+        }
+    }
 }
 
 #[derive(Clone)]
 pub struct DbPool {
     url: Arc<DatabaseUrl>,
+    timeout: Duration,
     shared: Option<Arc<Shared>>,
 }
 
@@ -46,6 +65,9 @@ struct Idle {
     /// Each with when it was last given back.
     sessions: Vec<(Session, Instant)>,
     open: usize,
+    /// When a connection was last found broken: those given back before then are checked
+    /// before they are handed out, since what broke one (a server restart) broke them too.
+    broken_at: Option<Instant>,
 }
 
 /// A session unused for longer is checked before it is handed out: the server may have
@@ -66,17 +88,26 @@ pub struct DataVersion {
 }
 
 thread_local! {
-    /// This worker thread's SQLite session, with the URL it was opened for.
+    /// This thread's SQLite session, with the URL it was opened for.
     static LOCAL: RefCell<Option<(DatabaseUrl, Session)>> = const { RefCell::new(None) };
 }
 
+/// Work on a pooled connection: waiting for a connection, running on one (which holds a
+/// slot of the pool), finished, or given up on by its request.
+const WAITING: u8 = 0;
+const RUNNING: u8 = 1;
+const FINISHED: u8 = 2;
+const ABANDONED: u8 = 3;
+
 impl DbPool {
-    pub fn new(url: &DatabaseUrl, size: u32) -> DbPool {
+    /// `timeout` bounds every wait on the database (`DB_TIMEOUT`).
+    pub fn new(url: &DatabaseUrl, size: u32, timeout: Duration) -> DbPool {
         let shared = (url.dialect() != Dialect::Sqlite).then(|| {
             Arc::new(Shared {
                 idle: Mutex::new(Idle {
                     sessions: Vec::new(),
                     open: 0,
+                    broken_at: None,
                 }),
                 returned: Condvar::new(),
                 size: size.max(1) as usize,
@@ -84,6 +115,7 @@ impl DbPool {
         });
         DbPool {
             url: Arc::new(url.clone()),
+            timeout,
             shared,
         }
     }
@@ -93,65 +125,83 @@ impl DbPool {
         self.shared.as_ref().map_or(0, |shared| shared.size)
     }
 
-    /// Runs `work` with a session whose unit of work is empty, and empties it after.
-    pub async fn run<T, F>(&self, work: F) -> Result<T, PoolError>
+    /// Runs `work` with a session whose unit of work is empty, and empties it after. On
+    /// SQLite, work that meets a lock runs a second time, so it must be repeatable (it is
+    /// cloned): each run is one transaction that either committed or did nothing.
+    pub async fn run<T, E, F>(&self, work: F) -> Result<T, WorkError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Session) -> T + Send + 'static,
+        E: fmt::Display + Send + 'static,
+        F: FnOnce(&mut Session) -> Result<T, E> + Clone + Send + 'static,
     {
-        match &self.shared {
-            None => run_local(&self.url, work),
-            Some(shared) => {
-                let (url, shared) = (self.url.clone(), shared.clone());
-                tokio::task::spawn_blocking(move || shared.run(&url, work))
-                    .await
-                    .map_err(|e| PoolError::Cancelled(e.to_string()))?
+        let Some(shared) = &self.shared else {
+            return self.run_sqlite(work).await;
+        };
+        let (url, shared, timeout) = (self.url.clone(), shared.clone(), self.timeout);
+        let state = Arc::new(AtomicU8::new(WAITING));
+        let task = {
+            let (shared, state) = (shared.clone(), state.clone());
+            tokio::task::spawn_blocking(move || shared.run(&url, timeout, &state, work))
+        };
+        match tokio::time::timeout(timeout, task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(e)) => Err(WorkError::Failed(format!("the database work stopped: {e}"))),
+            Err(_) => {
+                let was = state.swap(ABANDONED, Ordering::AcqRel);
+                if was == RUNNING {
+                    shared.release_slot();
+                }
+                Err(WorkError::Unavailable(format!(
+                    "no answer within DB_TIMEOUT ({} s)",
+                    timeout.as_secs_f64()
+                )))
             }
         }
     }
-}
 
-impl DataVersion {
-    pub fn thread(&self) -> ThreadId {
-        self.thread
+    async fn run_sqlite<T, E, F>(&self, work: F) -> Result<T, WorkError>
+    where
+        T: Send + 'static,
+        E: fmt::Display + Send + 'static,
+        F: FnOnce(&mut Session) -> Result<T, E> + Clone + Send + 'static,
+    {
+        match run_local(&self.url, Duration::ZERO, work.clone()) {
+            Err(Locked) => {
+                let (url, timeout) = (self.url.clone(), self.timeout);
+                tokio::task::spawn_blocking(move || match run_local(&url, timeout, work) {
+                    Err(Locked) => Err(WorkError::Unavailable(format!(
+                        "the SQLite database stayed locked by another connection for DB_TIMEOUT ({} s)",
+                        timeout.as_secs_f64()
+                    ))),
+                    Ok(result) => result,
+                })
+                .await
+                .unwrap_or_else(|e| Err(WorkError::Failed(format!("the database work stopped: {e}"))))
+            }
+            Ok(result) => result,
+        }
     }
-}
 
-impl DbPool {
     /// The version of the data this worker thread's SQLite connection sees; `None` on
-    /// PostgreSQL and MySQL, which have no such cheap marker.
+    /// PostgreSQL and MySQL, which have no such cheap marker, or when it cannot be read.
     pub async fn data_version(&self) -> Option<DataVersion> {
         if self.shared.is_some() {
             return None;
         }
         let writes = WRITES.load(Ordering::Acquire);
-        run_local(&self.url, |s| {
+        let read = run_local(&self.url, Duration::ZERO, |s| {
             diesel::select(diesel::dsl::sql::<BigInt>(
                 "(SELECT data_version FROM pragma_data_version())",
             ))
             .get_result::<i64>(s.conn())
-            .ok()
-        })
-        .ok()
-        .flatten()
-        .map(|data_version| DataVersion {
-            thread: std::thread::current().id(),
-            data_version,
-            writes,
-        })
-    }
-
-    /// [`DbPool::run`] for work that can fail: either failure as one message, for the log.
-    pub async fn try_run<T, E, F>(&self, work: F) -> Result<T, String>
-    where
-        T: Send + 'static,
-        E: std::fmt::Display + Send + 'static,
-        F: FnOnce(&mut Session) -> Result<T, E> + Send + 'static,
-    {
-        match self.run(work).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(e) => Err(e.to_string()),
+        });
+        match read {
+            Ok(Ok(data_version)) => Some(DataVersion {
+                thread: std::thread::current().id(),
+                data_version,
+                writes,
+            }),
+            _ => None,
         }
     }
 
@@ -161,64 +211,170 @@ impl DbPool {
     }
 }
 
-fn run_local<T>(url: &DatabaseUrl, work: impl FnOnce(&mut Session) -> T) -> Result<T, PoolError> {
+impl DataVersion {
+    pub fn thread(&self) -> ThreadId {
+        self.thread
+    }
+}
+
+/// The work met another connection's lock, and did nothing.
+struct Locked;
+
+/// Runs `work` on this thread's SQLite session, opened to wait up to `wait` for locks. A
+/// session whose work failed otherwise is closed, so that the next work starts on a fresh
+/// one (a file that was read-only, or replaced, is then seen as it is now).
+fn run_local<T, E: fmt::Display>(
+    url: &DatabaseUrl,
+    wait: Duration,
+    work: impl FnOnce(&mut Session) -> Result<T, E>,
+) -> Result<Result<T, WorkError>, Locked> {
     LOCAL.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot
             .as_ref()
             .is_none_or(|(opened_for, _)| opened_for != url)
         {
-            *slot = Some((url.clone(), Session::new(connect(url)?, models::schema())));
+            let timeouts = Timeouts {
+                wait,
+                statement: None,
+            };
+            match connect_with(url, timeouts) {
+                Ok(conn) => *slot = Some((url.clone(), Session::new(conn, models::schema()))),
+                Err(e) => return Ok(Err(WorkError::Unavailable(e.to_string()))),
+            }
         }
         let (_, session) = slot.as_mut().expect("just opened");
         let result = work(session);
         session.rollback();
-        Ok(result)
+        match result {
+            Ok(value) => Ok(Ok(value)),
+            Err(e) => {
+                let message = e.to_string();
+                *slot = None;
+                if message.contains("database is locked")
+                    || message.contains("database table is locked")
+                {
+                    Err(Locked)
+                } else {
+                    Ok(Err(WorkError::Failed(message)))
+                }
+            }
+        }
     })
 }
 
 impl Shared {
-    fn run<T>(
+    fn run<T, E: fmt::Display>(
         &self,
         url: &DatabaseUrl,
-        work: impl FnOnce(&mut Session) -> T,
-    ) -> Result<T, PoolError> {
-        let mut session = self.check_out(url)?;
+        timeout: Duration,
+        state: &AtomicU8,
+        work: impl FnOnce(&mut Session) -> Result<T, E>,
+    ) -> Result<T, WorkError> {
+        let mut session = self.check_out(url, timeout)?;
+        if state
+            .compare_exchange(WAITING, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            self.check_in(session);
+            return Err(WorkError::Unavailable("given up while waiting".into()));
+        }
         let result = work(&mut session);
         session.rollback();
-        self.check_in(session);
-        Ok(result)
+        let healthy = result.is_ok() || session.conn().batch_execute("SELECT 1").is_ok();
+        let given_up = state
+            .compare_exchange(RUNNING, FINISHED, Ordering::AcqRel, Ordering::Acquire)
+            .is_err();
+        match (healthy, given_up) {
+            // Its slot was given back when the request gave up.
+            (_, true) => drop(session),
+            (true, false) => self.check_in(session),
+            (false, false) => {
+                drop(session);
+                self.broken();
+            }
+        }
+        result.map_err(|e| {
+            if healthy {
+                WorkError::Failed(e.to_string())
+            } else {
+                WorkError::Unavailable(e.to_string())
+            }
+        })
     }
 
-    fn check_out(&self, url: &DatabaseUrl) -> Result<Session, PoolError> {
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+    fn lock(&self) -> std::sync::MutexGuard<'_, Idle> {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn check_out(&self, url: &DatabaseUrl, timeout: Duration) -> Result<Session, WorkError> {
+        let deadline = Instant::now() + timeout;
+        let mut idle = self.lock();
         loop {
             if let Some((mut session, returned)) = idle.sessions.pop() {
-                if returned.elapsed() < CHECK_AFTER_IDLE
-                    || session.conn().batch_execute("SELECT 1").is_ok()
-                {
+                let suspect = returned.elapsed() >= CHECK_AFTER_IDLE
+                    || idle.broken_at.is_some_and(|broken| returned <= broken);
+                if !suspect {
                     return Ok(session);
                 }
-                idle.open -= 1;
+                drop(idle);
+                if session.conn().batch_execute("SELECT 1").is_ok() {
+                    return Ok(session);
+                }
+                drop(session);
+                idle = self.lock();
+                idle.open = idle.open.saturating_sub(1);
                 continue;
             }
             if idle.open < self.size {
                 idle.open += 1;
                 drop(idle);
-                return connect(url)
+                let timeouts = Timeouts {
+                    wait: deadline.saturating_duration_since(Instant::now()),
+                    statement: Some(timeout),
+                };
+                return connect_with(url, timeouts)
                     .map(|conn| Session::new(conn, models::schema()))
                     .map_err(|e| {
-                        self.idle.lock().unwrap_or_else(|e| e.into_inner()).open -= 1;
-                        e.into()
+                        self.release_slot();
+                        WorkError::Unavailable(e.to_string())
                     });
             }
-            idle = self.returned.wait(idle).unwrap_or_else(|e| e.into_inner());
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(WorkError::Unavailable(format!(
+                    "all {} connections stayed busy for DB_TIMEOUT ({} s)",
+                    self.size,
+                    timeout.as_secs_f64()
+                )));
+            }
+            idle = self
+                .returned
+                .wait_timeout(idle, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
     }
 
     fn check_in(&self, session: Session) {
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        idle.sessions.push((session, Instant::now()));
+        self.lock().sessions.push((session, Instant::now()));
+        self.returned.notify_one();
+    }
+
+    /// A connection is gone for good: its slot can be given to a new one.
+    fn release_slot(&self) {
+        let mut idle = self.lock();
+        idle.open = idle.open.saturating_sub(1);
+        drop(idle);
+        self.returned.notify_one();
+    }
+
+    /// A connection was found broken and dropped.
+    fn broken(&self) {
+        let mut idle = self.lock();
+        idle.open = idle.open.saturating_sub(1);
+        idle.broken_at = Some(Instant::now());
+        drop(idle);
         self.returned.notify_one();
     }
 }

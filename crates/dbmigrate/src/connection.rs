@@ -1,5 +1,7 @@
 //! One connection type for the three databases, chosen at run time by the URL.
 
+use std::time::Duration;
+
 use diesel::ConnectionError;
 use diesel::mysql::MysqlConnection;
 use diesel::pg::PgConnection;
@@ -37,6 +39,8 @@ pub enum ConnectFailure {
     DatabaseMissing(String),
     /// A SQLite file that cannot be opened or created (missing directory, permissions).
     SqliteUnopenable,
+    /// The server did not answer within the time allowed.
+    TimedOut(Duration),
     Other,
 }
 
@@ -70,15 +74,69 @@ impl ConnectError {
                 "cannot open the SQLite database {url}: {detail}; \
                  check that its directory exists and is writable"
             ),
+            ConnectFailure::TimedOut(waited) => format!(
+                "the database server of {url} did not answer within {} s; \
+                 check that it is running and reachable (a firewall that drops packets, or a \
+                 server that is stopped or overloaded, looks like this)",
+                waited.as_secs_f64()
+            ),
             ConnectFailure::Other => format!("cannot connect to {url}: {detail}"),
         }
     }
 }
 
+/// How long a connection may wait on its database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// The longest to wait to connect to a server, or for another connection's lock on a
+    /// SQLite file.
+    pub wait: Duration,
+    /// The longest one statement may run on a server; `None` for no limit (a migration
+    /// may rightly take long).
+    pub statement: Option<Duration>,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            wait: Duration::from_secs(10),
+            statement: None,
+        }
+    }
+}
+
 /// Opens a connection and sets it up the way applications rely on: foreign keys enforced
-/// on SQLite, UTC and strict modes on the servers (each dialect's `connect.rs`).
+/// on SQLite, UTC and strict modes on the servers (each dialect's `connect.rs`), waiting
+/// at most ten seconds for a server or a lock.
 pub fn connect(url: &DatabaseUrl) -> Result<AnyConnection, ConnectError> {
-    url.dialect().sql().connect(url)
+    connect_with(url, Timeouts::default())
+}
+
+/// [`connect`], with the given timeouts. A server that accepts the connection and then
+/// says nothing is given up on after `timeouts.wait`, whatever its driver would do.
+pub fn connect_with(url: &DatabaseUrl, timeouts: Timeouts) -> Result<AnyConnection, ConnectError> {
+    if url.dialect() == Dialect::Sqlite {
+        return url.dialect().sql().connect(url, timeouts);
+    }
+    let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+    let connecting = url.clone();
+    // The drivers' own connect timeouts do not cover every stage of every driver's
+    // handshake; a thread that is given up on ends when its driver does.
+    let started = std::thread::Builder::new()
+        .name("connect".into())
+        .spawn(move || {
+            let _ = sender.send(connecting.dialect().sql().connect(&connecting, timeouts));
+        });
+    if started.is_err() {
+        return url.dialect().sql().connect(url, timeouts);
+    }
+    receiver.recv_timeout(timeouts.wait).unwrap_or_else(|_| {
+        Err(ConnectError {
+            url: url.masked(),
+            failure: ConnectFailure::TimedOut(timeouts.wait),
+            detail: String::new(),
+        })
+    })
 }
 
 /// A server's refusal, classified by its dialect so that the message can say what to do.

@@ -27,7 +27,9 @@ pub mod testing;
 pub mod url;
 pub mod violation;
 
-pub use connection::{AnyConnection, ConnectError, ConnectFailure, connect};
+pub use connection::{
+    AnyConnection, ConnectError, ConnectFailure, Timeouts, connect, connect_with,
+};
 pub use migrate::{DowngradeTarget, Event, MigrateError, UpgradeTarget};
 pub use model::models;
 pub use repository::{Location, Repository, RepositoryError};

@@ -29,7 +29,7 @@ use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind};
 pub use common::REBUILD_PREFIX;
 
 use crate::apply::{ApplyError, Plan};
-use crate::connection::{AnyConnection, ConnectError, ConnectFailure};
+use crate::connection::{AnyConnection, ConnectError, ConnectFailure, Timeouts};
 use crate::lock::{LockError, MigrationLock};
 use crate::ops::{Op, OpError};
 use crate::schema::{Column, ColumnDefault, ColumnType, ForeignKey, Index, Schema, Table};
@@ -178,7 +178,8 @@ pub trait SqlDialect: Send + Sync {
     fn connect_failure(&self, message: &str, database: &str) -> ConnectFailure;
 
     // connect.rs
-    fn connect(&self, url: &DatabaseUrl) -> Result<AnyConnection, ConnectError>;
+    fn connect(&self, url: &DatabaseUrl, timeouts: Timeouts)
+    -> Result<AnyConnection, ConnectError>;
 }
 
 impl Dialect {

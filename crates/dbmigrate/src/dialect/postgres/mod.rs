@@ -16,7 +16,7 @@ use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind};
 
 use super::{Dialect, SqlDialect};
 use crate::apply::{ApplyError, Plan};
-use crate::connection::{AnyConnection, ConnectError, ConnectFailure};
+use crate::connection::{AnyConnection, ConnectError, ConnectFailure, Timeouts};
 use crate::lock::{LockError, MigrationLock};
 use crate::ops::{Op, OpError};
 use crate::schema::{Column, ColumnType, ForeignKey, Schema, Table};
@@ -104,7 +104,11 @@ impl SqlDialect for Postgres {
     fn connect_failure(&self, message: &str, database: &str) -> ConnectFailure {
         errors::connect_failure(message, database)
     }
-    fn connect(&self, url: &DatabaseUrl) -> Result<AnyConnection, ConnectError> {
-        connect::connect(url)
+    fn connect(
+        &self,
+        url: &DatabaseUrl,
+        timeouts: Timeouts,
+    ) -> Result<AnyConnection, ConnectError> {
+        connect::connect(url, timeouts)
     }
 }

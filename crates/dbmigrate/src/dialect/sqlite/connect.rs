@@ -1,13 +1,19 @@
 //! A SQLite file, opened with foreign keys enforced (SQLite leaves them off by default) and
-//! a busy timeout, so that a writer waits for another instead of failing at once.
+//! a busy timeout (`Timeouts::wait`), so that a writer waits for another instead of
+//! failing at once.
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, SqliteConnection};
 
-use crate::connection::{AnyConnection, ConnectError, ConnectFailure, connection_message};
+use crate::connection::{
+    AnyConnection, ConnectError, ConnectFailure, Timeouts, connection_message,
+};
 use crate::url::{DatabaseUrl, SqliteLocation};
 
-pub(super) fn connect(url: &DatabaseUrl) -> Result<AnyConnection, ConnectError> {
+pub(super) fn connect(
+    url: &DatabaseUrl,
+    timeouts: Timeouts,
+) -> Result<AnyConnection, ConnectError> {
     let fail = |detail: String| ConnectError {
         url: url.masked(),
         failure: ConnectFailure::SqliteUnopenable,
@@ -24,7 +30,10 @@ pub(super) fn connect(url: &DatabaseUrl) -> Result<AnyConnection, ConnectError> 
     }
     let mut conn = SqliteConnection::establish(&url.driver_string())
         .map_err(|e| fail(connection_message(&e)))?;
-    conn.batch_execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
-        .map_err(|e| fail(e.to_string()))?;
+    conn.batch_execute(&format!(
+        "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {};",
+        timeouts.wait.as_millis()
+    ))
+    .map_err(|e| fail(e.to_string()))?;
     Ok(AnyConnection::Sqlite(conn))
 }

@@ -16,7 +16,7 @@ use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind};
 
 use super::{Dialect, SqlDialect};
 use crate::apply::{ApplyError, Plan};
-use crate::connection::{AnyConnection, ConnectError, ConnectFailure};
+use crate::connection::{AnyConnection, ConnectError, ConnectFailure, Timeouts};
 use crate::lock::{LockError, MigrationLock};
 use crate::ops::{Op, OpError};
 use crate::schema::{Column, ColumnType, Schema, Table};
@@ -119,7 +119,11 @@ impl SqlDialect for Sqlite {
     fn connect_failure(&self, _: &str, _: &str) -> ConnectFailure {
         ConnectFailure::SqliteUnopenable
     }
-    fn connect(&self, url: &DatabaseUrl) -> Result<AnyConnection, ConnectError> {
-        connect::connect(url)
+    fn connect(
+        &self,
+        url: &DatabaseUrl,
+        timeouts: Timeouts,
+    ) -> Result<AnyConnection, ConnectError> {
+        connect::connect(url, timeouts)
     }
 }
