@@ -54,7 +54,10 @@ impl Database {
     /// readers then never wait for a writer, nor a writer for readers, which is what a
     /// web server with many requests at once needs. Commits stay as durable as before.
     pub fn share_between_readers_and_writers(&mut self) -> QueryResult<()> {
-        if matches!(self.url, DatabaseUrl::Sqlite(dbmigrate::SqliteLocation::File(_))) {
+        if matches!(
+            self.url,
+            DatabaseUrl::Sqlite(dbmigrate::SqliteLocation::File(_))
+        ) {
             diesel::sql_query("PRAGMA journal_mode = WAL").execute(self.session.conn())?;
         }
         Ok(())

@@ -1,6 +1,7 @@
 //! Running the binary as a user does, in a directory of the test's own.
 #![allow(dead_code)] // each test binary uses its own part of this
 
+pub mod proxy;
 pub mod site;
 
 use std::io::{BufRead, BufReader};
