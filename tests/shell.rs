@@ -203,8 +203,80 @@ fn at_a_terminal_it_prompts_continues_open_braces_cancels_on_ctrl_c_and_keeps_hi
         !shown.contains("error"),
         "Ctrl-C dropped the open line: {shown}"
     );
+    assert!(
+        shown.lines().any(|line| line.trim() == "0"),
+        "the line after Ctrl-C ran on its own: {shown}"
+    );
     let history = std::fs::read_to_string(home.path().join(".microblog_history")).unwrap();
     assert!(history.contains("User.query.count()"), "{history}");
+}
+
+#[test]
+fn ctrl_c_at_a_terminal_stops_the_code_running_and_the_shell_goes_on() {
+    let home = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:///{}", home.path().join("app.db").display());
+    let command = format!("{} shell", env!("CARGO_BIN_EXE_microblog"));
+    let mut child = std::process::Command::new("script")
+        .args(["-qc", &command, "/dev/null"])
+        .env("DATABASE_URL", &url)
+        .env("HOME", home.path())
+        .env("SECRET_KEY", "test-key")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) runs");
+    let mut stdin = child.stdin.take().unwrap();
+    let pause = || std::thread::sleep(std::time::Duration::from_millis(700));
+    pause();
+    for keys in [
+        "db.session.add(User(#{username: \"kept out\"})); let n = 0; loop { n += 1 }\n",
+        "\u{3}",
+        "print(`after: ${User.query.count()}`)\n",
+        "\u{4}",
+    ] {
+        stdin.write_all(keys.as_bytes()).unwrap();
+        stdin.flush().unwrap();
+        pause();
+    }
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(shown.contains("error: interrupted (Ctrl-C)"), "{shown}");
+    assert!(
+        shown.contains("after: 0"),
+        "the shell went on, without the uncommitted user: {shown}"
+    );
+}
+
+#[test]
+fn ctrl_c_ends_a_command_that_runs_forever_with_status_130() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = support::command(
+        dir.path(),
+        Some("sqlite:///app.db"),
+        &[
+            "shell",
+            "-c",
+            "print(\"running\"); let n = 0; loop { n += 1 }",
+        ],
+    )
+    .stdout(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut first).unwrap();
+    assert_eq!(first, "running\n");
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert!(rest.contains("error: interrupted (Ctrl-C)"), "{rest}");
 }
 
 #[test]

@@ -3,13 +3,14 @@
 //! standard input (or `-c`) as a script, echoing values the same way.
 
 mod bindings;
+mod interrupt;
 mod query;
 
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 use std::rc::Rc;
 
-use rhai::{Dynamic, Engine, Scope};
+use rhai::{Dynamic, Engine, EvalAltResult, LexError, ParseErrorType, Scope};
 
 use crate::config::Settings;
 use crate::database::Database;
@@ -22,7 +23,11 @@ struct Shell {
     scope: Scope<'static>,
     state: Rc<State>,
     failures: usize,
+    interrupted: bool,
 }
+
+/// What the engine is told to stop with when Ctrl-C was pressed.
+const INTERRUPTED: &str = "interrupted (Ctrl-C)";
 
 impl Shell {
     fn new(settings: &Settings) -> anyhow::Result<Shell> {
@@ -34,7 +39,8 @@ impl Shell {
             &crate::models::MODELS,
             database.into_session(),
         );
-        let engine = bindings::engine(&state);
+        let mut engine = bindings::engine(&state);
+        engine.on_progress(|_| interrupt::take().then(|| Dynamic::from(INTERRUPTED)));
         let mut scope = Scope::new();
         scope.push_constant("db", bindings::Db(state.clone()));
         for class in bindings::classes(&state) {
@@ -45,12 +51,14 @@ impl Shell {
             scope,
             state,
             failures: 0,
+            interrupted: false,
         })
     }
 
     /// Runs one input as the prompt does: its value echoed, an error on one line (and the
     /// unit of work rolled back).
     fn run(&mut self, input: &str) {
+        interrupt::clear();
         match self
             .engine
             .eval_with_scope::<Dynamic>(&mut self.scope, input)
@@ -59,7 +67,13 @@ impl Shell {
             Ok(value) => println!("{}", bindings::describe(&value)),
             Err(error) => {
                 self.failures += 1;
-                let message = error.to_string().replace('\n', " ");
+                let message = match *error {
+                    EvalAltResult::ErrorTerminated(..) => {
+                        self.interrupted = true;
+                        format!("{INTERRUPTED}; changes not committed are discarded")
+                    }
+                    _ => error.to_string().replace('\n', " "),
+                };
                 println!("error: {message}");
                 if self.state.has_changes() {
                     self.state.rollback();
@@ -74,7 +88,9 @@ impl Shell {
                 "warning: uncommitted changes were discarded (db.session.commit() writes them)"
             );
         }
-        if self.failures > 0 {
+        if self.interrupted {
+            ExitCode::from(interrupt::EXIT_STATUS)
+        } else if self.failures > 0 {
             ExitCode::FAILURE
         } else {
             ExitCode::SUCCESS
@@ -82,35 +98,33 @@ impl Shell {
     }
 }
 
-/// Whether `text` leaves a brace, bracket or parenthesis open (outside strings).
-fn is_open(text: &str) -> bool {
-    let mut depth = 0i32;
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
-    for c in text.chars() {
-        match quote {
-            Some(q) => {
-                if escaped {
-                    escaped = false;
-                } else if c == '\\' {
-                    escaped = true;
-                } else if c == q {
-                    quote = None;
-                }
-            }
-            None => match c {
-                '"' | '`' | '\'' => quote = Some(c),
-                '{' | '(' | '[' => depth += 1,
-                '}' | ')' | ']' => depth -= 1,
-                _ => {}
-            },
+/// Whether `text` is the start of something longer (an open block, call or list, an
+/// operator waiting for its operand, a multi-line string), as Rhai's own parser sees it:
+/// then the prompt asks for more instead of reporting an error.
+fn is_incomplete(engine: &Engine, text: &str) -> bool {
+    let Err(error) = engine.compile(text) else {
+        return false;
+    };
+    let at_the_end = error
+        .position()
+        .line()
+        .is_none_or(|line| line > text.lines().count());
+    match error.err_type() {
+        ParseErrorType::UnexpectedEOF => true,
+        ParseErrorType::MissingToken(..) => at_the_end,
+        ParseErrorType::BadInput(LexError::UnterminatedString) => {
+            let (line, column) = (error.position().line(), error.position().position());
+            line.zip(column)
+                .and_then(|(line, column)| text.lines().nth(line - 1)?.chars().nth(column - 1))
+                == Some('`')
         }
+        _ => false,
     }
-    depth > 0 || quote == Some('`')
 }
 
 pub fn run(settings: &Settings, command: Option<String>) -> anyhow::Result<ExitCode> {
     let mut shell = Shell::new(settings)?;
+    interrupt::install();
     if let Some(command) = command {
         shell.run(&command);
         return Ok(shell.finish());
@@ -122,11 +136,15 @@ pub fn run(settings: &Settings, command: Option<String>) -> anyhow::Result<ExitC
         for line in std::io::stdin().lock().lines() {
             pending.push_str(&line?);
             pending.push('\n');
-            if !is_open(&pending) {
+            if !is_incomplete(&shell.engine, &pending) {
                 if !pending.trim().is_empty() {
                     shell.run(&pending);
                 }
                 pending.clear();
+            }
+            if shell.interrupted {
+                // A script that was interrupted stops there, as a Python one does.
+                return Ok(shell.finish());
             }
         }
         if !pending.trim().is_empty() {
@@ -155,7 +173,7 @@ fn interactive(shell: &mut Shell) -> anyhow::Result<()> {
             Ok(line) => {
                 pending.push_str(&line);
                 pending.push('\n');
-                if is_open(&pending) {
+                if is_incomplete(&shell.engine, &pending) {
                     continue;
                 }
                 let input = std::mem::take(&mut pending);
@@ -178,13 +196,32 @@ fn interactive(shell: &mut Shell) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::is_open;
+    use super::is_incomplete;
 
     #[test]
-    fn open_braces_continue_the_input_but_braces_in_strings_do_not() {
-        assert!(is_open("for u in users {"));
-        assert!(!is_open("for u in users { print(u) }"));
-        assert!(!is_open("print(\"{\")"));
-        assert!(is_open("User(#{username: \"john\","));
+    fn input_continues_only_where_rhai_expects_more() {
+        let engine = rhai::Engine::new();
+        for open in [
+            "for u in users {\n",
+            "User(#{username: \"john\",\n",
+            "let x = 1 +\n",
+            "if x {\n} else\n",
+            "let s = `first line\n",
+        ] {
+            assert!(is_incomplete(&engine, open), "{open:?} asks for more");
+        }
+        for whole_or_wrong in [
+            "for u in users { print(u) }\n",
+            "print(\"{\")\n",
+            "// {\n",
+            "1 +* 2\n",
+            "let s = \"unterminated\n",
+            ")\n",
+        ] {
+            assert!(
+                !is_incomplete(&engine, whole_or_wrong),
+                "{whole_or_wrong:?} runs now"
+            );
+        }
     }
 }
