@@ -82,6 +82,13 @@ fn the_database_going_away_and_coming_back(db: &TestDb) {
         assert_eq!(status, 503);
         assert!(took < Duration::from_secs(8), "{took:?}");
     }
+    let page = ann.get("/user/ann");
+    assert_eq!(page.status, 503);
+    assert!(
+        page.body.contains("<title>") && page.body.contains("cannot reach its database"),
+        "{}",
+        page.body
+    );
     assert_eq!(ann.get("/static/style.css").status, 200);
 
     proxy.come_back();

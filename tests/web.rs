@@ -145,6 +145,13 @@ on_each_database! {
         let no_token = visitor(&server).post("/register", &[("username", "eve"), ("email", "eve@example.com"), ("password", "x"), ("password2", "x")]);
         assert_eq!(no_token.status, 400);
         assert_eq!((rows(db, "post"), rows(db, "user")), (0, 1));
+
+        // A page elsewhere logging a visitor in as the attacker, to read what they then type.
+        let victim = visitor(&server);
+        victim.get("/login");
+        let planted = victim.post("/login", &[("username", "john"), ("password", "cat")]);
+        assert_eq!(planted.status, 400);
+        assert!(!victim.get("/index").body.contains("Hi, john!"));
     }
 
     fn html_and_sql_in_input_are_only_text(db: &TestDb) {

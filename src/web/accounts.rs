@@ -2,7 +2,6 @@
 
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Argon2, PasswordHash};
-use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -12,7 +11,8 @@ use minijinja::value::Serde;
 use serde::Deserialize;
 
 use super::client_address::ClientAddress;
-use super::pages::{Errors, check_length, check_no_nul, current_user, refused_form};
+use super::forms::{CheckedForm, carries_csrf_token};
+use super::pages::{Errors, check_length, check_no_nul, current_user};
 use super::visit::Visit;
 use super::{App, Page, SharedApp, WorkError};
 use crate::models::{User, max_length, user};
@@ -48,6 +48,8 @@ pub struct LoginForm {
     password: String,
     remember_me: Option<String>,
 }
+
+carries_csrf_token!(LoginForm, RegisterForm);
 
 #[derive(Deserialize, Default)]
 pub struct RegisterForm {
@@ -126,26 +128,21 @@ fn required(errors: &mut Errors, field: &'static str, value: &str) {
 pub async fn login(
     State(app): State<SharedApp>,
     ClientAddress(client): ClientAddress,
-    headers: HeaderMap,
     Query(next): Query<NextQuery>,
-    Form(form): Form<LoginForm>,
-) -> Response {
-    let mut visit = app.visit(&headers);
-    if !visit.csrf_holds(&form.csrf_token) {
-        return refused_form(&app, visit);
-    }
+    CheckedForm { form, mut visit }: CheckedForm<LoginForm>,
+) -> Result<Response, WorkError> {
     let mut errors = Errors::new();
     required(&mut errors, "username", &form.username);
     required(&mut errors, "password", &form.password);
     check_no_nul(&mut errors, "username", &form.username);
     check_no_nul(&mut errors, "password", &form.password);
     if !errors.is_empty() {
-        return show_login(&app, visit, &next, &form, errors);
+        return Ok(show_login(&app, visit, &next, &form, errors));
     }
     let username = form.username.trim().to_string();
     let attempt = match app.logins.begin(&username, client) {
         Ok(attempt) => attempt,
-        Err(wait) => return too_many_logins(&app, visit, &next, &form, wait),
+        Err(wait) => return Ok(too_many_logins(&app, visit, &next, &form, wait)),
     };
     let found = app
         .db
@@ -155,11 +152,7 @@ pub async fn login(
                 .first::<User>(s.conn())
                 .optional()
         })
-        .await;
-    let found = match found {
-        Ok(found) => found,
-        Err(e) => return app.failure(visit, e),
-    };
+        .await?;
     let password = form.password.clone();
     let stored = found.as_ref().and_then(|u| u.password_hash.clone());
     let verified =
@@ -170,7 +163,7 @@ pub async fn login(
         Some(user) if verified => {
             app.logins.succeeded(attempt);
             visit.log_in(&user, form.remember_me.is_some());
-            app.redirect(visit, next.target().unwrap_or("/index"))
+            Ok(app.redirect(visit, next.target().unwrap_or("/index")))
         }
         _ => {
             visit.flash("Invalid username or password");
@@ -178,7 +171,7 @@ pub async fn login(
                 Some(_) => format!("/login?{}", query_of(&next)),
                 None => "/login".into(),
             };
-            app.redirect(visit, &back)
+            Ok(app.redirect(visit, &back))
         }
     }
 }
@@ -215,16 +208,17 @@ fn query_of(next: &NextQuery) -> String {
     )
 }
 
-pub async fn logout(State(app): State<SharedApp>, headers: HeaderMap) -> Response {
+pub async fn logout(
+    State(app): State<SharedApp>,
+    headers: HeaderMap,
+) -> Result<Response, WorkError> {
     let mut visit = app.visit(&headers);
     if let Some(login) = visit.login() {
-        if let Err(e) = app.db.run(move |s| login.end_everywhere(s)).await {
-            return app.failure(visit, e);
-        }
+        app.db.run(move |s| login.end_everywhere(s)).await?;
         app.db.note_write();
     }
     visit.log_out();
-    app.redirect(visit, "/index")
+    Ok(app.redirect(visit, "/index"))
 }
 
 pub async fn register_form(State(app): State<SharedApp>, headers: HeaderMap) -> Response {
@@ -317,16 +311,11 @@ const EMAIL_TAKEN: &str = "Please use a different email address.";
 
 pub async fn register(
     State(app): State<SharedApp>,
-    headers: HeaderMap,
-    Form(form): Form<RegisterForm>,
-) -> Response {
-    let mut visit = app.visit(&headers);
-    if !visit.csrf_holds(&form.csrf_token) {
-        return refused_form(&app, visit);
-    }
+    CheckedForm { form, mut visit }: CheckedForm<RegisterForm>,
+) -> Result<Response, WorkError> {
     let mut errors = check_registration(&form);
     if !errors.is_empty() {
-        return show_register(&app, visit, &form, errors);
+        return Ok(show_register(&app, visit, &form, errors));
     }
     let (username, email) = (
         form.username.trim().to_string(),
@@ -334,7 +323,7 @@ pub async fn register(
     );
     let password = form.password.clone();
     let Ok(Ok(hash)) = tokio::task::spawn_blocking(move || hash_password(&password)).await else {
-        return app.failure(visit, WorkError::Failed("cannot hash a password".into()));
+        return Err(WorkError::Failed("cannot hash a password".into()));
     };
     let db = app.db.clone();
     let registered = app
@@ -377,18 +366,13 @@ pub async fn register(
                 }),
             }
         })
-        .await;
-    match registered {
-        Ok(found) if found.is_empty() => {
-            visit.flash("Congratulations, you are now a registered user!");
-            app.redirect(visit, "/login")
-        }
-        Ok(found) => {
-            errors.extend(found);
-            show_register(&app, visit, &form, errors)
-        }
-        Err(e) => app.failure(visit, e),
+        .await?;
+    if registered.is_empty() {
+        visit.flash("Congratulations, you are now a registered user!");
+        return Ok(app.redirect(visit, "/login"));
     }
+    errors.extend(registered);
+    Ok(show_register(&app, visit, &form, errors))
 }
 
 pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod client_address;
+mod forms;
 mod page_cache;
 mod pages;
 mod pool;
@@ -304,7 +305,10 @@ async fn in_the_sites_layout(
                 "The request took too long and was dropped. Try again in a moment.",
             )
         }
-        Ok(response) => {
+        Ok(mut response) => {
+            if let Some(error) = response.extensions_mut().remove::<WorkError>() {
+                return app.failure(app.visit(&cookies), error);
+            }
             let plain_text = response
                 .headers()
                 .get(header::CONTENT_TYPE)
@@ -339,6 +343,16 @@ async fn in_the_sites_layout(
             )
         },
     )
+}
+
+/// A handler's failure: an empty response with the error attached, which
+/// [`in_the_sites_layout`] turns into the error page, with the visitor's cookies.
+impl IntoResponse for WorkError {
+    fn into_response(self) -> Response {
+        let mut response = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        response.extensions_mut().insert(self);
+        response
+    }
 }
 
 /// Only the cookies of `headers`: all a page drawn outside a handler needs.

@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -11,6 +10,7 @@ use minijinja::Value;
 use minijinja::value::Serde;
 use serde::{Deserialize, Serialize};
 
+use super::forms::{CheckedForm, carries_csrf_token};
 use super::visit::Visit;
 use super::{App, Page, SharedApp, WorkError, user_url};
 use crate::models::{Post, User};
@@ -132,6 +132,8 @@ pub async fn current_user(app: &App, visit: &Visit) -> Result<Option<User>, Work
     app.db.run(move |s| login.user(s)).await
 }
 
+carries_csrf_token!(PostForm);
+
 #[derive(Deserialize, Default)]
 pub struct PostForm {
     #[serde(default)]
@@ -144,7 +146,7 @@ pub async fn index(
     State(app): State<SharedApp>,
     headers: HeaderMap,
     Query(query): Query<PageQuery>,
-) -> Response {
+) -> Result<Response, WorkError> {
     let visit = app.visit(&headers);
     show_index(&app, visit, query.number(), None, Errors::new()).await
 }
@@ -155,7 +157,7 @@ async fn show_index(
     page: i64,
     form: Option<String>,
     errors: Errors,
-) -> Response {
+) -> Result<Response, WorkError> {
     let per_page = app.posts_per_page;
     let login = visit.login();
     let key = format!("/index?page={page}");
@@ -165,9 +167,9 @@ async fn show_index(
         (None, None)
     };
     if let Some(kept) = kept {
-        return kept;
+        return Ok(kept);
     }
-    let loaded = app
+    let (user, rows) = app
         .db
         .run(move |s| -> Result<_, DbError> {
             let user = match login {
@@ -177,11 +179,7 @@ async fn show_index(
             let rows = Post::newest_with_authors(s.conn(), per_page + 1, (page - 1) * per_page)?;
             Ok((user, rows))
         })
-        .await;
-    let (user, rows) = match loaded {
-        Ok(loaded) => loaded,
-        Err(e) => return app.failure(visit, e),
-    };
+        .await?;
     let views = rows
         .into_iter()
         .map(|(post, author)| {
@@ -191,7 +189,7 @@ async fn show_index(
         .collect();
     let listing = Listing::new(views, page, per_page, "/index");
     let csrf_token = user.is_some().then(|| visit.csrf_token());
-    app.page_kept(
+    Ok(app.page_kept(
         visit,
         Page::new(
             "index.html",
@@ -208,22 +206,17 @@ async fn show_index(
             },
         ),
         version.map(|v| (key.as_str(), v)),
-    )
+    ))
 }
 
 pub async fn write_post(
     State(app): State<SharedApp>,
-    headers: HeaderMap,
-    Form(form): Form<PostForm>,
-) -> Response {
-    let mut visit = app.visit(&headers);
+    CheckedForm { form, mut visit }: CheckedForm<PostForm>,
+) -> Result<Response, WorkError> {
     let Some(login) = visit.login() else {
         visit.flash("Please log in to access this page.");
-        return app.redirect(visit, "/login?next=%2Findex");
+        return Ok(app.redirect(visit, "/login?next=%2Findex"));
     };
-    if !visit.csrf_holds(&form.csrf_token) {
-        return refused_form(&app, visit);
-    }
     let body = form.post.trim().to_string();
     let mut errors = Errors::new();
     if body.is_empty() {
@@ -246,17 +239,13 @@ pub async fn write_post(
             db.note_write();
             Ok(true)
         })
-        .await;
-    match written {
-        Ok(true) => {
-            visit.flash("Your post is now live!");
-            app.redirect(visit, "/index")
-        }
-        Ok(false) => {
-            visit.log_out();
-            app.redirect(visit, "/login")
-        }
-        Err(e) => app.failure(visit, e),
+        .await?;
+    if written {
+        visit.flash("Your post is now live!");
+        Ok(app.redirect(visit, "/index"))
+    } else {
+        visit.log_out();
+        Ok(app.redirect(visit, "/login"))
     }
 }
 
@@ -280,19 +269,19 @@ pub async fn user(
     headers: HeaderMap,
     Path(username): Path<String>,
     Query(query): Query<PageQuery>,
-) -> Response {
+) -> Result<Response, WorkError> {
     let visit = app.visit(&headers);
     if username.contains('\0') {
-        return app.not_found(visit, None);
+        return Ok(app.not_found(visit, None));
     }
     let (page, per_page) = (query.number(), app.posts_per_page);
     let login = visit.login();
     let key = format!("{}?page={page}", user_url(&username));
     let (version, kept) = app.kept_page(&visit, &key).await;
     if let Some(kept) = kept {
-        return kept;
+        return Ok(kept);
     }
-    let loaded = app
+    let (viewer, shown, posts) = app
         .db
         .run(move |s| -> Result<_, DbError> {
             let viewer = match login {
@@ -314,13 +303,9 @@ pub async fn user(
             };
             Ok((viewer, shown, posts))
         })
-        .await;
-    let (viewer, shown, posts) = match loaded {
-        Ok(loaded) => loaded,
-        Err(e) => return app.failure(visit, e),
-    };
+        .await?;
     let Some(shown) = shown else {
-        return app.not_found(visit, viewer);
+        return Ok(app.not_found(visit, viewer));
     };
     let name = shown.username.clone().unwrap_or_default();
     let views = posts
@@ -328,7 +313,7 @@ pub async fn user(
         .map(|post| PostView::new(post, Some(&name)))
         .collect();
     let listing = Listing::new(views, page, per_page, &user_url(&name));
-    app.page_kept(
+    Ok(app.page_kept(
         visit,
         Page::new(
             "user.html",
@@ -342,5 +327,5 @@ pub async fn user(
             },
         ),
         version.map(|v| (key.as_str(), v)),
-    )
+    ))
 }
