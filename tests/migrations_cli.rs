@@ -388,30 +388,39 @@ fn an_applied_revision_edited_since_is_warned_about() {
     );
 }
 
-#[test]
-fn a_failing_revision_ends_its_line_and_names_revision_operation_and_cause() {
-    let dir = tempfile::tempdir().unwrap();
-    let (dir, url) = (dir.path(), "sqlite:///app.db");
-    ok(db(dir, url, &["init"]));
-    ok(db(dir, url, &["revision", "-m", "broken"]));
-    let id = only_revision_id(dir);
-    let file = std::fs::read_dir(dir.join("migrations/versions"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let text = std::fs::read_to_string(&file).unwrap();
-    std::fs::write(&file, format!("{text}\n[[upgrade]]\nop = \"sql\"\nsql = \"CREATE TABLE t (x INTEGER)\"\n\n[[upgrade]]\nop = \"sql\"\nsql = \"INSERT INTO nowhere VALUES (1)\"\n")).unwrap();
-    let refused = failed(db(dir, url, &["upgrade"]));
-    assert!(refused.stdout.ends_with(" ... failed\n"), "{refused:?}");
-    assert!(
-        refused.stderr.contains(&format!(
-            "upgrade of revision {id} (broken) failed: operation 2"
-        )) && refused.stderr.contains("nowhere")
-            && refused.stderr.contains("still at <base>"),
-        "{refused:?}"
-    );
+on_each_database! {
+    fn a_failing_revision_ends_its_line_names_its_cause_and_leaves_what_it_says(db_: &TestDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let (dir, url) = (dir.path(), &db_.url_string());
+        ok(db(dir, url, &["init"]));
+        ok(db(dir, url, &["revision", "-m", "broken"]));
+        let id = only_revision_id(dir);
+        let file = std::fs::read_dir(dir.join("migrations/versions"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let text = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(&file, format!("{text}\n[[upgrade]]\nop = \"sql\"\nsql = \"CREATE TABLE t (x INTEGER)\"\n\n[[upgrade]]\nop = \"sql\"\nsql = \"INSERT INTO nowhere VALUES (1)\"\n")).unwrap();
+        let refused = failed(db(dir, url, &["upgrade"]));
+        assert!(refused.stdout.ends_with(" ... failed\n"), "{refused:?}");
+        assert!(
+            refused.stderr.contains(&format!("upgrade of revision {id} (broken) failed: operation 2"))
+                && refused.stderr.contains("nowhere"),
+            "{refused:?}"
+        );
+        assert!(!ok(db(dir, url, &["current"])).stdout.contains(&id), "the revision is not recorded");
+        let mut conn = dbmigrate::connect(&db_.url).unwrap();
+        let catalog = dbmigrate::inspect::inspect(&mut conn).unwrap();
+        if db_.dialect() == dbmigrate::Dialect::Mysql {
+            assert!(refused.stderr.contains("CREATE TABLE t"), "what stayed is named: {refused:?}");
+            assert!(catalog.table("t").is_some(), "and it is there");
+        } else {
+            assert!(refused.stderr.contains("still at <base>"), "{refused:?}");
+            assert!(catalog.table("t").is_none(), "nothing stayed");
+        }
+    }
 }
 
 #[test]

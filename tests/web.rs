@@ -172,6 +172,18 @@ on_each_database! {
         assert_eq!(other.get("/user/%27%20OR%20%271%27%3D%271").status, 404);
         assert_eq!(other.get("/index?page=1%20OR%201=1").status, 200);
         assert_eq!((rows(db, "user"), rows(db, "post")), (2, 1));
+
+        // A username is shown on every page its owner visits, and next to each post.
+        let marked_up = "<i>mallory</i>";
+        let mallory = visitor(&server);
+        assert_eq!(mallory.register(marked_up, "m@example.com", "pw").status, 303);
+        assert_eq!(mallory.log_in(marked_up, "pw").location.as_deref(), Some("/index"));
+        mallory.write("hello");
+        for page in [mallory.get("/index"), mallory.get("/user/%3Ci%3Emallory%3C%2Fi%3E"), visitor(&server).get("/index")] {
+            assert_eq!(page.status, 200);
+            assert!(!page.body.contains("<i>mallory"), "{}", page.body);
+            assert!(page.body.contains("&lt;i&gt;mallory&lt;&#x2f;i&gt;"), "{}", page.body);
+        }
     }
 }
 

@@ -122,8 +122,10 @@ on_each_database! {
 
     fn a_failing_operation_leaves_the_database_as_it_was_or_says_what_stayed(db: &TestDb) {
         let (mut conn, schema) = with_rows(db);
+        let post = q(&conn, "post");
         let ops = vec![
             Op::AddColumn { table: "post".into(), column: Column::new("extra", ColumnType::Integer) },
+            Op::Sql { sql: format!("DELETE FROM {post}"), sqlite: None, postgresql: None, mysql: None },
             Op::Sql { sql: "INSERT INTO no_such_table VALUES (1)".into(), sqlite: None, postgresql: None, mysql: None },
         ];
         let error = apply(&mut conn, &ops, &schema, |_| Ok(())).unwrap_err();
@@ -132,18 +134,25 @@ on_each_database! {
         };
         let (number, applied, not_applied, rolled_back) =
             (failure.number, &failure.applied, &failure.not_applied, failure.rolled_back);
-        assert_eq!(number, 2, "{error}");
+        assert_eq!(number, 3, "{error}");
         let message = error.to_string();
-        assert!(message.contains("operation 2 (execute SQL: INSERT INTO no_such_table"), "{message}");
+        assert!(message.contains("operation 3 (execute SQL: INSERT INTO no_such_table"), "{message}");
+        let posts_left = count(&mut conn, &format!("SELECT COUNT(*) AS n FROM {post}"));
         if db.dialect() == dbmigrate::Dialect::Mysql {
+            // What the report says stayed, stayed.
             assert!(!rolled_back);
-            assert_eq!(applied.len(), 1);
+            assert_eq!(applied.len(), 2);
             assert!(applied[0].contains("ADD COLUMN `extra`"), "{message}");
             assert_eq!(not_applied.len(), 1);
             assert!(message.contains("not applied (1)"), "{message}");
+            let mut with_extra = schema.clone();
+            with_extra.apply(&ops[0]).unwrap();
+            assert_catalog_is(&mut conn, &with_extra, "the added column stayed");
+            assert_eq!(posts_left, 0, "the delete stayed");
         } else {
             assert!(rolled_back);
             assert_catalog_is(&mut conn, &schema, "nothing changed");
+            assert_eq!(posts_left, 2, "the deleted rows are back");
             assert!(message.contains("nothing was changed"), "{message}");
         }
     }
