@@ -174,6 +174,13 @@ impl Server {
         );
     }
 
+    /// Kills the server outright (SIGKILL), as a crash or the OOM killer does.
+    pub fn kill(mut self) {
+        self.child.kill().expect("the server can be killed");
+        self.child.wait().expect("the server ends");
+        std::mem::forget(self);
+    }
+
     /// Asks the server to stop as a service manager does, and waits for it.
     pub fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();

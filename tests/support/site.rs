@@ -68,6 +68,25 @@ pub fn reply(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) ->
 }
 
 impl Client {
+    /// The reply, or `None` when the server did not answer (it is gone).
+    pub fn try_get(&self, path: &str) -> Option<Reply> {
+        let response = self
+            .agent
+            .get(&format!("{}{path}", self.base))
+            .call()
+            .ok()?;
+        Some(reply(Ok(response)))
+    }
+
+    pub fn try_post(&self, path: &str, fields: &[(&str, &str)]) -> Option<Reply> {
+        let response = self
+            .agent
+            .post(&format!("{}{path}", self.base))
+            .send_form(fields.iter().copied())
+            .ok()?;
+        Some(reply(Ok(response)))
+    }
+
     pub fn get(&self, path: &str) -> Reply {
         reply(self.agent.get(&format!("{}{path}", self.base)).call())
     }
