@@ -163,12 +163,13 @@ fn uncommitted_changes_at_the_end_are_discarded_with_a_warning() {
     assert_eq!(ran.stdout, "0\n");
 }
 
-#[test]
-fn at_a_terminal_it_prompts_continues_open_braces_cancels_on_ctrl_c_and_keeps_history() {
+/// `microblog shell` at a terminal of its own (`script` gives it one, as a person at a
+/// prompt has), in a new home directory, typed `keys` one after the other; what the
+/// terminal showed, and the home directory.
+fn at_a_terminal(keys: &[&str]) -> (String, tempfile::TempDir) {
     let home = tempfile::tempdir().unwrap();
     let url = format!("sqlite:///{}", home.path().join("app.db").display());
     let command = format!("{} shell", env!("CARGO_BIN_EXE_microblog"));
-    // `script` gives the shell a terminal of its own, as a person at a prompt has.
     let mut child = std::process::Command::new("script")
         .args(["-qc", &command, "/dev/null"])
         .env("DATABASE_URL", &url)
@@ -182,21 +183,26 @@ fn at_a_terminal_it_prompts_continues_open_braces_cancels_on_ctrl_c_and_keeps_hi
     let mut stdin = child.stdin.take().unwrap();
     let pause = || std::thread::sleep(std::time::Duration::from_millis(700));
     pause();
-    for keys in [
-        "for u in [1] {\n",
-        "print(\"inside\") }\n",
-        "foo(\n",
-        "\u{3}",
-        "User.query.count()\n",
-        "\u{4}",
-    ] {
+    for keys in keys {
         stdin.write_all(keys.as_bytes()).unwrap();
         stdin.flush().unwrap();
         pause();
     }
     drop(stdin);
     let output = child.wait_with_output().unwrap();
-    let shown = String::from_utf8_lossy(&output.stdout);
+    (String::from_utf8_lossy(&output.stdout).into_owned(), home)
+}
+
+#[test]
+fn at_a_terminal_it_prompts_continues_open_braces_cancels_on_ctrl_c_and_keeps_history() {
+    let (shown, home) = at_a_terminal(&[
+        "for u in [1] {\n",
+        "print(\"inside\") }\n",
+        "foo(\n",
+        "\u{3}",
+        "User.query.count()\n",
+        "\u{4}",
+    ]);
     assert!(shown.contains(">>> ") && shown.contains("... "), "{shown}");
     assert!(shown.contains("inside"), "{shown}");
     assert!(
@@ -213,35 +219,12 @@ fn at_a_terminal_it_prompts_continues_open_braces_cancels_on_ctrl_c_and_keeps_hi
 
 #[test]
 fn ctrl_c_at_a_terminal_stops_the_code_running_and_the_shell_goes_on() {
-    let home = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:///{}", home.path().join("app.db").display());
-    let command = format!("{} shell", env!("CARGO_BIN_EXE_microblog"));
-    let mut child = std::process::Command::new("script")
-        .args(["-qc", &command, "/dev/null"])
-        .env("DATABASE_URL", &url)
-        .env("HOME", home.path())
-        .env("SECRET_KEY", "test-key")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("script (util-linux) runs");
-    let mut stdin = child.stdin.take().unwrap();
-    let pause = || std::thread::sleep(std::time::Duration::from_millis(700));
-    pause();
-    for keys in [
+    let (shown, _home) = at_a_terminal(&[
         "db.session.add(User(#{username: \"kept out\"})); let n = 0; loop { n += 1 }\n",
         "\u{3}",
         "print(`after: ${User.query.count()}`)\n",
         "\u{4}",
-    ] {
-        stdin.write_all(keys.as_bytes()).unwrap();
-        stdin.flush().unwrap();
-        pause();
-    }
-    drop(stdin);
-    let output = child.wait_with_output().unwrap();
-    let shown = String::from_utf8_lossy(&output.stdout);
+    ]);
     assert!(shown.contains("error: interrupted (Ctrl-C)"), "{shown}");
     assert!(
         shown.contains("after: 0"),
