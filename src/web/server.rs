@@ -23,6 +23,10 @@ use crate::config::Settings;
 /// connections, its files, the log.
 const FILES_KEPT_FREE: u64 = 64;
 
+/// The most a request's head (request line and headers) may take: 431 past it. Browsers
+/// send a few kilobytes; each connection holds this much at most while it reads one.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub client_timeout: Duration,
@@ -52,7 +56,8 @@ pub async fn serve(app: SharedApp, address: SocketAddr, limits: Limits) -> std::
     let router = router(app);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(limits.client_timeout);
+        .header_read_timeout(limits.client_timeout)
+        .max_buf_size(MAX_HEAD_BYTES);
     let slots = Arc::new(Semaphore::new(connections));
     let graceful = GracefulShutdown::new();
     tokio::pin!(stop);

@@ -37,11 +37,13 @@ pub enum NotReady {
         upgrade: String,
     },
     #[error(
-        "the database is at revision {revisions}, which {repository} does not have; use the repository that made it (set MIGRATIONS_DIR), or record where the database is with {stamp}"
+        "the database has applied {revisions}, which {repository} does not have{why}; use the repository that made it (set MIGRATIONS_DIR), or record where the database is with {stamp}"
     )]
     UnknownRevision {
         revisions: String,
         repository: String,
+        /// What may explain it, with its leading separator; empty when nothing does.
+        why: String,
         stamp: String,
     },
     #[error("the database has tables but no migration history; {0}")]
@@ -73,9 +75,30 @@ pub fn prepare_database(
     };
     let status = migrate::status(conn, repo)?;
     if !status.unknown.is_empty() {
+        let revisions = match status.unknown.as_slice() {
+            [one] => format!("revision {one}"),
+            several => format!("{} revisions ({})", several.len(), several.join(", ")),
+        };
+        let why = if repo.in_order().next().is_none() {
+            let built_in = if app.built_in.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", such as {}, which are used only where there is no migrations/ folder",
+                    app.built_in_name()
+                )
+            };
+            format!(
+                " (it has no revisions at all: if {} made it just now, the database was made from another repository{built_in})",
+                app.command("db init")
+            )
+        } else {
+            String::new()
+        };
         return Err(NotReady::UnknownRevision {
-            revisions: status.unknown.join(", "),
+            revisions,
             repository,
+            why,
             stamp: app.command("db stamp REVISION --purge"),
         });
     }

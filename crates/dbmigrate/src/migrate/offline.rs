@@ -26,6 +26,13 @@ pub fn upgrade_sql(
         None => BTreeSet::new(),
     };
     if let (Some(from), UpgradeTarget::Revision(to)) = (from, target) {
+        if to == "base" {
+            return Err(MigrateError::WrongDirection {
+                from: from.to_string(),
+                to: to.clone(),
+                direction: Direction::Downgrade,
+            });
+        }
         let to_id = &repo.resolve(to)?.id;
         let from_ids = stamp_set(repo, &[from.to_string()])?;
         if applied.contains(to_id)
