@@ -10,6 +10,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 kit="$(cd "$here/../../shared/peers/bench" && pwd)"
 source "$kit/common.sh"
 old="$(realpath "$1")"; new="$(realpath "$2")"
+# Each build then uses the migrations built into it, not a repository in this folder.
+cd "$(mktemp -d)"
 ROUNDS="${ROUNDS:-3}"
 export DURATION="${DURATION:-10s}" WARMUP="${WARMUP:-3s}" CONNS="${CONNS:-32}"
 
