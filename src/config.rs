@@ -41,6 +41,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<IpAddr>,
     /// The migration repository every command uses, when set (`MIGRATIONS_DIR`).
     pub migrations_dir: Option<PathBuf>,
+    /// Tables of the database autogenerate leaves alone (`MIGRATIONS_IGNORE_TABLES`).
+    pub ignored_tables: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -132,6 +134,9 @@ impl Settings {
             max_connections,
             trusted_proxies,
             migrations_dir: lookup("MIGRATIONS_DIR").map(PathBuf::from),
+            ignored_tables: dbmigrate::cli::table_patterns(
+                lookup("MIGRATIONS_IGNORE_TABLES").as_deref(),
+            ),
         })
     }
 
@@ -140,6 +145,7 @@ impl Settings {
         Context {
             url: self.database_url.clone(),
             migrations_dir: self.migrations_dir.clone(),
+            ignored_tables: self.ignored_tables.clone(),
         }
     }
 

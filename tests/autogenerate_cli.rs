@@ -7,6 +7,8 @@ use support::{
     Printed, Server, built_in, copy_of_app_repository, copy_of_chapter_4_repository, db, microblog,
 };
 
+use diesel::connection::SimpleConnection;
+
 use dbmigrate::on_each_database;
 
 fn exit(printed: Printed, code: i32) -> Printed {
@@ -59,6 +61,28 @@ on_each_database! {
         let head = support::built_in().head().unwrap().unwrap().id.clone();
         assert_eq!(report["pending_revisions"], serde_json::json!([head]));
         assert!(!check.stdout.contains("s3cret"));
+    }
+
+    fn tables_the_models_do_not_own_are_left_alone_when_the_setting_names_them(db_: &TestDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let (dir, url) = (dir.path(), &db_.url_string());
+        copy_of_app_repository(dir);
+        exit(db(dir, url, &["upgrade"]), 0);
+        let mut conn = dbmigrate::connect(&db_.url).unwrap();
+        if db_.dialect() == dbmigrate::Dialect::Sqlite {
+            conn.batch_execute("CREATE VIRTUAL TABLE post_search USING fts5(body)").unwrap();
+            exit(db(dir, url, &["check"]), 0);
+        }
+        conn.batch_execute("CREATE TABLE audit_log (id INTEGER PRIMARY KEY)").unwrap();
+        let check = exit(db(dir, url, &["check"]), 1);
+        assert!(check.stdout.contains("Detected removed table 'audit_log'"), "{check:?}");
+
+        std::fs::write(dir.join(".env"), "MIGRATIONS_IGNORE_TABLES=\"audit_*, other\"\n").unwrap();
+        exit(db(dir, url, &["check"]), 0);
+        let migrate = exit(db(dir, url, &["migrate", "-m", "nothing"]), 0);
+        assert_eq!(migrate.stdout, "No changes in schema detected.\n");
+        let config: Printed = microblog(dir, Some(url), &["config"]).into();
+        assert!(config.stdout.contains("MIGRATIONS_IGNORE_TABLES = audit_*, other"), "{config:?}");
     }
 }
 

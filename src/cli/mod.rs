@@ -170,6 +170,7 @@ fn print_config(settings: &Settings) {
         ("SECRET_KEY", key.to_string()),
         ("POSTS_PER_PAGE", settings.posts_per_page.to_string()),
         ("DB_POOL_SIZE", settings.db_pool_size.to_string()),
+        ("DB_TIMEOUT", format!("{} s", settings.db_timeout.as_secs())),
         (
             "CLIENT_TIMEOUT",
             format!("{} s", settings.client_timeout.as_secs()),
@@ -191,9 +192,16 @@ fn print_config(settings: &Settings) {
             },
         ),
         ("MIGRATIONS_DIR", migrations_dir),
+        (
+            "MIGRATIONS_IGNORE_TABLES",
+            match settings.ignored_tables.as_slice() {
+                [] => "(none)".to_string(),
+                patterns => patterns.join(", "),
+            },
+        ),
         ("migrations", source.to_string()),
     ];
     for (name, value) in lines {
-        println!("{name:<15} = {value}");
+        println!("{name:<24} = {value}");
     }
 }

@@ -214,7 +214,7 @@ pub async fn logout(
 ) -> Result<Response, WorkError> {
     let mut visit = app.visit(&headers);
     if let Some(login) = visit.login() {
-        app.db.run(move |s| login.end_everywhere(s)).await?;
+        app.db.write(move |s| login.end_everywhere(s)).await?;
         app.db.note_write();
     }
     visit.log_out();
@@ -328,7 +328,7 @@ pub async fn register(
     let db = app.db.clone();
     let registered = app
         .db
-        .run(move |s| -> Result<Errors, DbError> {
+        .write(move |s| -> Result<Errors, DbError> {
             let mut errors = Errors::new();
             let taken = |column: &str, value: &str, s: &mut dbmigrate::model::Session| {
                 let query = User::query();

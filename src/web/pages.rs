@@ -230,7 +230,7 @@ pub async fn write_post(
     let db = app.db.clone();
     let written = app
         .db
-        .run(move |s| -> Result<bool, DbError> {
+        .write(move |s| -> Result<bool, DbError> {
             let Some(author) = login.user(s)? else {
                 return Ok(false);
             };

@@ -53,6 +53,10 @@ pub struct DbPool {
     url: Arc<DatabaseUrl>,
     timeout: Duration,
     shared: Option<Arc<Shared>>,
+    /// SQLite takes one writer at a time. Writers of this process wait here, in the order
+    /// they came, rather than in SQLite's busy handler, whose growing sleeps let a writer
+    /// lose to later ones again and again.
+    writers: Arc<tokio::sync::Mutex<()>>,
 }
 
 struct Shared {
@@ -117,6 +121,7 @@ impl DbPool {
             url: Arc::new(url.clone()),
             timeout,
             shared,
+            writers: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 
@@ -157,6 +162,25 @@ impl DbPool {
                 )))
             }
         }
+    }
+
+    /// [`DbPool::run`] for work that writes: on SQLite, after the writers before it.
+    pub async fn write<T, E, F>(&self, work: F) -> Result<T, WorkError>
+    where
+        T: Send + 'static,
+        E: fmt::Display + Send + 'static,
+        F: FnOnce(&mut Session) -> Result<T, E> + Clone + Send + 'static,
+    {
+        if self.shared.is_some() {
+            return self.run(work).await;
+        }
+        let Ok(_turn) = tokio::time::timeout(self.timeout, self.writers.lock()).await else {
+            return Err(WorkError::Unavailable(format!(
+                "the writers before this one took longer than DB_TIMEOUT ({} s)",
+                self.timeout.as_secs_f64()
+            )));
+        };
+        self.run_sqlite(work).await
     }
 
     async fn run_sqlite<T, E, F>(&self, work: F) -> Result<T, WorkError>

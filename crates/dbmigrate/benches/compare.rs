@@ -57,7 +57,7 @@ fn main() {
             .map(|_| {
                 let started = Instant::now();
                 let comparison =
-                    compare_with_database(&mut conn, &schema, CompareOptions::default())
+                    compare_with_database(&mut conn, &schema, CompareOptions::default(), &[])
                         .expect("compare");
                 let elapsed = started.elapsed();
                 assert!(comparison.is_empty(), "{:?}", comparison.changes.first());

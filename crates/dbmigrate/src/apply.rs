@@ -23,6 +23,14 @@ pub enum ApplyError {
     Failed(Box<StatementFailure>),
     #[error("the foreign keys do not hold after the change: {0}")]
     ForeignKeyCheck(String),
+    #[error(
+        "the {kind} '{name}' cannot be made again after the table it uses was rebuilt: {message}. Nothing was kept; drop it in the revision before the change (an `sql` operation) and make it again after"
+    )]
+    Dependent {
+        kind: String,
+        name: String,
+        message: String,
+    },
     #[error("{0}")]
     Database(#[from] diesel::result::Error),
 }

@@ -10,15 +10,61 @@ use crate::inspect::inspect;
 use crate::revision::Revision;
 use crate::schema::Schema;
 
-/// The changes that take the database `conn` reaches to `target`.
+/// The changes that take the database `conn` reaches to `target`. Tables of the database
+/// that match `ignored` (names, `*` for any run of characters) are left alone, unless
+/// `target` has them.
 pub fn compare_with_database(
     conn: &mut AnyConnection,
     target: &Schema,
     options: CompareOptions,
+    ignored: &[String],
 ) -> QueryResult<Comparison> {
     let dialect = conn.dialect();
-    let live = inspect(conn)?.comparable_for(dialect);
+    let mut live = inspect(conn)?.comparable_for(dialect);
+    live.tables.retain(|table| {
+        target.table(&table.name).is_some()
+            || !ignored
+                .iter()
+                .any(|pattern| matches_pattern(pattern, &table.name))
+    });
     Ok(compare(&live, &target.comparable_for(dialect), options))
+}
+
+/// Whether `name` matches `pattern`, where `*` stands for any run of characters.
+pub fn matches_pattern(pattern: &str, name: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = name.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::matches_pattern;
+
+    #[test]
+    fn table_patterns_match_names_with_stars_for_any_run() {
+        assert!(matches_pattern("audit", "audit"));
+        assert!(!matches_pattern("audit", "audit_log"));
+        assert!(matches_pattern("audit*", "audit_log"));
+        assert!(matches_pattern("*_fts*", "post_fts_data"));
+        assert!(matches_pattern("*", "anything"));
+        assert!(!matches_pattern("*_fts", "post_fts_data"));
+        assert!(matches_pattern("a*b*c", "a_b_c"));
+        assert!(!matches_pattern("ab*ba", "aba"));
+    }
 }
 
 #[derive(QueryableByName)]

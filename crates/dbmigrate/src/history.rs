@@ -42,11 +42,19 @@ pub fn record_sql(dialect: Dialect, revision: &str, checksum: &str) -> String {
     )
 }
 
-pub fn forget_sql(dialect: Dialect, revision: &str) -> String {
+/// Takes revisions out of the history: one, or a squash with those it replaced.
+pub fn forget_sql(dialect: Dialect, revisions: &[String]) -> String {
+    let ids: Vec<String> = revisions
+        .iter()
+        .map(|id| format!("'{}'", plain(id)))
+        .collect();
+    let condition = match ids.as_slice() {
+        [one] => format!("= {one}"),
+        several => format!("IN ({})", several.join(", ")),
+    };
     format!(
-        "DELETE FROM {} WHERE revision = '{}';",
-        dialect.quote(HISTORY_TABLE),
-        plain(revision)
+        "DELETE FROM {} WHERE revision {condition};",
+        dialect.quote(HISTORY_TABLE)
     )
 }
 

@@ -22,6 +22,7 @@ pub mod repository;
 pub mod revision;
 pub mod schema;
 mod spelling;
+pub mod squash;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod url;

@@ -52,6 +52,23 @@ pub enum RepositoryError {
         location: Location,
         cause: GraphError,
     },
+    #[error(
+        "revisions {first} and {second} both replace revision '{id}'; a revision can be squashed only once"
+    )]
+    SquashedTwice {
+        id: String,
+        first: String,
+        second: String,
+    },
+    #[error(
+        "{file} follows revision '{id}', which squash {squash} replaced partway through its run; a revision can follow only the last one a squash replaced ('{last}'): set its down_revision to '{squash}'"
+    )]
+    FollowsInsideSquash {
+        file: String,
+        id: String,
+        squash: String,
+        last: String,
+    },
     #[error("{0} cannot be changed: new revisions are written to a repository on disk")]
     ReadOnly(Location),
     #[error(
@@ -85,7 +102,12 @@ fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Repos
 #[derive(Debug, Clone)]
 pub struct Repository {
     location: Location,
+    /// The revisions of the graph.
     revisions: BTreeMap<String, Revision>,
+    /// Files of revisions a squash replaced, kept for databases partway through them.
+    replaced: BTreeMap<String, Revision>,
+    /// Each replaced id, whether or not its file is still here, with the squash replacing it.
+    squashed_into: BTreeMap<String, String>,
     graph: Graph,
 }
 
@@ -140,6 +162,52 @@ impl Repository {
             }
             revisions.insert(revision.id.clone(), revision);
         }
+        let mut squashed_into: BTreeMap<String, String> = BTreeMap::new();
+        for squash in revisions.values() {
+            for id in &squash.replaces {
+                if let Some(first) = squashed_into.insert(id.clone(), squash.id.clone()) {
+                    return Err(RepositoryError::SquashedTwice {
+                        id: id.clone(),
+                        first,
+                        second: squash.id.clone(),
+                    });
+                }
+            }
+        }
+        let last_of: BTreeMap<String, String> = revisions
+            .values()
+            .filter_map(|r| Some((r.id.clone(), r.replaces.last()?.clone())))
+            .collect();
+        let replaced: BTreeMap<String, Revision> = squashed_into
+            .keys()
+            .filter_map(|id| revisions.remove_entry(id))
+            .collect();
+        // A revision that followed the last of a squashed run follows the squash now, and
+        // its file stays as it is, so that its checksum does not change.
+        let outermost = |id: &str| {
+            let mut id = id.to_string();
+            while let Some(squash) = squashed_into.get(&id) {
+                id = squash.clone();
+            }
+            id
+        };
+        for revision in revisions.values_mut() {
+            for down in &mut revision.down {
+                let Some(squash) = squashed_into.get(down.as_str()) else {
+                    continue;
+                };
+                let last = last_of.get(squash);
+                if last != Some(down) {
+                    return Err(RepositoryError::FollowsInsideSquash {
+                        file: revision.source.clone(),
+                        id: down.clone(),
+                        squash: squash.clone(),
+                        last: last.cloned().unwrap_or_default(),
+                    });
+                }
+                *down = outermost(down);
+            }
+        }
         let graph = Graph::new(revisions.values().map(|r| Node {
             id: r.id.clone(),
             down: r.down.clone(),
@@ -151,6 +219,8 @@ impl Repository {
         Ok(Repository {
             location,
             revisions,
+            replaced,
+            squashed_into,
             graph,
         })
     }
@@ -185,6 +255,26 @@ impl Repository {
 
     pub fn revision(&self, id: &str) -> Option<&Revision> {
         self.revisions.get(id)
+    }
+
+    /// The squash that replaced `id`, if one did.
+    pub fn squashed_into(&self, id: &str) -> Option<&str> {
+        self.squashed_into.get(id).map(String::as_str)
+    }
+
+    /// A revision a squash replaced, if its file is still here.
+    pub fn replaced(&self, id: &str) -> Option<&Revision> {
+        self.replaced.get(id)
+    }
+
+    /// A revision of the graph, or a replaced one whose file is still here.
+    pub fn any_revision(&self, id: &str) -> Option<&Revision> {
+        self.revisions.get(id).or_else(|| self.replaced.get(id))
+    }
+
+    /// The squashes whose runs are still here as files, for those the files can be deleted.
+    pub fn replaced_files(&self) -> impl Iterator<Item = &Revision> {
+        self.replaced.values()
     }
 
     /// Every revision, each after those it follows.
@@ -225,6 +315,7 @@ impl Repository {
         revision.checksum = crate::revision::checksum(&text);
         revision.text = text.clone();
         let mut list: Vec<Revision> = self.revisions.values().cloned().collect();
+        list.extend(self.replaced.values().cloned());
         list.push(revision);
         let grown = Repository::from_revisions(self.location.clone(), list)?;
         std::fs::write(&path, text).map_err(io("write", &path))?;

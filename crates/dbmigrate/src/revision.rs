@@ -23,6 +23,10 @@ pub struct Revision {
     pub transaction: bool,
     /// Lint findings accepted in the file, by rule.
     pub accept: Vec<Accepted>,
+    /// For a squash: the revisions it stands for, in the order they ran. A database that
+    /// ran all of them is at this revision; one that ran some finishes the rest from their
+    /// files.
+    pub replaces: Vec<String>,
     pub upgrade: Vec<Op>,
     pub downgrade: Vec<Op>,
     /// Where it was read from, for messages: a path, or a name inside the binary.
@@ -58,6 +62,8 @@ struct RevisionFile {
     transaction: bool,
     #[serde(default)]
     accept: Vec<Accepted>,
+    #[serde(default)]
+    replaces: Vec<String>,
     #[serde(default)]
     upgrade: Vec<Op>,
     #[serde(default)]
@@ -125,6 +131,19 @@ impl Revision {
                 format!("'{bad}' is not a usable revision id"),
             ));
         }
+        if let Some(bad) = file.replaces.iter().find(|id| !is_valid_id(id)) {
+            return Err(at_key(
+                "replaces",
+                format!("'{bad}' is not a usable revision id"),
+            ));
+        }
+        if file.replaces.contains(&file.revision) || down.iter().any(|d| file.replaces.contains(d))
+        {
+            return Err(at_key(
+                "replaces",
+                "a squash cannot replace itself or the revision it follows".into(),
+            ));
+        }
         let concurrent = file.upgrade.iter().chain(&file.downgrade).any(|op| {
             matches!(
                 op,
@@ -156,6 +175,7 @@ impl Revision {
             created: file.created.map(|c| c.to_string()).unwrap_or_default(),
             transaction: file.transaction,
             accept: file.accept,
+            replaces: file.replaces,
             upgrade: file.upgrade,
             downgrade: file.downgrade,
             source: source.to_string(),
@@ -174,6 +194,7 @@ impl Revision {
             created: created.to_string(),
             transaction: true,
             accept: Vec::new(),
+            replaces: Vec::new(),
             upgrade: Vec::new(),
             downgrade: Vec::new(),
             source: String::new(),
@@ -238,6 +259,10 @@ impl Revision {
                 })
                 .collect();
             writeln!(out, "accept = [{}]", accepted.join(", ")).unwrap();
+        }
+        if !self.replaces.is_empty() {
+            let ids: Vec<String> = self.replaces.iter().map(|id| quoted(id)).collect();
+            writeln!(out, "replaces = [{}]", ids.join(", ")).unwrap();
         }
         write_ops(&mut out, "upgrade", &self.upgrade);
         write_ops(&mut out, "downgrade", &self.downgrade);

@@ -175,3 +175,68 @@ fn a_sqlite_rebuild_that_would_break_a_foreign_key_is_rolled_back() {
         assert_eq!(leftovers, 0, "no temporary table is left behind");
     });
 }
+
+#[test]
+fn a_sqlite_rebuild_keeps_the_views_and_triggers_that_use_the_table() {
+    dbmigrate::testing::on(dbmigrate::Dialect::Sqlite, |db| {
+        let (mut conn, schema) = with_rows(db);
+        conn.batch_execute(
+            "CREATE TABLE audit (body TEXT);
+             CREATE VIEW post_bodies AS SELECT id, body FROM post;
+             CREATE TRIGGER post_audit AFTER INSERT ON post BEGIN INSERT INTO audit VALUES (new.body); END;",
+        )
+        .unwrap();
+        let op = alter("body", Some(ColumnType::Text), None, None, None);
+        apply(&mut conn, &[op], &schema, |_| Ok(())).unwrap();
+
+        assert_eq!(count(&mut conn, "SELECT COUNT(*) AS n FROM post_bodies"), 2);
+        conn.batch_execute("INSERT INTO post (body, user_id) VALUES ('third', 1)")
+            .unwrap();
+        assert_eq!(
+            count(
+                &mut conn,
+                "SELECT COUNT(*) AS n FROM audit WHERE body = 'third'"
+            ),
+            1,
+            "the trigger fires on the rebuilt table"
+        );
+    });
+}
+
+#[test]
+fn a_sqlite_rebuild_that_leaves_a_view_without_its_column_is_rolled_back() {
+    dbmigrate::testing::on(dbmigrate::Dialect::Sqlite, |db| {
+        let (mut conn, schema) = with_rows(db);
+        conn.batch_execute("CREATE VIEW post_authors AS SELECT id, user_id FROM post")
+            .unwrap();
+        // The column holds a foreign key, so dropping it rebuilds the table.
+        let drop = Op::DropColumn {
+            table: "post".into(),
+            column: "user_id".into(),
+        };
+        let error = apply(&mut conn, &[drop], &schema, |_| Ok(())).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("the view 'post_authors' cannot be made again"),
+            "{error}"
+        );
+        assert_catalog_is(&mut conn, &schema, "nothing changed");
+        assert_eq!(
+            count(&mut conn, "SELECT COUNT(*) AS n FROM post_authors"),
+            2
+        );
+    });
+}
+
+#[test]
+fn a_sqlite_rename_and_rebuild_carries_the_view_to_the_new_name() {
+    dbmigrate::testing::on(dbmigrate::Dialect::Sqlite, |db| {
+        let (mut conn, schema) = with_rows(db);
+        conn.batch_execute("CREATE VIEW post_bodies AS SELECT id, body FROM post")
+            .unwrap();
+        let rename = alter("body", Some(ColumnType::Text), None, None, Some("text"));
+        apply(&mut conn, &[rename], &schema, |_| Ok(())).unwrap();
+        assert_eq!(count(&mut conn, "SELECT COUNT(*) AS n FROM post_bodies"), 2);
+    });
+}

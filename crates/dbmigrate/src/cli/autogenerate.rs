@@ -2,11 +2,11 @@
 
 use std::process::ExitCode;
 
-use super::{Application, Chosen, Progress};
+use super::{Application, Chosen, Context, Progress};
 use crate::autogenerate::{compare_with_database, revision_for, risk_warnings};
 use crate::compare::{CompareOptions, Comparison};
 use crate::migrate::{self, Status};
-use crate::{AnyConnection, DatabaseUrl, Repository, Schema, connect};
+use crate::{AnyConnection, Repository, Schema, connect};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AutogenerateError {
@@ -59,12 +59,12 @@ fn heads_text(repo: &Repository) -> String {
 pub fn migrate(
     app: &Application,
     chosen: Chosen,
-    url: &DatabaseUrl,
+    context: &Context,
     message: &str,
     id: Option<String>,
     options: CompareOptions,
 ) -> anyhow::Result<()> {
-    let target = (app.schema)();
+    let (target, url) = ((app.schema)(), &context.url);
     let mut repo = chosen.repository;
     let mut conn = connect(url)?;
     let status = checked_status(&mut conn, &repo, target)?;
@@ -79,7 +79,7 @@ pub fn migrate(
         .into());
     }
     eprintln!("Comparing the models with {url}");
-    let comparison = compare_with_database(&mut conn, target, options)?;
+    let comparison = compare_with_database(&mut conn, target, options, &context.ignored_tables)?;
     print_hints(&comparison);
     if comparison.is_empty() {
         println!("No changes in schema detected.");
@@ -146,12 +146,12 @@ impl Report {
 pub fn check(
     app: &Application,
     chosen: Chosen,
-    url: &DatabaseUrl,
+    context: &Context,
     offline: bool,
     format: Format,
     options: CompareOptions,
 ) -> anyhow::Result<ExitCode> {
-    let target = (app.schema)();
+    let (target, url) = ((app.schema)(), &context.url);
     if target.tables.is_empty() {
         return Err(AutogenerateError::NoModels.into());
     }
@@ -173,7 +173,8 @@ pub fn check(
         let status = checked_status(&mut conn, &repo, target)?;
         let pending =
             migrate::upgrade_path(&repo, &status.applied, &migrate::UpgradeTarget::Heads)?;
-        let comparison = compare_with_database(&mut conn, target, options)?;
+        let comparison =
+            compare_with_database(&mut conn, target, options, &context.ignored_tables)?;
         drop(conn);
         Report {
             database: Some(url.to_string()),

@@ -44,14 +44,44 @@ pub fn write_revision(
     down: Vec<String>,
     id: Option<String>,
 ) -> anyhow::Result<()> {
-    let created = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    let mut revision = Revision::new(message, down, &created);
+    let mut revision = Revision::new(message, down, &now());
     if let Some(id) = id {
         revision.id = id;
     }
     let path = repo.add(revision)?;
     println!("  Generating {} ...  done", path.display());
     Ok(())
+}
+
+pub fn squash(
+    repo: &mut Repository,
+    from: &str,
+    to: &str,
+    message: Option<String>,
+) -> anyhow::Result<()> {
+    let message = message.unwrap_or_else(|| format!("squash of {from} to {to}"));
+    let squashed = crate::squash::squash(repo, from, to, &message, &now())?;
+    println!("  Generating {} ...  done", squashed.path.display());
+    println!(
+        "Squashed {} revisions into {} (the same schema after it, checked by replay):",
+        squashed.replaced.len(),
+        squashed.id
+    );
+    for revision in &squashed.replaced {
+        println!("  {}, {}", revision.id, revision.message);
+    }
+    if let Some(why) = &squashed.no_downgrade {
+        println!("It cannot be downgraded: {why}.");
+    }
+    println!(
+        "Keep their files until every database is at {} or past it: a database partway through them finishes the run from them.",
+        squashed.id
+    );
+    Ok(())
+}
+
+fn now() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 pub fn merge_parents(repo: &Repository, texts: &[String]) -> anyhow::Result<Vec<String>> {
@@ -114,10 +144,16 @@ pub fn current(
             println!("{}{edited}", listing::short(repo, revision, None));
         }
     }
+    for partial in &status.partial {
+        println!(
+            "{} (partway through squash {}: `db upgrade` finishes its run)",
+            partial.at, partial.squash
+        );
+    }
     for id in &status.unknown {
         println!("{id} (not in {})", repo.location());
     }
-    if status.current.is_empty() && status.unknown.is_empty() {
+    if status.current.is_empty() && status.unknown.is_empty() && status.partial.is_empty() {
         eprintln!("The database has no revision applied (it is at <base>).");
     }
     Ok(())

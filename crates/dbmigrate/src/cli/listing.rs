@@ -80,6 +80,9 @@ pub fn verbose(repo: &Repository, revision: &Revision, current: Current) -> Stri
     out.push_str(&format!("    Revision ID: {}\n", revision.id));
     out.push_str(&format!("    Revises: {}\n", revision.down.join(", ")));
     out.push_str(&format!("    Create Date: {}\n", revision.created));
+    if !revision.replaces.is_empty() {
+        out.push_str(&format!("    Replaces: {}\n", revision.replaces.join(", ")));
+    }
     out
 }
 

@@ -69,6 +69,9 @@ pub struct Context {
     pub url: DatabaseUrl,
     /// The `MIGRATIONS_DIR` setting, when there is one.
     pub migrations_dir: Option<PathBuf>,
+    /// The `MIGRATIONS_IGNORE_TABLES` setting: tables of the database that autogenerate
+    /// leaves alone (names, `*` for any run of characters), unless a model declares them.
+    pub ignored_tables: Vec<String>,
 }
 
 impl Context {
@@ -87,8 +90,19 @@ impl Context {
             migrations_dir: read("MIGRATIONS_DIR")
                 .filter(|v| !v.trim().is_empty())
                 .map(PathBuf::from),
+            ignored_tables: table_patterns(read("MIGRATIONS_IGNORE_TABLES").as_deref()),
         })
     }
+}
+
+/// `MIGRATIONS_IGNORE_TABLES`: names or patterns separated by commas or spaces.
+pub fn table_patterns(setting: Option<&str>) -> Vec<String> {
+    setting
+        .unwrap_or_default()
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 #[derive(Args, Debug)]
@@ -210,6 +224,17 @@ enum DbCommand {
         #[arg(required = true, value_name = "REVISION")]
         revisions: Vec<String>,
     },
+    /// Write one revision that replaces a run of revisions, FROM to TO, doing the same;
+    /// databases at any of them still upgrade. The replaced files stay until every database
+    /// is past them.
+    Squash {
+        /// The first revision of the run.
+        from: String,
+        /// The last revision of the run.
+        to: String,
+        #[arg(short, long)]
+        message: Option<String>,
+    },
     /// Create the database the URL names on its PostgreSQL or MySQL server, if it is missing.
     Create,
     /// Judge revisions before they run: what they destroy, what can fail on the data
@@ -271,7 +296,7 @@ pub fn run(args: DbArgs, app: &Application, context: &Context) -> anyhow::Result
         } => autogenerate::migrate(
             app,
             on_disk()?,
-            url,
+            context,
             &message.unwrap_or_default(),
             rev_id,
             compare_options(no_rename),
@@ -282,7 +307,7 @@ pub fn run(args: DbArgs, app: &Application, context: &Context) -> anyhow::Result
             offline,
         } => {
             let options = compare_options(no_rename);
-            return autogenerate::check(app, chosen()?, url, offline, format, options);
+            return autogenerate::check(app, chosen()?, context, offline, format, options);
         }
         DbCommand::Revision {
             message,
@@ -300,6 +325,9 @@ pub fn run(args: DbArgs, app: &Application, context: &Context) -> anyhow::Result
             let mut repo = on_disk()?.repository;
             let down = commands::merge_parents(&repo, &revisions)?;
             commands::write_revision(&mut repo, &message.unwrap_or_default(), down, None)?;
+        }
+        DbCommand::Squash { from, to, message } => {
+            commands::squash(&mut on_disk()?.repository, &from, &to, message)?
         }
         DbCommand::Upgrade { target, sql: true } => {
             let repo = chosen()?.repository;

@@ -122,7 +122,7 @@ pub fn prepare_database(
     if status.is_at_head(repo) {
         return Ok(Prepared::Ready);
     }
-    let untouched = status.applied.is_empty()
+    let untouched = status.is_empty()
         && inspect::table_names(conn)?
             .iter()
             .all(|t| inspect::ENGINE_TABLES.contains(&t.as_str()));
@@ -130,7 +130,7 @@ pub fn prepare_database(
         let applied = migrate::upgrade(conn, url, repo, &UpgradeTarget::Heads, on)?;
         return Ok(Prepared::Migrated(applied));
     }
-    if status.applied.is_empty() && !history::exists(conn).map_err(MigrateError::from)? {
+    if status.is_empty() && !history::exists(conn).map_err(MigrateError::from)? {
         let upgrade = app.command("db upgrade");
         return Err(NotReady::NoHistory(
             match migrate::find_adoption(conn, repo)? {

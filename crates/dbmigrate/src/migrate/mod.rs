@@ -196,6 +196,18 @@ pub enum MigrateError {
     },
     #[error("{0}")]
     StepFailed(Box<StepFailure>),
+    #[error(
+        "the database is at {position}, and squash {squash} replaced revision {revision} after it, whose file is gone; restore the files the squash replaced (from version control) and run the upgrade again"
+    )]
+    ReplacedFileMissing {
+        squash: String,
+        revision: String,
+        position: String,
+    },
+    #[error(
+        "the database is at revision {at}, partway through the revisions squash {squash} replaced; upgrade to {squash} first (`db upgrade {squash}`), then downgrade from there", at = .0.at, squash = .0.squash
+    )]
+    PartwayThroughSquash(PartialSquash),
     #[error("the {direction} of revision {revision} cannot be written as SQL: {cause}")]
     Unrenderable {
         direction: Direction,
@@ -253,8 +265,13 @@ fn outcome(dialect: &Dialect, cause: &ApplyError, remains_at: &str) -> String {
 /// Where a database stands against a repository.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Status {
-    /// Applied revisions the repository has.
+    /// Applied revisions of the repository's graph. A squash counts as applied when every
+    /// revision it replaced was.
     pub applied: BTreeSet<String>,
+    /// What the history records, with the squashes that stand for recorded runs.
+    pub reached: BTreeSet<String>,
+    /// Squashes of which the database ran some replaced revisions, not all.
+    pub partial: Vec<PartialSquash>,
     /// Applied revisions the repository does not have.
     pub unknown: Vec<String>,
     /// Applied revisions whose file changed since.
@@ -263,25 +280,121 @@ pub struct Status {
     pub current: Vec<String>,
 }
 
+/// A squash the database is partway through: it ran the first revisions the squash
+/// replaced, as they were before the squash, and the rest is still to run from their files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartialSquash {
+    pub squash: String,
+    /// The last replaced revision the database ran.
+    pub at: String,
+}
+
 impl Status {
     /// The database's position, for messages: `<base>` or the current ids.
     pub fn position(&self) -> String {
-        if self.current.is_empty() && self.unknown.is_empty() {
+        let partway = self
+            .partial
+            .iter()
+            .map(|p| format!("{} (partway through squash {})", p.at, p.squash));
+        let position: Vec<String> = self
+            .current
+            .iter()
+            .cloned()
+            .chain(partway)
+            .chain(self.unknown.iter().cloned())
+            .collect();
+        if position.is_empty() {
             "<base>".to_string()
         } else {
-            self.current
-                .iter()
-                .chain(&self.unknown)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
+            position.join(", ")
         }
     }
 
     /// Whether every head of the repository is applied and nothing else.
     pub fn is_at_head(&self, repo: &Repository) -> bool {
-        self.unknown.is_empty() && self.current == repo.graph().heads()
+        self.unknown.is_empty() && self.partial.is_empty() && self.current == repo.graph().heads()
     }
+
+    /// Whether the history records anything at all.
+    pub fn is_empty(&self) -> bool {
+        self.reached.is_empty() && self.unknown.is_empty()
+    }
+
+    /// Derives everything else from `reached`.
+    fn settle(&mut self, repo: &Repository) {
+        self.reached = with_equivalent_squashes(repo, std::mem::take(&mut self.reached));
+        self.applied = self
+            .reached
+            .iter()
+            .filter(|id| repo.revision(id).is_some())
+            .cloned()
+            .collect();
+        self.partial = repo
+            .in_order()
+            .filter(|r| !self.applied.contains(&r.id))
+            .filter_map(|r| {
+                let at = last_reached(repo, r, &self.reached)?;
+                Some(PartialSquash {
+                    squash: r.id.clone(),
+                    at,
+                })
+            })
+            .collect();
+        // A database partway through a squash is past the revision the squash follows.
+        let passed: BTreeSet<&String> = self
+            .partial
+            .iter()
+            .filter_map(|p| repo.revision(&p.squash))
+            .flat_map(|squash| &squash.down)
+            .collect();
+        self.current = current_of(repo, &self.applied);
+        self.current.retain(|id| !passed.contains(id));
+    }
+}
+
+/// Adds to `reached` each squash whose replaced revisions it all holds, and so on up, for
+/// squashes of squashes.
+fn with_equivalent_squashes(repo: &Repository, mut reached: BTreeSet<String>) -> BTreeSet<String> {
+    loop {
+        let equivalent: Vec<String> = repo
+            .in_order()
+            .chain(repo.replaced_files())
+            .filter(|r| !r.replaces.is_empty() && !reached.contains(&r.id))
+            .filter(|r| r.replaces.iter().all(|id| reached.contains(id)))
+            .map(|r| r.id.clone())
+            .collect();
+        if equivalent.is_empty() {
+            return reached;
+        }
+        reached.extend(equivalent);
+    }
+}
+
+/// The last revision of `squash`'s run that `reached` holds, looking inside replaced
+/// squashes: where a database partway through the run is.
+fn last_reached(
+    repo: &Repository,
+    squash: &Revision,
+    reached: &BTreeSet<String>,
+) -> Option<String> {
+    squash.replaces.iter().rev().find_map(|id| {
+        if reached.contains(id) {
+            return Some(id.clone());
+        }
+        last_reached(repo, repo.replaced(id)?, reached)
+    })
+}
+
+/// `revision` and every revision it replaced, however deep: the history rows it stands for.
+fn stands_for(repo: &Repository, revision: &Revision) -> Vec<String> {
+    let mut ids = vec![revision.id.clone()];
+    for id in &revision.replaces {
+        match repo.replaced(id) {
+            Some(replaced) => ids.extend(stands_for(repo, replaced)),
+            None => ids.push(id.clone()),
+        }
+    }
+    ids
 }
 
 /// Reads the history, without changing anything (no table is created).
@@ -292,17 +405,18 @@ pub fn status(conn: &mut AnyConnection, repo: &Repository) -> Result<Status, Mig
 fn status_of(recorded: &BTreeMap<String, String>, repo: &Repository) -> Status {
     let mut status = Status::default();
     for (id, checksum) in recorded {
-        match repo.revision(id) {
-            Some(revision) => {
-                if &revision.checksum != checksum {
-                    status.edited.push(id.clone());
-                }
-                status.applied.insert(id.clone());
+        match repo.any_revision(id) {
+            Some(revision) if &revision.checksum != checksum => status.edited.push(id.clone()),
+            Some(_) => {}
+            None if repo.squashed_into(id).is_some() => {}
+            None => {
+                status.unknown.push(id.clone());
+                continue;
             }
-            None => status.unknown.push(id.clone()),
         }
+        status.reached.insert(id.clone());
     }
-    status.current = current_of(repo, &status.applied);
+    status.settle(repo);
     status
 }
 
@@ -344,7 +458,7 @@ pub fn upgrade(
     locked(conn, url, on, |conn, on| {
         let mut status = checked_status(conn, repo, on)?;
         let mut path = upgrade_path(repo, &status.applied, target)?;
-        if status.applied.is_empty() && !clashing_tables(conn, repo, &path)?.is_empty() {
+        if status.is_empty() && !clashing_tables(conn, repo, &path)?.is_empty() {
             let adoption = adoption(conn, repo, &path)?;
             adopt::take_over(conn, repo, &adoption)?;
             on(Event::Adopted(&adoption));
@@ -355,10 +469,44 @@ pub fn upgrade(
             history::ensure(conn)?;
         }
         for id in &path {
-            run_step(conn, repo, Direction::Upgrade, id, &mut status, on)?;
+            let revision = repo.revision(id).expect("in the graph");
+            finish_or_run(conn, repo, revision, &mut status, on)?;
         }
         Ok(path)
     })
+}
+
+/// Upgrades to `revision`; for a squash the database is partway through, by running the
+/// rest of the revisions it replaced, from their files.
+fn finish_or_run(
+    conn: &mut AnyConnection,
+    repo: &Repository,
+    revision: &Revision,
+    status: &mut Status,
+    on: &mut dyn FnMut(Event),
+) -> Result<(), MigrateError> {
+    let partway = revision
+        .replaces
+        .iter()
+        .any(|id| status.reached.contains(id))
+        || status.partial.iter().any(|p| p.squash == revision.id);
+    if !partway {
+        return run_step(conn, repo, Direction::Upgrade, revision, status, on);
+    }
+    for id in &revision.replaces {
+        if status.reached.contains(id) {
+            continue;
+        }
+        let replaced = repo
+            .replaced(id)
+            .ok_or_else(|| MigrateError::ReplacedFileMissing {
+                squash: revision.id.clone(),
+                revision: id.clone(),
+                position: status.position(),
+            })?;
+        finish_or_run(conn, repo, replaced, status, on)?;
+    }
+    Ok(())
 }
 
 /// Undoes what `target` asks for; returns the ids undone, in order.
@@ -371,9 +519,13 @@ pub fn downgrade(
 ) -> Result<Vec<String>, MigrateError> {
     locked(conn, url, on, |conn, on| {
         let mut status = checked_status(conn, repo, on)?;
+        if let Some(partial) = status.partial.first() {
+            return Err(MigrateError::PartwayThroughSquash(partial.clone()));
+        }
         let path = downgrade_path(repo, &status.applied, target)?;
         for id in &path {
-            run_step(conn, repo, Direction::Downgrade, id, &mut status, on)?;
+            let revision = repo.revision(id).expect("in the graph");
+            run_step(conn, repo, Direction::Downgrade, revision, &mut status, on)?;
         }
         Ok(path)
     })
@@ -394,7 +546,7 @@ pub fn checked_status(
         });
     }
     for id in &status.edited {
-        on(Event::Edited(repo.revision(id).expect("known")));
+        on(Event::Edited(repo.any_revision(id).expect("known")));
     }
     Ok(status)
 }
@@ -510,19 +662,36 @@ fn adoption(
     }
 }
 
-/// The schema the applied revisions leave, from their operations alone.
+/// The schema the applied revisions leave, from their operations alone. Where `applied`
+/// holds part of a squash's run, those revisions are replayed from their files.
 pub fn replay(repo: &Repository, applied: &BTreeSet<String>) -> Result<Schema, MigrateError> {
     let mut schema = Schema::default();
-    for revision in repo.in_order().filter(|r| applied.contains(&r.id)) {
-        for op in &revision.upgrade {
-            schema.apply(op).map_err(|cause| MigrateError::Replay {
-                revision: revision.id.clone(),
-                source_file: revision.source.clone(),
-                cause,
-            })?;
-        }
+    for revision in repo.in_order() {
+        replay_into(&mut schema, repo, revision, applied)?;
     }
     Ok(schema)
+}
+
+fn replay_into(
+    schema: &mut Schema,
+    repo: &Repository,
+    revision: &Revision,
+    applied: &BTreeSet<String>,
+) -> Result<(), MigrateError> {
+    if !applied.contains(&revision.id) {
+        for replaced in revision.replaces.iter().filter_map(|id| repo.replaced(id)) {
+            replay_into(schema, repo, replaced, applied)?;
+        }
+        return Ok(());
+    }
+    for op in &revision.upgrade {
+        schema.apply(op).map_err(|cause| MigrateError::Replay {
+            revision: revision.id.clone(),
+            source_file: revision.source.clone(),
+            cause,
+        })?;
+    }
+    Ok(())
 }
 
 /// The schema a step starts from. SQLite rebuilds tables by copying them, so it must start
@@ -544,13 +713,12 @@ fn run_step(
     conn: &mut AnyConnection,
     repo: &Repository,
     direction: Direction,
-    id: &str,
+    revision: &Revision,
     status: &mut Status,
     on: &mut dyn FnMut(Event),
 ) -> Result<(), MigrateError> {
-    let revision = repo.revision(id).expect("in the graph");
     let dialect = conn.dialect();
-    let before = schema_now(conn, repo, &status.applied)?;
+    let before = schema_now(conn, repo, &status.reached)?;
     let step = Step {
         direction,
         revision,
@@ -562,10 +730,7 @@ fn run_step(
             &revision.upgrade,
             history::record_sql(dialect, &revision.id, &revision.checksum),
         ),
-        Direction::Downgrade => (
-            &revision.downgrade,
-            history::forget_sql(dialect, &revision.id),
-        ),
+        Direction::Downgrade => (&revision.downgrade, forget_sql(dialect, repo, revision)),
     };
     let finish = |c: &mut AnyConnection| c.batch_execute(&record);
     apply::apply_with(conn, ops, &before, revision.transaction, finish).map_err(|cause| {
@@ -579,12 +744,24 @@ fn run_step(
         }))
     })?;
     match direction {
-        Direction::Upgrade => status.applied.insert(revision.id.clone()),
-        Direction::Downgrade => status.applied.remove(&revision.id),
-    };
-    status.current = current_of(repo, &status.applied);
+        Direction::Upgrade => {
+            status.reached.insert(revision.id.clone());
+        }
+        Direction::Downgrade => {
+            for id in stands_for(repo, revision) {
+                status.reached.remove(&id);
+            }
+        }
+    }
+    status.settle(repo);
     on(Event::Finished(&step, started.elapsed()));
     Ok(())
+}
+
+/// Takes `revision` out of the history, with whatever it replaced: a database upgraded
+/// through a squash's run keeps the rows of that run.
+pub(crate) fn forget_sql(dialect: Dialect, repo: &Repository, revision: &Revision) -> String {
+    history::forget_sql(dialect, &stands_for(repo, revision))
 }
 
 /// The revisions a stamp target names, with everything they follow.

@@ -100,7 +100,10 @@ fn offline_script(
                 &revision.upgrade,
                 history::record_sql(dialect, id, &revision.checksum),
             ),
-            Direction::Downgrade => (&revision.downgrade, history::forget_sql(dialect, id)),
+            Direction::Downgrade => (
+                &revision.downgrade,
+                super::forget_sql(dialect, repo, revision),
+            ),
         };
         let plan =
             apply::plan(dialect, ops, &schema).map_err(|cause| MigrateError::Unrenderable {

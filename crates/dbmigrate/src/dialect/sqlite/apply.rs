@@ -1,13 +1,16 @@
 //! A revision runs in one transaction, with foreign keys switched off before it (inside a
 //! transaction SQLite ignores the switch) and `PRAGMA foreign_key_check` before commit, so
-//! that a table rebuild can never leave a broken reference behind.
+//! that a table rebuild can never leave a broken reference behind. Views and triggers are
+//! set aside around a rebuild and made again after it, as SQLite's procedure asks: dropping
+//! the old table drops its triggers, and renaming the new one into place checks every view.
 
 use diesel::connection::SimpleConnection;
 use diesel::sql_types::{Nullable, Text};
 use diesel::{Connection, QueryResult, QueryableByName, RunQueryDsl, sql_query};
 
-use crate::apply::{ApplyError, Plan, run_all};
+use crate::apply::{ApplyError, Plan, failure};
 use crate::connection::AnyConnection;
+use crate::dialect::{Dialect, REBUILD_PREFIX};
 
 pub(super) const SCRIPT_FRAME: (&str, &str) = (
     "PRAGMA foreign_keys = OFF;\nBEGIN;\n",
@@ -21,13 +24,93 @@ pub(super) fn run(
 ) -> Result<(), ApplyError> {
     conn.batch_execute("PRAGMA foreign_keys = OFF")?;
     let result = conn.transaction(|c| {
-        run_all(c, plan)?;
+        let set_aside = run_setting_aside(c, plan)?;
+        make_again(c, &set_aside)?;
         check_foreign_keys(c)?;
         finish(c)?;
         Ok::<_, ApplyError>(())
     });
     conn.batch_execute("PRAGMA foreign_keys = ON")?;
     result
+}
+
+/// Runs the plan's statements; the views and triggers are set aside just before the first
+/// table rebuild, so that the statements before it (a native column rename, which rewrites
+/// them) still see them.
+fn run_setting_aside(conn: &mut AnyConnection, plan: &Plan) -> Result<Vec<Dependent>, ApplyError> {
+    let mut set_aside = None;
+    for (position, (_, _, statement)) in plan.statements.iter().enumerate() {
+        let starts_rebuild =
+            statement.starts_with("CREATE TABLE") && statement.contains(REBUILD_PREFIX);
+        if starts_rebuild && set_aside.is_none() {
+            set_aside = Some(set_aside_views_and_triggers(conn)?);
+        }
+        conn.batch_execute(statement)
+            .map_err(|e| failure(plan, position, e, true))?;
+    }
+    Ok(set_aside.unwrap_or_default())
+}
+
+#[derive(QueryableByName)]
+struct Dependent {
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    sql: String,
+}
+
+/// Views first, then triggers (an INSTEAD OF trigger needs its view), each in the order
+/// they were made.
+fn set_aside_views_and_triggers(conn: &mut AnyConnection) -> Result<Vec<Dependent>, ApplyError> {
+    let dependents: Vec<Dependent> = sql_query(
+        "SELECT type AS kind, name, sql FROM sqlite_master \
+         WHERE type IN ('view', 'trigger') AND sql IS NOT NULL \
+         ORDER BY type = 'trigger', rowid",
+    )
+    .load(conn)?;
+    for dependent in dependents.iter().rev() {
+        conn.batch_execute(&format!(
+            "DROP {} IF EXISTS {}",
+            dependent.kind.to_uppercase(),
+            Dialect::Sqlite.quote(&dependent.name)
+        ))?;
+    }
+    Ok(dependents)
+}
+
+/// Makes again what was set aside, unless the revision made it itself.
+fn make_again(conn: &mut AnyConnection, dependents: &[Dependent]) -> Result<(), ApplyError> {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    for dependent in dependents {
+        let exists: Count = sql_query("SELECT COUNT(*) AS n FROM sqlite_master WHERE name = ?")
+            .bind::<Text, _>(&dependent.name)
+            .get_result(conn)?;
+        if exists.n > 0 {
+            continue;
+        }
+        // SQLite takes a view's text without checking it; reading from it does.
+        let check = match dependent.kind.as_str() {
+            "view" => format!(
+                "SELECT * FROM {} LIMIT 0",
+                Dialect::Sqlite.quote(&dependent.name)
+            ),
+            _ => "SELECT 1".to_string(),
+        };
+        conn.batch_execute(&dependent.sql)
+            .and_then(|()| conn.batch_execute(&check))
+            .map_err(|e| ApplyError::Dependent {
+                kind: dependent.kind.clone(),
+                name: dependent.name.clone(),
+                message: e.to_string(),
+            })?;
+    }
+    Ok(())
 }
 
 #[derive(QueryableByName)]

@@ -55,10 +55,17 @@ pub(crate) fn table_names(conn: &mut AnyConnection) -> QueryResult<Vec<String>> 
     Ok(rows.into_iter().map(|r| r.name).collect())
 }
 
+/// Ordinary tables only: a virtual table (FTS5, R*Tree…) and the shadow tables that hold
+/// its data belong to the module that made them, not to any model.
 pub(crate) fn tables(conn: &mut AnyConnection) -> QueryResult<Vec<Table>> {
-    table_names(conn)?
+    let ordinary: Vec<Name> = sql_query(
+        "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' \
+         AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )
+    .load(conn)?;
+    ordinary
         .into_iter()
-        .map(|name| table(conn, &name))
+        .map(|row| table(conn, &row.name))
         .collect()
 }
 
