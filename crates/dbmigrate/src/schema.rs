@@ -27,6 +27,10 @@ pub enum ColumnType {
     /// A date and time without time zone, holding UTC by convention, to the microsecond.
     DateTime,
     Binary,
+    /// A type outside this vocabulary, as the database names it (`uuid`, `jsonb`,
+    /// `timestamp with time zone`, a MySQL `enum(…)`): read from a catalog, kept and written
+    /// back as it is, so that a table the models do not describe survives a round trip.
+    Native(String),
 }
 
 impl ColumnType {

@@ -23,18 +23,28 @@ impl fmt::Display for ColumnType {
             ColumnType::Time => f.write_str("time"),
             ColumnType::DateTime => f.write_str("datetime"),
             ColumnType::Binary => f.write_str("binary"),
+            ColumnType::Native(name) => write!(f, "native({name})"),
         }
     }
 }
 
 /// The type names a revision file accepts.
 pub const TYPE_NAMES: &str = "smallint, integer, bigint, boolean, string(N), string, text, \
-     float, double, numeric(P, S), date, time, datetime, binary";
+     float, double, numeric(P, S), date, time, datetime, binary, native(DATABASE TYPE)";
 
 impl FromStr for ColumnType {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if let Some(inner) = text.trim().strip_prefix("native(") {
+            // As written: a MySQL enum's values keep their case.
+            return match inner.strip_suffix(')').map(str::trim) {
+                Some(name) if !name.is_empty() => Ok(ColumnType::Native(name.to_string())),
+                _ => Err(format!(
+                    "type '{text}' needs the database's type name in parentheses"
+                )),
+            };
+        }
         let lower = text.trim().to_ascii_lowercase();
         let (name, args) = match lower.split_once('(') {
             Some((name, rest)) => match rest.strip_suffix(')') {
@@ -155,6 +165,8 @@ mod tests {
             ColumnType::Time,
             ColumnType::DateTime,
             ColumnType::Binary,
+            ColumnType::Native("timestamp with time zone".into()),
+            ColumnType::Native("enum('sad','Happy')".into()),
         ] {
             assert_eq!(ty.to_string().parse::<ColumnType>(), Ok(ty.clone()), "{ty}");
         }

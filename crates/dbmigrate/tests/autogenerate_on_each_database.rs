@@ -422,6 +422,36 @@ on_each_database! {
         ];
         assert_eq!(warnings, expected);
     }
+
+    fn a_table_of_types_outside_the_vocabulary_is_dropped_and_made_again_as_it_was(db: &TestDb) {
+        let (ddl, types): (&str, &[&str]) = match db.dialect() {
+            Dialect::Postgres => (
+                "CREATE TYPE mood AS ENUM ('sad', 'happy');
+                 CREATE TABLE legacy (id uuid, doc jsonb, at timestamp with time zone, feeling mood, tags _int4)",
+                &["uuid", "jsonb", "timestamp with time zone", "mood", "_int4"],
+            ),
+            Dialect::Mysql => (
+                "CREATE TABLE legacy (made year, feeling enum('sad','Happy'), flags bit(3))",
+                &["year(4)", "enum('sad','Happy')", "bit(3)"],
+            ),
+            Dialect::Sqlite => ("CREATE TABLE legacy (id UUID, doc JSONB)", &["UUID", "JSONB"]),
+        };
+        let mut conn = connect(&db.url).unwrap();
+        conn.batch_execute(ddl).unwrap();
+        let live = inspect(&mut conn).unwrap();
+        let read: Vec<ColumnType> = live.table("legacy").unwrap().columns.iter().map(|c| c.ty.clone()).collect();
+        let expected: Vec<ColumnType> = types.iter().map(|t| ColumnType::Native(t.to_string())).collect();
+        assert_eq!(read, expected);
+
+        let comparison = compare_with_database(&mut conn, &Schema::default(), RENAMES, &[]).unwrap();
+        let revision = dbmigrate::autogenerate::revision_for(&comparison, "drop legacy", vec![], "");
+        let text = revision.to_toml();
+        let revision = dbmigrate::Revision::parse(&text, "drop.toml").unwrap();
+        let dropped = apply(&mut conn, &revision.upgrade, &live, |_| Ok(())).unwrap();
+        assert!(dropped.table("legacy").is_none());
+        apply(&mut conn, &revision.downgrade, &dropped, |_| Ok(())).unwrap();
+        assert_eq!(catalog(&mut conn), comparable(&live, db.dialect()), "made again from the file: {text}");
+    }
 }
 
 #[test]

@@ -26,6 +26,7 @@ pub(super) fn type_sql(ty: &ColumnType) -> String {
         Time => "TIME".into(),
         DateTime => "TIMESTAMP".into(),
         Binary => "BLOB".into(),
+        Native(name) => name.clone(),
     }
 }
 

@@ -144,27 +144,33 @@ pub(crate) fn normalize_type(raw: &str, length: Option<i64>) -> ColumnType {
         "time" | "time without time zone" => ColumnType::Time,
         "datetime" | "timestamp" | "timestamp without time zone" => ColumnType::DateTime,
         "blob" | "bytea" | "longblob" | "binary" | "varbinary" => ColumnType::Binary,
-        _ => sqlite_affinity(base, length),
+        _ => {
+            by_affinity(base, length).unwrap_or_else(|| ColumnType::Native(raw.trim().to_string()))
+        }
     }
 }
 
-/// SQLite accepts any type name and files it under an affinity; do the same for names
-/// no rule above knows.
-fn sqlite_affinity(name: &str, length: Option<u32>) -> ColumnType {
-    if name.contains("int") {
-        ColumnType::Integer
-    } else if name.contains("char") || name.contains("clob") || name.contains("text") {
-        length.map_or(ColumnType::Text, |n| ColumnType::String(Some(n)))
-    } else if name.contains("blob") || name.is_empty() {
-        ColumnType::Binary
-    } else if name.contains("real") || name.contains("floa") || name.contains("doub") {
-        ColumnType::Double
-    } else {
-        ColumnType::Numeric {
-            precision: 0,
-            scale: 0,
-        }
+/// Names no rule above knows, by the words SQLite files them under an affinity with
+/// (`character(20)`, `int2`, `double precision`); the rest are kept as the database names
+/// them.
+fn by_affinity(name: &str, length: Option<u32>) -> Option<ColumnType> {
+    if name.starts_with('_') {
+        // PostgreSQL's name for an array of the type after it.
+        return None;
     }
+    Some(
+        if name.contains("int") && !name.contains("interval") && !name.contains("point") {
+            ColumnType::Integer
+        } else if name.contains("char") || name.contains("clob") || name.contains("text") {
+            length.map_or(ColumnType::Text, |n| ColumnType::String(Some(n)))
+        } else if name.contains("blob") || name.is_empty() {
+            ColumnType::Binary
+        } else if name.contains("real") || name.contains("floa") || name.contains("doub") {
+            ColumnType::Double
+        } else {
+            return None;
+        },
+    )
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ fn sample(ty: &ColumnType, i: usize) -> Value {
             Value::DateTime(day.and_hms_micro_opt(9, 30, 0, 250).expect("a time"))
         }
         ColumnType::Binary => Value::Binary(vec![i as u8, 7]),
+        ColumnType::Native(_) => Value::Text(format!("v{i}")),
     }
 }
 

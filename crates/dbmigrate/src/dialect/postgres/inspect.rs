@@ -66,7 +66,8 @@ pub(crate) fn tables(conn: &mut AnyConnection) -> QueryResult<Vec<Table>> {
 
 fn fill(conn: &mut AnyConnection, tables: &mut BTreeMap<String, Table>) -> QueryResult<()> {
     let columns: Vec<ColumnRow> = sql_query(
-        "SELECT table_name::text AS table_name, column_name::text AS name, data_type::text AS ty, \
+        "SELECT table_name::text AS table_name, column_name::text AS name, \
+                CASE WHEN data_type IN ('USER-DEFINED', 'ARRAY') THEN udt_name::text ELSE data_type::text END AS ty, \
                 character_maximum_length::bigint AS length, \
                 numeric_precision::bigint AS precision, numeric_scale::bigint AS scale, \
                 is_nullable = 'YES' AS nullable, column_default::text AS default_sql, \
