@@ -60,6 +60,28 @@ fn squash_id(printed: &Printed) -> String {
         .to_string()
 }
 
+/// The chapter's revisions and one after them in `dir`, the database upgraded to `at`, then
+/// the chapter's three squashed; returns the squash's id.
+fn squashed_with_the_database_at(dir: &Path, url: &str, at: &str) -> String {
+    chapter_4_and_about_me(dir);
+    ok(db(dir, url, &["upgrade", at]));
+    squash_id(&ok(db(
+        dir,
+        url,
+        &["squash", "e517", "1047", "-m", "chapter 4"],
+    )))
+}
+
+fn delete_the_replaced_files(dir: &Path) {
+    for entry in std::fs::read_dir(dir.join("migrations/versions")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if CHAPTER_4.iter().any(|id| name.starts_with(id)) {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+}
+
 fn table_names(db_: &dbmigrate::testing::TestDb) -> Vec<String> {
     let mut conn = dbmigrate::connect(&db_.url).unwrap();
     let mut names = dbmigrate::inspect::table_names(&mut conn).unwrap();
@@ -120,9 +142,7 @@ on_each_database! {
         let url = &db_.url_string();
         let dir = tempfile::tempdir().unwrap();
         let dir = dir.path();
-        chapter_4_and_about_me(dir);
-        ok(db(dir, url, &["upgrade", "780739b227a7"]));
-        let squash = squash_id(&ok(db(dir, url, &["squash", "e517", "1047", "-m", "chapter 4"])));
+        let squash = squashed_with_the_database_at(dir, url, "780739b227a7");
 
         let current = ok(db(dir, url, &["current"]));
         assert!(current.stdout.starts_with(&format!("780739b227a7 (partway through squash {squash}")), "{current:?}");
@@ -131,13 +151,7 @@ on_each_database! {
         assert!(downgrade.stderr.contains(&format!("partway through the revisions squash {squash} replaced; upgrade to {squash} first")), "{downgrade:?}");
         assert_eq!(table_names(db_), ["post", "user"], "nothing was undone");
 
-        for id in CHAPTER_4 {
-            let file = std::fs::read_dir(dir.join("migrations/versions")).unwrap()
-                .map(|e| e.unwrap().path())
-                .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(id))
-                .unwrap();
-            std::fs::remove_file(file).unwrap();
-        }
+        delete_the_replaced_files(dir);
         let upgrade = db(dir, url, &["upgrade"]);
         assert_eq!(upgrade.code, Some(1), "{upgrade:?}");
         assert!(upgrade.stderr.contains("replaced revision 1047ef9144ea after it, whose file is gone; restore the files"), "{upgrade:?}");
@@ -154,15 +168,8 @@ on_each_database! {
         let url = &db_.url_string();
         let dir = tempfile::tempdir().unwrap();
         let dir = dir.path();
-        chapter_4_and_about_me(dir);
-        ok(db(dir, url, &["upgrade", "1047"]));
-        let squash = squash_id(&ok(db(dir, url, &["squash", "e517", "1047", "-m", "chapter 4"])));
-        for entry in std::fs::read_dir(dir.join("migrations/versions")).unwrap() {
-            let path = entry.unwrap().path();
-            if CHAPTER_4.iter().any(|id| path.file_name().unwrap().to_string_lossy().starts_with(id)) {
-                std::fs::remove_file(path).unwrap();
-            }
-        }
+        let squash = squashed_with_the_database_at(dir, url, "1047ef9144ea");
+        delete_the_replaced_files(dir);
         let current = ok(db(dir, url, &["current"]));
         assert!(current.stdout.starts_with(&squash), "the run it ran stands for the squash: {current:?}");
         let upgrade = ok(db(dir, url, &["upgrade"]));
