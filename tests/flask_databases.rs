@@ -130,3 +130,24 @@ on_each_database! {
         assert_eq!(dbmigrate::inspect::inspect(&mut conn).unwrap(), before);
     }
 }
+
+on_each_database! {
+    fn a_flask_database_is_taken_over_at_a_revision_a_squash_replaced(test_db: &TestDb) {
+        made_by_flask(test_db, ("e517276bb1c2", "780739b227a7"));
+        let dir = tempfile::tempdir().unwrap();
+        let (dir, url) = (dir.path(), &test_db.url_string());
+        support::copy_of_app_repository(dir);
+        exit(db(dir, url, &["squash", "e517", "1047", "-m", "chapter 4"]), 0);
+
+        let upgraded = exit(db(dir, url, &["upgrade"]), 0);
+        assert!(upgraded.stderr.contains("taken over at that revision"), "{upgraded:?}");
+        assert!(
+            upgraded.stdout.contains("Running upgrade 780739b227a7 -> 1047ef9144ea, index post.user_id"),
+            "the rest of the squashed run, from its file: {upgraded:?}"
+        );
+        assert!(exit(db(dir, url, &["current"]), 0).stdout.ends_with("(head)\n"));
+        exit(db(dir, url, &["check"]), 0);
+        let users: Printed = microblog(dir, Some(url), &["shell", "-c", "User.query.count()"]).into();
+        assert_eq!(exit(users, 0).stdout, "2\n");
+    }
+}

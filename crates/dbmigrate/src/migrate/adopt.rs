@@ -19,6 +19,7 @@ use crate::history;
 use crate::inspect;
 use crate::ops::Op;
 use crate::repository::Repository;
+use crate::revision::Revision;
 use crate::schema::{ForeignKey, Schema};
 
 /// A database to take over at a revision.
@@ -94,8 +95,8 @@ pub fn find(conn: &mut AnyConnection, repo: &Repository) -> Result<Match, Migrat
         detect_renames: false,
     };
     let mut matching = Vec::new();
-    for revision in repo.in_order() {
-        let schema = replay(repo, &repo.graph().ancestors_and_self(&revision.id))?;
+    for revision in candidates(repo) {
+        let schema = replay(repo, &super::reached_at(repo, &revision.id))?;
         let schema = schema.comparable_for(dialect);
         if compare(&live, &schema, exact).is_empty() {
             matching.push((revision, schema));
@@ -129,6 +130,19 @@ pub fn find(conn: &mut AnyConnection, repo: &Repository) -> Result<Match, Migrat
         alembic_version: versions,
         renamed_keys: renamed_keys(&live, &schema),
     }))
+}
+
+/// The revisions a database can be taken over at: those of the graph, and those a squash
+/// replaced whose files are here, but the last of each run (the squash itself stands for it).
+fn candidates(repo: &Repository) -> Vec<&Revision> {
+    let mut candidates = Vec::new();
+    for revision in repo.in_order() {
+        if let Some((_, run)) = revision.replaces.split_last() {
+            candidates.extend(run.iter().filter_map(|id| repo.replaced(id)));
+        }
+        candidates.push(revision);
+    }
+    candidates
 }
 
 fn renamed_keys(live: &Schema, wanted: &Schema) -> Vec<(String, String, String)> {
@@ -192,10 +206,10 @@ pub fn take_over(
             ]),
         }
     }
-    let applied: BTreeSet<String> = repo.graph().ancestors_and_self(&adoption.revision);
-    let records: String = repo
-        .in_order()
-        .filter(|r| applied.contains(&r.id))
+    let applied: BTreeSet<String> = super::reached_at(repo, &adoption.revision);
+    let records: String = applied
+        .iter()
+        .filter_map(|id| repo.any_revision(id))
         .map(|r| history::record_sql(dialect, &r.id, &r.checksum))
         .collect::<Vec<_>>()
         .join("\n");

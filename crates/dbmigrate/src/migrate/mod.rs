@@ -385,6 +385,23 @@ fn last_reached(
     })
 }
 
+/// What a database at `id` has run: the revision and all it follows; for a revision a squash
+/// replaced, what the squash follows and the run up to `id`.
+pub(crate) fn reached_at(repo: &Repository, id: &str) -> BTreeSet<String> {
+    let Some(squash) = repo.squashed_into(id).and_then(|s| repo.revision(s)) else {
+        return repo.graph().ancestors_and_self(id);
+    };
+    let mut reached = repo.graph().ancestors_and_self(&squash.id);
+    reached.remove(&squash.id);
+    for replaced in &squash.replaces {
+        reached.insert(replaced.clone());
+        if replaced == id {
+            break;
+        }
+    }
+    reached
+}
+
 /// `revision` and every revision it replaced, however deep: the history rows it stands for.
 fn stands_for(repo: &Repository, revision: &Revision) -> Vec<String> {
     let mut ids = vec![revision.id.clone()];
