@@ -1,9 +1,8 @@
 //! Creating and dropping whole databases on a server, through a maintenance connection to
 //! the same server; the statements are each dialect's (`dialect/<database>/admin.rs`).
 
-use diesel::QueryableByName;
 use diesel::connection::SimpleConnection;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::Text;
 use diesel::{RunQueryDsl, sql_query};
 
 use crate::connection::{AnyConnection, ConnectError, connect};
@@ -22,12 +21,6 @@ pub enum AdminError {
         url: String,
         cause: diesel::result::Error,
     },
-}
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
 }
 
 /// A connection to the server of `url` that does not need `url`'s database to exist.
@@ -56,7 +49,7 @@ pub fn database_exists(url: &DatabaseUrl) -> Result<bool, AdminError> {
         url: url.masked(),
         cause,
     };
-    let counts: Vec<Count> = sql_query(url.dialect().sql().database_exists_query())
+    let counts: Vec<crate::inspect::Count> = sql_query(url.dialect().sql().database_exists_query())
         .bind::<Text, _>(&name)
         .load(&mut conn)
         .map_err(statement_error)?;

@@ -1,8 +1,7 @@
 //! Autogenerate's live half: the database's schema compared with a target, what the risky
 //! changes would cost the rows there now, and the revision that makes the change.
 
-use diesel::sql_types::BigInt;
-use diesel::{QueryResult, QueryableByName, RunQueryDsl, sql_query};
+use diesel::QueryResult;
 
 use crate::compare::{CompareOptions, Comparison, Risk, compare};
 use crate::connection::AnyConnection;
@@ -50,29 +49,6 @@ pub fn matches_pattern(pattern: &str, name: &str) -> bool {
     rest.len() >= last.len() && rest.ends_with(last)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::matches_pattern;
-
-    #[test]
-    fn table_patterns_match_names_with_stars_for_any_run() {
-        assert!(matches_pattern("audit", "audit"));
-        assert!(!matches_pattern("audit", "audit_log"));
-        assert!(matches_pattern("audit*", "audit_log"));
-        assert!(matches_pattern("*_fts*", "post_fts_data"));
-        assert!(matches_pattern("*", "anything"));
-        assert!(!matches_pattern("*_fts", "post_fts_data"));
-        assert!(matches_pattern("a*b*c", "a_b_c"));
-        assert!(!matches_pattern("ab*ba", "aba"));
-    }
-}
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
 /// One warning line for each risky change, with the number of rows it touches now.
 pub fn risk_warnings(
     conn: &mut AnyConnection,
@@ -82,8 +58,7 @@ pub fn risk_warnings(
     let q = |name: &str| dialect.quote(name);
     let mut warnings = Vec::new();
     for risk in comparison.changes.iter().filter_map(|c| c.risk.as_ref()) {
-        let mut count =
-            |sql: String| -> QueryResult<i64> { Ok(sql_query(sql).get_result::<Count>(conn)?.n) };
+        let mut count = |sql: String| crate::inspect::count(conn, &sql);
         warnings.push(match risk {
             Risk::DropsTable { table } => {
                 let n = count(format!("SELECT COUNT(*) AS n FROM {}", q(table)))?;
@@ -151,4 +126,21 @@ pub fn revision_for(
     revision.upgrade = comparison.upgrade_ops();
     revision.downgrade = comparison.downgrade_ops();
     revision
+}
+
+#[cfg(test)]
+mod tests {
+    use super::matches_pattern;
+
+    #[test]
+    fn table_patterns_match_names_with_stars_for_any_run() {
+        assert!(matches_pattern("audit", "audit"));
+        assert!(!matches_pattern("audit", "audit_log"));
+        assert!(matches_pattern("audit*", "audit_log"));
+        assert!(matches_pattern("*_fts*", "post_fts_data"));
+        assert!(matches_pattern("*", "anything"));
+        assert!(!matches_pattern("*_fts", "post_fts_data"));
+        assert!(matches_pattern("a*b*c", "a_b_c"));
+        assert!(!matches_pattern("ab*ba", "aba"));
+    }
 }

@@ -21,6 +21,18 @@ pub(crate) fn empty_tables(names: Vec<String>) -> BTreeMap<String, Table> {
         .collect()
 }
 
+/// A row of one number, `COUNT(*) AS n`.
+#[derive(QueryableByName)]
+pub(crate) struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub n: i64,
+}
+
+/// The number a `SELECT COUNT(*) AS n …` query returns.
+pub(crate) fn count(conn: &mut AnyConnection, sql: &str) -> QueryResult<i64> {
+    Ok(diesel::RunQueryDsl::get_result::<Count>(diesel::sql_query(sql), conn)?.n)
+}
+
 /// A row of one name, as the table listings return.
 #[derive(QueryableByName)]
 pub(crate) struct Name {

@@ -1,7 +1,6 @@
 //! The rows a finding is about, counted in a database at the revision's parent.
 
-use diesel::sql_types::BigInt;
-use diesel::{QueryResult, QueryableByName, RunQueryDsl, sql_query};
+use diesel::QueryResult;
 
 use crate::connection::AnyConnection;
 use crate::schema::ColumnType;
@@ -29,12 +28,6 @@ pub(super) enum Query<'a> {
         table: &'a str,
         columns: &'a [String],
     },
-}
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
 }
 
 pub(super) fn count(conn: &mut AnyConnection, query: &Query) -> QueryResult<i64> {
@@ -74,5 +67,5 @@ pub(super) fn count(conn: &mut AnyConnection, query: &Query) -> QueryResult<i64>
             )
         }
     };
-    Ok(sql_query(sql).get_result::<Count>(conn)?.n)
+    crate::inspect::count(conn, &sql)
 }

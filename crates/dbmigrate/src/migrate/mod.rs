@@ -502,12 +502,7 @@ fn finish_or_run(
     status: &mut Status,
     on: &mut dyn FnMut(Event),
 ) -> Result<(), MigrateError> {
-    let partway = revision
-        .replaces
-        .iter()
-        .any(|id| status.reached.contains(id))
-        || status.partial.iter().any(|p| p.squash == revision.id);
-    if !partway {
+    if last_reached(repo, revision, &status.reached).is_none() {
         return run_step(conn, repo, Direction::Upgrade, revision, status, on);
     }
     for id in &revision.replaces {

@@ -4,6 +4,8 @@
 //! set aside around a rebuild and made again after it, as SQLite's procedure asks: dropping
 //! the old table drops its triggers, and renaming the new one into place checks every view.
 
+use std::collections::BTreeSet;
+
 use diesel::connection::SimpleConnection;
 use diesel::sql_types::{Nullable, Text};
 use diesel::{Connection, QueryResult, QueryableByName, RunQueryDsl, sql_query};
@@ -11,6 +13,7 @@ use diesel::{Connection, QueryResult, QueryableByName, RunQueryDsl, sql_query};
 use crate::apply::{ApplyError, Plan, failure};
 use crate::connection::AnyConnection;
 use crate::dialect::{Dialect, REBUILD_PREFIX};
+use crate::inspect::Name;
 
 pub(super) const SCRIPT_FRAME: (&str, &str) = (
     "PRAGMA foreign_keys = OFF;\nBEGIN;\n",
@@ -82,28 +85,24 @@ fn set_aside_views_and_triggers(conn: &mut AnyConnection) -> Result<Vec<Dependen
 
 /// Makes again what was set aside, unless the revision made it itself.
 fn make_again(conn: &mut AnyConnection, dependents: &[Dependent]) -> Result<(), ApplyError> {
-    #[derive(QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
+    if dependents.is_empty() {
+        return Ok(());
     }
-    for dependent in dependents {
-        let exists: Count = sql_query("SELECT COUNT(*) AS n FROM sqlite_master WHERE name = ?")
-            .bind::<Text, _>(&dependent.name)
-            .get_result(conn)?;
-        if exists.n > 0 {
-            continue;
-        }
-        // SQLite takes a view's text without checking it; reading from it does.
-        let check = match dependent.kind.as_str() {
-            "view" => format!(
-                "SELECT * FROM {} LIMIT 0",
-                Dialect::Sqlite.quote(&dependent.name)
-            ),
-            _ => "SELECT 1".to_string(),
-        };
+    let present: BTreeSet<String> = sql_query("SELECT name FROM sqlite_master")
+        .load::<Name>(conn)?
+        .into_iter()
+        .map(|row| row.name)
+        .collect();
+    for dependent in dependents.iter().filter(|d| !present.contains(&d.name)) {
         conn.batch_execute(&dependent.sql)
-            .and_then(|()| conn.batch_execute(&check))
+            .and_then(|()| match dependent.kind.as_str() {
+                // SQLite takes a view's text without checking it; reading from it does.
+                "view" => conn.batch_execute(&format!(
+                    "SELECT * FROM {} LIMIT 0",
+                    Dialect::Sqlite.quote(&dependent.name)
+                )),
+                _ => Ok(()),
+            })
             .map_err(|e| ApplyError::Dependent {
                 kind: dependent.kind.clone(),
                 name: dependent.name.clone(),
