@@ -272,7 +272,7 @@ impl Repository {
         self.revisions.get(id).or_else(|| self.replaced.get(id))
     }
 
-    /// The squashes whose runs are still here as files, for those the files can be deleted.
+    /// The revisions a squash replaced whose files are still here.
     pub fn replaced_files(&self) -> impl Iterator<Item = &Revision> {
         self.replaced.values()
     }
