@@ -316,3 +316,23 @@ fn a_revision_file_named_after_another_id_is_refused() {
         "{ran:?}"
     );
 }
+
+#[test]
+fn output_cut_short_by_a_closed_pipe_ends_the_command_without_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_of_chapter_4_repository(dir.path());
+    // `true` leaves at once, so the listing is written to a pipe nobody reads.
+    let script = format!(
+        "'{}' db history 2>stderr.txt | true; cat stderr.txt",
+        env!("CARGO_BIN_EXE_microblog")
+    );
+    let output = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .current_dir(dir.path())
+        .env("DATABASE_URL", "sqlite:///app.db")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stdout);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("Broken pipe"), "{stderr}");
+}

@@ -54,12 +54,25 @@ pub enum Command {
 /// Runs the command line; errors come back as one line for the user.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Run { .. }) {
+        end_quietly_when_output_closes();
+    }
     match run(cli) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {}", dbmigrate::cli::explain(&error, &APPLICATION));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `microblog db history | head` should stop when `head` has what it wants, as other
+/// command-line tools do, not panic on the closed pipe: Rust ignores SIGPIPE, so it is put
+/// back. Not for the web server, which must outlive any one client's closed connection.
+fn end_quietly_when_output_closes() {
+    // SAFETY: setting a signal's disposition to the default touches no Rust state.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
