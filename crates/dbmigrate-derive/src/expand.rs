@@ -703,6 +703,7 @@ fn column_descriptor(
     let field = &column.ident;
     let name = field.to_string();
     let ty = column.kind.engine();
+    let values = &column.values;
     let nullable = column.nullable;
     let primary_key = column.primary_key;
     let autoincrement = column.autoincrement;
@@ -799,6 +800,7 @@ fn column_descriptor(
             info: ::dbmigrate::model::ColumnInfo {
                 name: #name,
                 ty: #ty,
+                values: &[#(#values),*],
                 nullable: #nullable,
                 primary_key: #primary_key,
                 autoincrement: #autoincrement,

@@ -41,6 +41,8 @@ pub struct Column {
     pub base: Type,
     pub nullable: bool,
     pub kind: SqlKind,
+    /// An enumeration's values (`values("draft", "published")`); empty for other columns.
+    pub values: Vec<String>,
     pub primary_key: bool,
     pub autoincrement: bool,
     pub index: bool,
@@ -238,6 +240,7 @@ fn column(field: &syn::Field) -> syn::Result<Column> {
     let mut primary_key = false;
     let mut autoincrement = true;
     let mut length = None;
+    let mut values: Option<(Vec<String>, Span)> = None;
     let mut precision = None;
     let mut scale = None;
     let mut index = false;
@@ -261,6 +264,11 @@ fn column(field: &syn::Field) -> syn::Result<Column> {
                 unique = true;
             } else if path.is_ident("length") {
                 length = Some(number(&meta)?);
+            } else if path.is_ident("values") {
+                let content;
+                syn::parenthesized!(content in meta.input);
+                let list = content.parse_terminated(|input| input.parse::<LitStr>(), syn::Token![,])?;
+                values = Some((list.iter().map(LitStr::value).collect(), path.span()));
             } else if path.is_ident("precision") {
                 precision = Some(number(&meta)?);
             } else if path.is_ident("scale") {
@@ -306,7 +314,7 @@ fn column(field: &syn::Field) -> syn::Result<Column> {
                 backref = Some(meta.value()?.parse::<Ident>()?);
             } else {
                 return Err(meta.error(
-                    "#[column] takes primary_key, autoincrement = false, length = N, precision = P, \
+                    "#[column] takes primary_key, autoincrement = false, length = N, values(\"a\", \"b\"), precision = P, \
                      scale = S, index, unique, default = function, server_default = \"SQL\" or \
                      current_timestamp, foreign_key = Model or \"table.column\", on_delete = \"...\", \
                      relationship = name, backref = name",
@@ -325,7 +333,36 @@ fn column(field: &syn::Field) -> syn::Result<Column> {
             ));
         }
     };
-    let kind = kind_of(base, length, numeric).map_err(|m| error(&field.ty, m))?;
+    let values = match values {
+        None => Vec::new(),
+        Some((_, span)) if length.is_some() => {
+            return Err(syn::Error::new(
+                span,
+                "an enumeration's length is its longest value's: leave `length` out",
+            ));
+        }
+        Some((list, span)) if list.is_empty() || list.iter().any(String::is_empty) => {
+            return Err(syn::Error::new(
+                span,
+                "`values` lists one or more non-empty strings",
+            ));
+        }
+        Some((list, _)) => list,
+    };
+    let mut kind = kind_of(base, length, numeric).map_err(|m| error(&field.ty, m))?;
+    if !values.is_empty() {
+        if kind != SqlKind::String(None) {
+            return Err(error(&field.ty, "`values` is for String columns"));
+        }
+        // What Rust holds: a string as long as the longest value.
+        kind = SqlKind::String(Some(
+            values
+                .iter()
+                .map(|v| v.chars().count() as u32)
+                .max()
+                .unwrap_or(1),
+        ));
+    }
     if primary_key && nullable {
         return Err(error(
             &field.ty,
@@ -363,6 +400,7 @@ fn column(field: &syn::Field) -> syn::Result<Column> {
         base: base.clone(),
         nullable,
         kind,
+        values,
         primary_key,
         autoincrement,
         index,
@@ -520,6 +558,22 @@ mod declaration_errors {
             mod m { #[model] pub struct T { #[column(primary_key)] pub id: u128 } }
         });
         assert!(ty.unwrap().contains("a column's type is one of"));
+    }
+
+    #[test]
+    fn an_enumeration_lists_strings_for_a_string_column() {
+        let number = refused(syn::parse_quote! {
+            mod m { #[model] pub struct T { #[column(primary_key)] pub id: i32, #[column(values("a"))] pub n: i32 } }
+        });
+        assert!(number.unwrap().contains("`values` is for String columns"));
+        let empty = refused(syn::parse_quote! {
+            mod m { #[model] pub struct T { #[column(primary_key)] pub id: i32, #[column(values())] pub s: String } }
+        });
+        assert!(empty.unwrap().contains("one or more non-empty strings"));
+        let both = refused(syn::parse_quote! {
+            mod m { #[model] pub struct T { #[column(primary_key)] pub id: i32, #[column(length = 9, values("a"))] pub s: String } }
+        });
+        assert!(both.unwrap().contains("leave `length` out"));
     }
 
     #[test]

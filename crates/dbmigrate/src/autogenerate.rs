@@ -7,7 +7,7 @@ use crate::compare::{CompareOptions, Comparison, Risk, compare};
 use crate::connection::AnyConnection;
 use crate::inspect::inspect;
 use crate::revision::Revision;
-use crate::schema::Schema;
+use crate::schema::{ColumnType, Schema};
 
 /// The changes that take the database `conn` reaches to `target`. Tables of the database
 /// that match `ignored` (names, `*` for any run of characters) are left alone, unless
@@ -77,23 +77,20 @@ pub fn risk_warnings(
                 column,
                 from,
                 to,
-                max_length,
+                target,
             } => {
-                let condition = match max_length {
-                    Some(length) => {
-                        let length_fn = dialect.sql().char_length();
-                        format!("{length_fn}({}) > {length}", q(column))
-                    }
+                let condition = match target {
+                    Some(ty) => crate::lint::counts::not_fitting(dialect, column, ty),
                     None => format!("{} IS NOT NULL", q(column)),
                 };
                 let n = count(format!(
                     "SELECT COUNT(*) AS n FROM {} WHERE {condition}",
                     q(table)
                 ))?;
-                let what = if max_length.is_some() {
-                    "hold values longer than the new length"
-                } else {
-                    "hold values that may not convert"
+                let what = match target {
+                    Some(ColumnType::String(Some(_))) => "hold values longer than the new length",
+                    Some(ColumnType::Enum(_)) => "hold values that are not among the new ones",
+                    _ => "hold values that may not convert",
                 };
                 format!("Narrowing '{table}.{column}' from {from} to {to}: {n} row(s) {what}")
             }

@@ -27,8 +27,11 @@ pub enum ColumnType {
     /// A date and time without time zone, holding UTC by convention, to the microsecond.
     DateTime,
     Binary,
+    /// One of a fixed list of strings: MySQL's ENUM; elsewhere a VARCHAR as long as the
+    /// longest value, with a CHECK constraint named by [`enum_check_name`].
+    Enum(Vec<String>),
     /// A type outside this vocabulary, as the database names it (`uuid`, `jsonb`,
-    /// `timestamp with time zone`, a MySQL `enum(…)`): read from a catalog, kept and written
+    /// `timestamp with time zone`, a PostgreSQL enum type): read from a catalog, kept and written
     /// back as it is, so that a table the models do not describe survives a round trip.
     Native(String),
 }
@@ -43,9 +46,38 @@ impl ColumnType {
             (String(_), Text) => true,
             (String(Some(a)), String(b)) => b.is_none_or(|b| *a <= b),
             (Float, Double) => true,
+            (Enum(values), Enum(wider)) => values.iter().all(|v| wider.contains(v)),
+            (Enum(_), Text | String(None)) => true,
+            (Enum(values), String(Some(n))) => {
+                values.iter().all(|v| v.chars().count() <= *n as usize)
+            }
             _ => false,
         }
     }
+}
+
+/// The CHECK constraint that holds an enumeration's values where the database has no ENUM.
+pub fn enum_check_name(table: &str, column: &str) -> String {
+    format!("ck_{table}_{column}")
+}
+
+/// An enumeration's values as a SQL list: `'draft', 'published'`.
+pub fn enum_values_sql(values: &[String]) -> String {
+    values
+        .iter()
+        .map(|v| format!("'{}'", v.replace('\'', "''")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The longest value's length in characters, for the VARCHAR that holds an enumeration.
+pub fn enum_length(values: &[String]) -> usize {
+    values
+        .iter()
+        .map(|v| v.chars().count())
+        .max()
+        .unwrap_or(1)
+        .max(1)
 }
 
 /// A server-side default, kept as the SQL expression the database evaluates.

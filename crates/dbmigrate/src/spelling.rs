@@ -23,6 +23,9 @@ impl fmt::Display for ColumnType {
             ColumnType::Time => f.write_str("time"),
             ColumnType::DateTime => f.write_str("datetime"),
             ColumnType::Binary => f.write_str("binary"),
+            ColumnType::Enum(values) => {
+                write!(f, "enum({})", crate::schema::enum_values_sql(values))
+            }
             ColumnType::Native(name) => write!(f, "native({name})"),
         }
     }
@@ -30,7 +33,8 @@ impl fmt::Display for ColumnType {
 
 /// The type names a revision file accepts.
 pub const TYPE_NAMES: &str = "smallint, integer, bigint, boolean, string(N), string, text, \
-     float, double, numeric(P, S), date, time, datetime, binary, native(DATABASE TYPE)";
+     float, double, numeric(P, S), date, time, datetime, binary, enum('A', 'B', ...), \
+     native(DATABASE TYPE)";
 
 impl FromStr for ColumnType {
     type Err = String;
@@ -42,6 +46,14 @@ impl FromStr for ColumnType {
                 Some(name) if !name.is_empty() => Ok(ColumnType::Native(name.to_string())),
                 _ => Err(format!(
                     "type '{text}' needs the database's type name in parentheses"
+                )),
+            };
+        }
+        if let Some(inner) = text.trim().strip_prefix("enum(") {
+            return match inner.strip_suffix(')').and_then(quoted_values) {
+                Some(values) if !values.is_empty() => Ok(ColumnType::Enum(values)),
+                _ => Err(format!(
+                    "type '{text}' needs its values quoted in parentheses: enum('draft', 'published')"
                 )),
             };
         }
@@ -96,6 +108,41 @@ impl FromStr for ColumnType {
             _ => Err(format!(
                 "unknown type '{text}'; the types are: {TYPE_NAMES}"
             )),
+        }
+    }
+}
+
+/// `'a', 'b''s'` as its values; `None` if it is not a list of quoted strings.
+pub(crate) fn quoted_values(list: &str) -> Option<Vec<String>> {
+    let mut values = Vec::new();
+    let mut chars = list.trim().chars().peekable();
+    loop {
+        if chars.next()? != '\'' {
+            return None;
+        }
+        let mut value = String::new();
+        loop {
+            match chars.next()? {
+                '\'' if chars.peek() == Some(&'\'') => {
+                    chars.next();
+                    value.push('\'');
+                }
+                '\'' => break,
+                c => value.push(c),
+            }
+        }
+        values.push(value);
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        match chars.next() {
+            None => return Some(values),
+            Some(',') => {
+                while chars.peek().is_some_and(|c| c.is_whitespace()) {
+                    chars.next();
+                }
+            }
+            Some(_) => return None,
         }
     }
 }
@@ -165,11 +212,29 @@ mod tests {
             ColumnType::Time,
             ColumnType::DateTime,
             ColumnType::Binary,
+            ColumnType::Enum(vec!["Draft".into(), "it's out".into()]),
             ColumnType::Native("timestamp with time zone".into()),
             ColumnType::Native("enum('sad','Happy')".into()),
         ] {
             assert_eq!(ty.to_string().parse::<ColumnType>(), Ok(ty.clone()), "{ty}");
         }
+    }
+
+    #[test]
+    fn an_enumeration_needs_quoted_values() {
+        for bad in [
+            "enum()",
+            "enum(draft)",
+            "enum('a' 'b')",
+            "enum('a', )",
+            "enum('open",
+        ] {
+            assert!(bad.parse::<ColumnType>().is_err(), "{bad}");
+        }
+        assert_eq!(
+            "enum( 'a','b' )".parse::<ColumnType>(),
+            Ok(ColumnType::Enum(vec!["a".into(), "b".into()]))
+        );
     }
 
     #[test]

@@ -31,6 +31,9 @@ mod declared {
         #[column(index)]
         pub seen: Option<NaiveDateTime>,
         pub blob: Option<Vec<u8>>,
+        // In alphabetical order: MySQL sorts an ENUM by its values' positions.
+        #[column(values("draft", "it's out", "published"))]
+        pub status: Option<String>,
         #[column(foreign_key = Sample, on_delete = "cascade", relationship = parent, backref = children)]
         pub parent_id: Option<i64>,
     }
@@ -64,6 +67,10 @@ fn the_declaration_is_the_schema() {
             precision: 10,
             scale: 2
         }
+    );
+    assert_eq!(
+        ty("status"),
+        ColumnType::Enum(vec!["draft".into(), "it's out".into(), "published".into()])
     );
     assert!(!table.find_column("label").unwrap().nullable);
     assert!(table.find_column("note").unwrap().nullable);
@@ -111,5 +118,32 @@ on_each_database! {
         assert_eq!(children.len(), 1);
         assert_eq!(children[0].parent(conn).unwrap().map(|p| p.label), Some("root".to_string()));
         assert_eq!(Sample::column("label").map(|c| (c.get)(&root)), Some(Value::Text("root".into())));
+    }
+
+    fn an_enumeration_takes_only_its_values(db: &TestDb) {
+        let mut session = migrated(db);
+        session.add(declared::NewSample {
+            label: Some("kept".into()),
+            small: Some(1),
+            weight: Some(1.0),
+            status: Some("it's out".into()),
+            ..Default::default()
+        });
+        session.commit().unwrap();
+        session.add(declared::NewSample {
+            label: Some("refused".into()),
+            small: Some(2),
+            weight: Some(1.0),
+            status: Some("archived".into()),
+            ..Default::default()
+        });
+        let error = session.commit().unwrap_err();
+        assert_eq!(error.to_string(), "'archived' is not one of the values of sample.status: draft, it's out, published");
+        let conn = session.conn();
+        use diesel::prelude::*;
+        let stored: Vec<Option<String>> = declared::sample::table.select(declared::sample::status).load(conn).unwrap();
+        assert_eq!(stored, [Some("it's out".to_string())]);
+        let by_hand = diesel::sql_query("INSERT INTO sample (label, small, weight, status) VALUES ('sql', 3, 1.0, 'archived')").execute(conn);
+        assert!(by_hand.is_err(), "the database holds the column to its values too");
     }
 }

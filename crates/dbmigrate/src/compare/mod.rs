@@ -53,8 +53,10 @@ pub enum Risk {
         column: String,
         from: String,
         to: String,
+        /// The string type narrowed to, from a string, for counting what does not fit;
+        /// `None` for other conversions, which cannot be judged value by value.
         #[serde(skip)]
-        max_length: Option<u32>,
+        target: Option<ColumnType>,
     },
     ForbidsNull {
         table: String,
@@ -429,8 +431,10 @@ fn compare_column(out: &mut Comparison, table: &str, live: &Column, target: &Col
                 column: column.into(),
                 from: live.ty.to_string(),
                 to: target.ty.to_string(),
-                max_length: match (&live.ty, &target.ty) {
-                    (ColumnType::String(_) | ColumnType::Text, ColumnType::String(n)) => *n,
+                target: match live.ty {
+                    ColumnType::String(_) | ColumnType::Text | ColumnType::Enum(_) => {
+                        Some(target.ty.clone())
+                    }
                     _ => None,
                 },
             }),

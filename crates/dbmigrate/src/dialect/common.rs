@@ -26,6 +26,7 @@ pub(super) fn type_sql(ty: &ColumnType) -> String {
         Time => "TIME".into(),
         DateTime => "TIMESTAMP".into(),
         Binary => "BLOB".into(),
+        Enum(values) => format!("VARCHAR({})", crate::schema::enum_length(values)),
         Native(name) => name.clone(),
     }
 }
@@ -74,7 +75,7 @@ pub(super) fn statements(
         Op::AddColumn { table, column } => vec![format!(
             "ALTER TABLE {} ADD COLUMN {}",
             q(table),
-            dialect.column_sql(column)
+            dialect.column_sql(table, column)
         )],
         Op::DropColumn { table, column } => {
             vec![format!(

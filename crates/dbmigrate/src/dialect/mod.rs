@@ -76,6 +76,11 @@ pub trait SqlDialect: Send + Sync {
     fn current_timestamp(&self) -> &'static str {
         "CURRENT_TIMESTAMP"
     }
+    /// Whether an enumeration is a VARCHAR held to its values by a CHECK constraint (the
+    /// database has no ENUM type of a column's own).
+    fn enum_by_check(&self) -> bool {
+        true
+    }
     /// What follows CREATE TABLE's parenthesis.
     fn table_options(&self) -> &'static str {
         ""
@@ -228,8 +233,8 @@ impl Dialect {
         }
     }
 
-    /// A column as it appears inside CREATE TABLE or ADD COLUMN.
-    pub fn column_sql(self, column: &Column) -> String {
+    /// A column of `table` as it appears inside CREATE TABLE or ADD COLUMN.
+    pub fn column_sql(self, table: &str, column: &Column) -> String {
         let sql_dialect = self.sql();
         let assigned = column.autoincrement;
         let ty = assigned
@@ -247,7 +252,27 @@ impl Dialect {
         if assigned {
             sql.push_str(sql_dialect.assigned_key_clause());
         }
+        if let Some(check) = self.enum_check(table, column) {
+            sql.push(' ');
+            sql.push_str(&check);
+        }
         sql
+    }
+
+    /// `CONSTRAINT ck_… CHECK (col IN (…))` for an enumeration, where the database has no
+    /// ENUM type.
+    pub fn enum_check(self, table: &str, column: &Column) -> Option<String> {
+        let ColumnType::Enum(values) = &column.ty else {
+            return None;
+        };
+        self.sql().enum_by_check().then(|| {
+            format!(
+                "CONSTRAINT {} CHECK ({} IN ({}))",
+                self.quote(&crate::schema::enum_check_name(table, &column.name)),
+                self.quote(&column.name),
+                crate::schema::enum_values_sql(values)
+            )
+        })
     }
 
     pub fn foreign_key_sql(self, fk: &ForeignKey) -> String {
@@ -267,7 +292,11 @@ impl Dialect {
 
     /// CREATE TABLE, then one CREATE INDEX per index.
     pub fn create_table(self, table: &Table) -> Vec<String> {
-        let mut parts: Vec<String> = table.columns.iter().map(|c| self.column_sql(c)).collect();
+        let mut parts: Vec<String> = table
+            .columns
+            .iter()
+            .map(|c| self.column_sql(&table.name, c))
+            .collect();
         if !table.primary_key.is_empty() {
             parts.push(format!(
                 "PRIMARY KEY ({})",

@@ -118,6 +118,42 @@ pub fn table_names(conn: &mut AnyConnection) -> QueryResult<Vec<String>> {
     conn.dialect().sql().table_names(conn)
 }
 
+/// Every quoted literal in `text`, in order (`''` read as one quote): the values of an
+/// enumeration's CHECK constraint, however the database rewrote its expression.
+pub(crate) fn quoted_literals(text: &str) -> Vec<String> {
+    let mut literals = Vec::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\'' {
+            continue;
+        }
+        let mut literal = String::new();
+        while let Some(c) = chars.next() {
+            match c {
+                '\'' if chars.peek() == Some(&'\'') => {
+                    chars.next();
+                    literal.push('\'');
+                }
+                '\'' => break,
+                c => literal.push(c),
+            }
+        }
+        literals.push(literal);
+    }
+    literals
+}
+
+/// Makes the string column `column` of `table` an enumeration of `values`, as its CHECK
+/// constraint says.
+pub(crate) fn make_enum(table: &mut Table, column: &str, values: Vec<String>) {
+    if let Some(column) = table.columns.iter_mut().find(|c| c.name == column)
+        && matches!(column.ty, ColumnType::String(_) | ColumnType::Text)
+        && !values.is_empty()
+    {
+        column.ty = ColumnType::Enum(values);
+    }
+}
+
 /// A type name as a catalog spells it (`character varying`, `int(11)`, `VARCHAR(64)`,
 /// `timestamp without time zone`, `datetime(6)`…), with its length when the catalog gives
 /// it separately.
@@ -128,6 +164,13 @@ pub(crate) fn normalize_type(raw: &str, length: Option<i64>) -> ColumnType {
         None => (lower.as_str(), ""),
     };
     let base = base.trim_end_matches(" unsigned").trim();
+    if base == "enum" {
+        // The values keep their case: read them from the name as given.
+        let values = raw.split_once('(').map(|(_, rest)| quoted_literals(rest));
+        if let Some(values) = values.filter(|v| !v.is_empty()) {
+            return ColumnType::Enum(values);
+        }
+    }
     let numbers: Vec<u32> = args
         .split(',')
         .filter_map(|n| n.trim().parse().ok())

@@ -4,6 +4,7 @@ use diesel::QueryResult;
 
 use crate::connection::AnyConnection;
 use crate::schema::ColumnType;
+use crate::url::Dialect;
 
 pub(super) enum Query<'a> {
     Rows {
@@ -46,12 +47,7 @@ pub(super) fn count(conn: &mut AnyConnection, query: &Query) -> QueryResult<i64>
             q(column)
         ),
         Query::NotFitting { table, column, ty } => {
-            let condition = match ty {
-                ColumnType::String(Some(length)) => {
-                    format!("{}({}) > {length}", dialect.sql().char_length(), q(column))
-                }
-                _ => format!("{} IS NOT NULL", q(column)),
-            };
+            let condition = not_fitting(dialect, column, ty);
             format!("SELECT COUNT(*) AS n FROM {} WHERE {condition}", q(table))
         }
         Query::Duplicates { table, columns } => {
@@ -68,4 +64,21 @@ pub(super) fn count(conn: &mut AnyConnection, query: &Query) -> QueryResult<i64>
         }
     };
     crate::inspect::count(conn, &sql)
+}
+
+/// The condition that holds for a value of `column` that a column of `ty` could not hold:
+/// too long for a string, not among an enumeration's values; any value where a conversion
+/// cannot be judged from here.
+pub(crate) fn not_fitting(dialect: Dialect, column: &str, ty: &ColumnType) -> String {
+    let column = dialect.quote(column);
+    match ty {
+        ColumnType::String(Some(length)) => {
+            format!("{}({column}) > {length}", dialect.sql().char_length())
+        }
+        ColumnType::Enum(values) => format!(
+            "{column} NOT IN ({})",
+            crate::schema::enum_values_sql(values)
+        ),
+        _ => format!("{column} IS NOT NULL"),
+    }
 }

@@ -6,7 +6,7 @@
 //! A finding can be accepted in the revision file, with the reason:
 //! `accept = [{ rule = "drop-column", reason = "moved to profile in the revision before" }]`.
 
-mod counts;
+pub(crate) mod counts;
 
 use std::collections::BTreeSet;
 use std::fmt;

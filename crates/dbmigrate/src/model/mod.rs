@@ -78,6 +78,9 @@ pub trait NewRow: Clone + Default + Send + Sync + std::fmt::Display + 'static {
 pub struct ColumnInfo {
     pub name: &'static str,
     pub ty: ColumnType,
+    /// An enumeration's values, for a string column held to them; empty otherwise. (`ty`
+    /// is then a string as long as the longest value: what Rust holds.)
+    pub values: &'static [&'static str],
     pub nullable: bool,
     pub primary_key: bool,
     pub autoincrement: bool,
@@ -90,6 +93,15 @@ pub struct ColumnInfo {
 }
 
 impl ColumnInfo {
+    /// The column's type in the schema: an enumeration where the declaration lists values.
+    pub fn column_type(&self) -> ColumnType {
+        if self.values.is_empty() {
+            self.ty.clone()
+        } else {
+            ColumnType::Enum(self.values.iter().map(|v| v.to_string()).collect())
+        }
+    }
+
     /// The most characters the column holds, for a bounded string.
     pub fn max_length(&self) -> Option<usize> {
         match self.ty {
@@ -159,7 +171,7 @@ pub fn table_of<'c>(name: &str, columns: impl IntoIterator<Item = &'c ColumnInfo
     for info in columns {
         table.columns.push(schema::Column {
             name: info.name.to_string(),
-            ty: info.ty.clone(),
+            ty: info.column_type(),
             nullable: info.nullable,
             default: info.server_default.as_ref().map(|d| match d {
                 ServerDefault::Literal(sql) => ColumnDefault::Literal(sql.to_string()),

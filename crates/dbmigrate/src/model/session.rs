@@ -99,6 +99,13 @@ pub enum DbError {
         max: usize,
         actual: usize,
     },
+    #[error("'{value}' is not one of the values of {table}.{column}: {}", .allowed.join(", "))]
+    NotAllowed {
+        table: &'static str,
+        column: &'static str,
+        value: String,
+        allowed: &'static [&'static str],
+    },
     #[error(
         "{table}.{column} refers to a row that was added to the session but is neither saved nor part of this commit"
     )]
@@ -234,9 +241,22 @@ impl<M: Model> Stored for M {
 }
 
 /// SQLite does not enforce VARCHAR lengths and MySQL would refuse them only in strict
-/// mode: check them here, so that every database keeps the same data.
+/// mode: check them here, so that every database keeps the same data. An enumeration's
+/// values are checked here too, for a message that names them.
 fn check_lengths<M: Model>(value: impl Fn(&super::Column<M>) -> Value) -> Result<(), DbError> {
     for column in M::columns() {
+        let allowed = column.info.values;
+        if let Value::Text(text) = value(column)
+            && !allowed.is_empty()
+            && !allowed.contains(&text.as_str())
+        {
+            return Err(DbError::NotAllowed {
+                table: M::TABLE,
+                column: column.info.name,
+                value: text,
+                allowed,
+            });
+        }
         let Some(max) = column.info.max_length() else {
             continue;
         };

@@ -30,6 +30,11 @@ fn sample(ty: &ColumnType, i: usize) -> Value {
         }
         ColumnType::Binary => Value::Binary(vec![i as u8, 7]),
         ColumnType::Native(_) => Value::Text(format!("v{i}")),
+        ColumnType::Enum(values) => {
+            let mut sorted = values.clone();
+            sorted.sort();
+            Value::Text(sorted[i.min(sorted.len() - 1)].clone())
+        }
     }
 }
 
@@ -115,7 +120,7 @@ pub fn assert_every_column_filters_and_orders(models: &Models, session: &mut Ses
                         parents[(i + position) % parents.len()][0].clone()
                     }
                     None if column.nullable && i == 1 => Value::Null,
-                    None => sample(&column.ty, i),
+                    None => sample(&column.column_type(), i),
                 };
                 record
                     .set(column.name, value)

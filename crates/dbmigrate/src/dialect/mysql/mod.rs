@@ -56,6 +56,9 @@ impl SqlDialect for Mysql {
     fn table_options(&self) -> &'static str {
         render::TABLE_OPTIONS
     }
+    fn enum_by_check(&self) -> bool {
+        false
+    }
     fn drop_index(&self, table: &str, name: &str) -> String {
         format!("DROP INDEX {} ON {}", self.quote(name), self.quote(table))
     }

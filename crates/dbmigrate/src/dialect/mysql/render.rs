@@ -18,6 +18,7 @@ pub(super) fn type_sql(ty: &ColumnType) -> String {
         // Six digits, so that MySQL gives back the microseconds the others keep.
         ColumnType::DateTime => "DATETIME(6)".into(),
         ColumnType::Binary => "LONGBLOB".into(),
+        ColumnType::Enum(values) => format!("ENUM({})", crate::schema::enum_values_sql(values)),
         other => common::type_sql(other),
     }
 }
@@ -60,7 +61,7 @@ pub(super) fn op_statements(
                 statements.push(format!(
                     "ALTER TABLE {} MODIFY COLUMN {}",
                     q(name),
-                    Dialect::Mysql.column_sql(&definition)
+                    Dialect::Mysql.column_sql(name, &definition)
                 ));
             }
             if let Some(new_name) = new_name {

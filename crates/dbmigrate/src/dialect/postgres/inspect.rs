@@ -7,9 +7,12 @@ use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel::{QueryResult, QueryableByName, RunQueryDsl, sql_query};
 
 use crate::inspect::{
-    ForeignKeyRow, Name, add_foreign_keys, add_index_column, empty_tables, normalize_type,
+    ForeignKeyRow, Name, add_foreign_keys, add_index_column, empty_tables, make_enum,
+    normalize_type, quoted_literals,
 };
-use crate::schema::{Column, ColumnDefault, ReferentialAction, Table, UniqueConstraint};
+use crate::schema::{
+    Column, ColumnDefault, ReferentialAction, Table, UniqueConstraint, enum_check_name,
+};
 
 #[derive(QueryableByName)]
 struct ColumnRow {
@@ -159,7 +162,40 @@ fn fill(conn: &mut AnyConnection, tables: &mut BTreeMap<String, Table>) -> Query
         "d" => Some(ReferentialAction::SetDefault),
         _ => None,
     });
+
+    let checks: Vec<CheckRow> = sql_query(
+        "SELECT t.relname::text AS table_name, c.conname::text AS name, \
+                pg_get_constraintdef(c.oid) AS definition \
+         FROM pg_constraint c \
+         JOIN pg_class t ON t.oid = c.conrelid \
+         JOIN pg_namespace n ON n.oid = t.relnamespace \
+         WHERE c.contype = 'c' AND n.nspname = current_schema()",
+    )
+    .load(conn)?;
+    for check in checks {
+        let Some(table) = tables.get_mut(&check.table_name) else {
+            continue;
+        };
+        let column = table
+            .columns
+            .iter()
+            .find(|c| enum_check_name(&check.table_name, &c.name) == check.name)
+            .map(|c| c.name.clone());
+        if let Some(column) = column {
+            make_enum(table, &column, quoted_literals(&check.definition));
+        }
+    }
     Ok(())
+}
+
+#[derive(QueryableByName)]
+struct CheckRow {
+    #[diesel(sql_type = Text)]
+    table_name: String,
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    definition: String,
 }
 
 fn parse_default(sql: String) -> ColumnDefault {

@@ -47,8 +47,13 @@ impl SqlDialect for Postgres {
     fn rename_foreign_key(&self, table: &str, from: &str, key: &ForeignKey) -> Option<String> {
         Some(render::rename_foreign_key(self, table, from, key))
     }
-    fn op_statements(&self, op: &Op, _: &Schema, after: &Schema) -> Result<Vec<String>, OpError> {
-        render::op_statements(self, op, after)
+    fn op_statements(
+        &self,
+        op: &Op,
+        before: &Schema,
+        after: &Schema,
+    ) -> Result<Vec<String>, OpError> {
+        render::op_statements(self, op, before, after)
     }
     fn run(
         &self,

@@ -5,7 +5,7 @@ use super::super::common;
 use super::Postgres;
 use crate::dialect::SqlDialect;
 use crate::ops::{Op, OpError};
-use crate::schema::{ColumnType, ForeignKey, Schema};
+use crate::schema::{Column, ColumnType, ForeignKey, Schema, enum_check_name};
 
 pub(super) fn type_sql(ty: &ColumnType) -> String {
     match ty {
@@ -40,7 +40,12 @@ pub(super) fn rename_foreign_key(
     )
 }
 
-pub(super) fn op_statements(d: &Postgres, op: &Op, after: &Schema) -> Result<Vec<String>, OpError> {
+pub(super) fn op_statements(
+    d: &Postgres,
+    op: &Op,
+    before: &Schema,
+    after: &Schema,
+) -> Result<Vec<String>, OpError> {
     Ok(match op {
         Op::AlterColumn {
             table: name,
@@ -49,7 +54,7 @@ pub(super) fn op_statements(d: &Postgres, op: &Op, after: &Schema) -> Result<Vec
             nullable,
             set_default,
             drop_default,
-            ..
+            new_name,
         } => {
             let alter = format!(
                 "ALTER TABLE {} ALTER COLUMN {}",
@@ -57,9 +62,28 @@ pub(super) fn op_statements(d: &Postgres, op: &Op, after: &Schema) -> Result<Vec
                 d.quote(column)
             );
             let mut statements = Vec::new();
+            let check = d.quote(&enum_check_name(name, column));
             if let Some(ty) = ty {
-                let ty = type_sql(ty);
-                statements.push(format!("{alter} TYPE {ty} USING {}::{ty}", d.quote(column)));
+                // An enumeration's values live in its CHECK constraint: the old one goes
+                // before the type changes, the new one comes after.
+                let was_enum = common::table(before, name)
+                    .find_column(column)
+                    .is_some_and(|c| matches!(c.ty, ColumnType::Enum(_)));
+                if was_enum {
+                    statements.push(format!(
+                        "ALTER TABLE {} DROP CONSTRAINT {check}",
+                        d.quote(name)
+                    ));
+                }
+                let sql = type_sql(ty);
+                statements.push(format!(
+                    "{alter} TYPE {sql} USING {}::{sql}",
+                    d.quote(column)
+                ));
+                let altered = Column::new(column, ty.clone());
+                if let Some(constraint) = d.dialect().enum_check(name, &altered) {
+                    statements.push(format!("ALTER TABLE {} ADD {constraint}", d.quote(name)));
+                }
             }
             match nullable {
                 Some(false) => statements.push(format!("{alter} SET NOT NULL")),
@@ -74,6 +98,31 @@ pub(super) fn op_statements(d: &Postgres, op: &Op, after: &Schema) -> Result<Vec
                 statements.push(format!("{alter} SET DEFAULT {default}"));
             }
             statements.extend(common::statements(d, op, after)?);
+            if let Some(new_name) = new_name {
+                let renamed = common::table(after, name).find_column(new_name);
+                if renamed.is_some_and(|c| matches!(c.ty, ColumnType::Enum(_))) {
+                    statements.push(rename_constraint(
+                        d,
+                        name,
+                        &enum_check_name(name, column),
+                        &enum_check_name(name, new_name),
+                    ));
+                }
+            }
+            statements
+        }
+        Op::RenameTable { table, new_name } => {
+            let mut statements = common::statements(d, op, after)?;
+            for column in &common::table(after, new_name).columns {
+                if matches!(column.ty, ColumnType::Enum(_)) {
+                    statements.push(rename_constraint(
+                        d,
+                        new_name,
+                        &enum_check_name(table, &column.name),
+                        &enum_check_name(new_name, &column.name),
+                    ));
+                }
+            }
             statements
         }
         Op::CreateIndex {
@@ -100,6 +149,15 @@ pub(super) fn op_statements(d: &Postgres, op: &Op, after: &Schema) -> Result<Vec
         } => vec![postgresql.as_ref().unwrap_or(sql).clone()],
         _ => common::statements(d, op, after)?,
     })
+}
+
+fn rename_constraint(d: &Postgres, table: &str, from: &str, to: &str) -> String {
+    format!(
+        "ALTER TABLE {} RENAME CONSTRAINT {} TO {}",
+        d.quote(table),
+        d.quote(from),
+        d.quote(to)
+    )
 }
 
 /// A `CREATE INDEX CONCURRENTLY` that fails leaves the index behind, marked INVALID.

@@ -4,7 +4,7 @@ use crate::connection::AnyConnection;
 use diesel::sql_types::{Integer, Nullable, Text};
 use diesel::{QueryResult, QueryableByName, RunQueryDsl, sql_query};
 
-use crate::inspect::{Name, normalize_type};
+use crate::inspect::{Name, make_enum, normalize_type, quoted_literals};
 use crate::schema::{
     Column, ColumnDefault, ForeignKey, Index, ReferentialAction, Table, UniqueConstraint,
 };
@@ -75,18 +75,36 @@ struct Sql {
     sql: Option<String>,
 }
 
+/// The values of `CHECK ("column" IN ('a', 'b'))` in a CREATE TABLE statement: how an
+/// enumeration is kept (SQLite rewrites the column's name there when it is renamed).
+fn enum_values(create_sql: &str, column: &str) -> Option<Vec<String>> {
+    let quoted = crate::dialect::Dialect::Sqlite.quote(column);
+    let start = create_sql.find(&format!("CHECK ({quoted} IN ("))?;
+    let list = &create_sql[start..];
+    let list = &list[list.find("IN (")? + 4..];
+    let mut in_quotes = false;
+    let end = list.char_indices().find_map(|(at, c)| match c {
+        '\'' => {
+            in_quotes = !in_quotes;
+            None
+        }
+        ')' if !in_quotes => Some(at),
+        _ => None,
+    })?;
+    Some(quoted_literals(&list[..end]))
+}
+
 fn table(conn: &mut AnyConnection, name: &str) -> QueryResult<Table> {
     let mut table = Table::new(name);
     let create_sql: Vec<Sql> =
         sql_query("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?")
             .bind::<Text, _>(name)
             .load(conn)?;
-    let named = named_constraints(
-        create_sql
-            .first()
-            .and_then(|s| s.sql.as_deref())
-            .unwrap_or(""),
-    );
+    let create_sql = create_sql
+        .first()
+        .and_then(|s| s.sql.clone())
+        .unwrap_or_default();
+    let named = named_constraints(&create_sql);
     let name_of = |kind: &str, columns: &[String], fallback: String| {
         named
             .iter()
@@ -117,6 +135,12 @@ fn table(conn: &mut AnyConnection, name: &str) -> QueryResult<Table> {
             default: row.dflt_value.map(parse_default),
             autoincrement: is_rowid,
         });
+    }
+    let names: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
+    for column in names {
+        if let Some(values) = enum_values(&create_sql, &column) {
+            make_enum(&mut table, &column, values);
+        }
     }
 
     let indexes: Vec<IndexRow> = sql_query(
