@@ -92,6 +92,11 @@ pub enum Op {
         table: String,
         name: String,
     },
+    /// Makes `columns` the table's primary key, in place of the one it has; none for no key.
+    SetPrimaryKey {
+        table: String,
+        columns: Vec<String>,
+    },
     /// SQL run as written; `sqlite`, `postgresql` or `mysql` replaces it on that database.
     /// It does not change the schema the engine tracks: use it for data, not structure.
     Sql {
@@ -124,6 +129,10 @@ pub enum OpError {
     },
     #[error("the name '{name}' is already used by an index or constraint of '{table}'")]
     NameTaken { table: String, name: String },
+    #[error(
+        "'{table}.{column}' can hold NULL, which a primary key column cannot: make it NOT NULL first (alter_column with nullable = false)"
+    )]
+    NullableKeyColumn { table: String, column: String },
 }
 
 impl Op {
@@ -150,6 +159,12 @@ impl Op {
                 format!("create foreign key '{name}' on '{table}'")
             }
             Op::DropForeignKey { table, name } => format!("drop foreign key '{name}' on '{table}'"),
+            Op::SetPrimaryKey { table, columns } => {
+                format!(
+                    "set the primary key of '{table}' to ({})",
+                    columns.join(", ")
+                )
+            }
             Op::Sql { sql, .. } => {
                 let first = sql.lines().next().unwrap_or("").trim();
                 format!("execute SQL: {first}")
@@ -204,7 +219,8 @@ impl Op {
             | Op::CreateUniqueConstraint { table, .. }
             | Op::DropUniqueConstraint { table, .. }
             | Op::CreateForeignKey { table, .. }
-            | Op::DropForeignKey { table, .. } => Some(table),
+            | Op::DropForeignKey { table, .. }
+            | Op::SetPrimaryKey { table, .. } => Some(table),
             Op::Sql { .. } => None,
         }
     }
@@ -402,6 +418,22 @@ impl Schema {
             Op::DropForeignKey { table, name } => {
                 let t = self.table_mut(table)?;
                 remove_named(&mut t.foreign_keys, |f| &f.name, name, table, "foreign key")?;
+            }
+            Op::SetPrimaryKey { table, columns } => {
+                let t = self.table_mut(table)?;
+                for name in columns {
+                    let column = t.find_column(name).ok_or_else(|| OpError::NoColumn {
+                        table: table.clone(),
+                        column: name.clone(),
+                    })?;
+                    if column.nullable {
+                        return Err(OpError::NullableKeyColumn {
+                            table: table.clone(),
+                            column: name.clone(),
+                        });
+                    }
+                }
+                t.primary_key = columns.clone();
             }
             Op::Sql { .. } => {}
         }

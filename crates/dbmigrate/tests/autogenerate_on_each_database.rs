@@ -161,6 +161,18 @@ fn cases() -> Vec<Case> {
             &["Detected added index 'ix_post_body' on '[\"body\"]'"],
         ),
         case(
+            // Undoing it puts the single-column key back: both directions run.
+            "changed primary key",
+            |s| {
+                column(s, "post", "body").nullable = false;
+                table(s, "post").primary_key = vec!["id".into(), "body".into()];
+            },
+            &[
+                "Detected NOT NULL on column 'post.body'",
+                "Detected changed primary key on 'post' from (id) to (id, body)",
+            ],
+        ),
+        case(
             // Undoing it makes the index unique again: both directions run.
             "index made non-unique",
             |s| table(s, "user").indexes[0].unique = false,

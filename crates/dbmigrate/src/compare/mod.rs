@@ -35,6 +35,7 @@ pub enum ChangeKind {
     RemovedUniqueConstraint,
     AddedForeignKey,
     RemovedForeignKey,
+    PrimaryKeyChanged,
 }
 
 /// What a change may cost the data already in the database.
@@ -336,6 +337,25 @@ fn compare_table(out: &mut Comparison, live: &Table, target: &Table, options: Co
     column_pairs.sort_by_key(|(_, t)| target.columns.iter().position(|c| c.name == t.name));
     for (live_column, target_column) in &column_pairs {
         compare_column(out, name, live_column, target_column);
+    }
+    if live.primary_key != target.primary_key {
+        // After the columns it may need are added or made NOT NULL, before any it leaves
+        // are dropped.
+        let key = |columns: &[String]| Op::SetPrimaryKey {
+            table: name.into(),
+            columns: columns.to_vec(),
+        };
+        out.changes.push(Change {
+            kind: ChangeKind::PrimaryKeyChanged,
+            detected: format!(
+                "Detected changed primary key on '{name}' from ({}) to ({})",
+                live.primary_key.join(", "),
+                target.primary_key.join(", ")
+            ),
+            upgrade: vec![key(&target.primary_key)],
+            downgrade: vec![key(&live.primary_key)],
+            risk: None,
+        });
     }
     for column in removed {
         out.changes.push(Change {

@@ -65,6 +65,9 @@ pub(super) fn statements(
             dialect.create_table(&create)
         }
         Op::DropTable { table } => vec![dialect.drop_table(table)],
+        Op::SetPrimaryKey { .. } => {
+            unreachable!("each dialect's render.rs sets a primary key its own way")
+        }
         Op::RenameTable { table, new_name } => {
             vec![format!(
                 "ALTER TABLE {} RENAME TO {}",

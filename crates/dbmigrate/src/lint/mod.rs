@@ -386,6 +386,18 @@ fn judge(
                 repeats,
             ));
         }
+        Op::SetPrimaryKey { table, columns } if existing(table) && !columns.is_empty() => {
+            let repeats = count(counts::Query::Duplicates { table, columns })?;
+            out.push(found(
+                "unique-over-duplicates",
+                format!(
+                    "the primary key of '{table}' fails where values of ({}) repeat",
+                    columns.join(", ")
+                ),
+                "remove the duplicates first",
+                repeats,
+            ));
+        }
         Op::CreateForeignKey { table, name, .. } if postgres && existing(table) => {
             let rows = count(counts::Query::Rows { table })?;
             out.push(found("pg-foreign-key-scans", format!("adding '{name}' checks every row of '{table}' while holding a lock"), "on a large table, add it NOT VALID and VALIDATE CONSTRAINT after (`sql` operations)", None).with_rows(rows));

@@ -77,6 +77,24 @@ pub(super) fn op_statements(
         Op::DropUniqueConstraint { table, name } => {
             vec![format!("ALTER TABLE {} DROP INDEX {}", q(table), q(name))]
         }
+        Op::SetPrimaryKey {
+            table: name,
+            columns,
+        } => {
+            // One statement, so that the table is never without a key for an
+            // AUTO_INCREMENT column to need.
+            let mut changes = Vec::new();
+            if !table(before, name).primary_key.is_empty() {
+                changes.push("DROP PRIMARY KEY".to_string());
+            }
+            if !columns.is_empty() {
+                changes.push(format!(
+                    "ADD PRIMARY KEY ({})",
+                    d.dialect().quote_list(columns)
+                ));
+            }
+            vec![format!("ALTER TABLE {} {}", q(name), changes.join(", "))]
+        }
         Op::DropForeignKey {
             table: name,
             name: key,

@@ -144,6 +144,28 @@ pub(super) fn op_statements(
             concurrently: true,
             ..
         } => vec![format!("DROP INDEX CONCURRENTLY {}", d.quote(name))],
+        Op::SetPrimaryKey { table, columns } => {
+            // The key's name is PostgreSQL's (`<table>_pkey` when the table was made), which
+            // a renamed table keeps: look it up rather than guess it.
+            let literal = table.replace('\'', "''");
+            let mut statements = vec![format!(
+                "DO $$ DECLARE key_name text; BEGIN \
+                 SELECT conname INTO key_name FROM pg_constraint \
+                 WHERE conrelid = '{}'::regclass AND contype = 'p'; \
+                 IF key_name IS NOT NULL THEN \
+                 EXECUTE format('ALTER TABLE %I DROP CONSTRAINT %I', '{literal}', key_name); \
+                 END IF; END $$",
+                d.quote(table).replace('\'', "''")
+            )];
+            if !columns.is_empty() {
+                statements.push(format!(
+                    "ALTER TABLE {} ADD PRIMARY KEY ({})",
+                    d.quote(table),
+                    d.dialect().quote_list(columns)
+                ));
+            }
+            statements
+        }
         Op::Sql {
             sql, postgresql, ..
         } => vec![postgresql.as_ref().unwrap_or(sql).clone()],

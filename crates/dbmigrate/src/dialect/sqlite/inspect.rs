@@ -295,6 +295,14 @@ pub(super) fn parse_default(sql: String) -> ColumnDefault {
 
 /// A key SQLite assigns is its rowid: an INTEGER, whatever width was declared.
 pub(crate) fn as_stored(schema: &mut crate::schema::Schema) {
+    for table in &mut schema.tables {
+        // Only a single-column key is the rowid, which SQLite assigns.
+        if table.primary_key.len() > 1 {
+            for column in &mut table.columns {
+                column.autoincrement = false;
+            }
+        }
+    }
     for column in schema.tables.iter_mut().flat_map(|t| &mut t.columns) {
         if column.autoincrement
             && matches!(

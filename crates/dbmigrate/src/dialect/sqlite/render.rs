@@ -82,7 +82,8 @@ pub(super) fn op_statements(
         Op::CreateUniqueConstraint { table: name, .. }
         | Op::DropUniqueConstraint { table: name, .. }
         | Op::CreateForeignKey { table: name, .. }
-        | Op::DropForeignKey { table: name, .. } => rebuilt(name),
+        | Op::DropForeignKey { table: name, .. }
+        | Op::SetPrimaryKey { table: name, .. } => rebuilt(name),
         Op::Sql { sql, sqlite, .. } => vec![sqlite.as_ref().unwrap_or(sql).clone()],
         _ => common::statements(d, op, after)?,
     })
