@@ -455,6 +455,24 @@ fn model_items(
     let relation_count = relations.len();
     let filters = &extras.filters[index];
     let filter_count = filters.len();
+    let indexes: Vec<TokenStream> = model
+        .indexes
+        .iter()
+        .map(|index| {
+            let (name, columns, unique) = (&index.name, &index.columns, index.unique);
+            let condition = match &index.condition {
+                Some(sql) => quote!(::core::option::Option::Some(#sql)),
+                None => quote!(::core::option::Option::None),
+            };
+            quote!(::dbmigrate::model::IndexInfo {
+                name: #name,
+                columns: &[#(#columns),*],
+                unique: #unique,
+                condition: #condition,
+            })
+        })
+        .collect();
+    let index_count = indexes.len();
     let update = if has_changes {
         quote! {
             use ::dbmigrate::diesel::prelude::*;
@@ -546,6 +564,11 @@ fn model_items(
             fn filters() -> &'static [::dbmigrate::model::Filter<Self>] {
                 static FILTERS: [::dbmigrate::model::Filter<#ident>; #filter_count] = [#(#filters),*];
                 &FILTERS
+            }
+
+            fn indexes() -> &'static [::dbmigrate::model::IndexInfo] {
+                static INDEXES: [::dbmigrate::model::IndexInfo; #index_count] = [#(#indexes),*];
+                &INDEXES
             }
 
             fn query() -> Self::Query {

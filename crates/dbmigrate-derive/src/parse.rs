@@ -23,6 +23,16 @@ pub struct Model {
     pub repr: Option<Repr>,
     pub columns: Vec<Column>,
     pub links: Vec<Link>,
+    pub indexes: Vec<IndexDecl>,
+}
+
+/// `index(columns("a", "b"), unique, name = "...", condition = "...")` on a model: an index
+/// over several columns, or a partial one.
+pub struct IndexDecl {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub unique: bool,
+    pub condition: Option<String>,
 }
 
 /// `repr = "<User {username}>"`: literal pieces and column names, in order.
@@ -117,6 +127,7 @@ fn model(mut item: ItemStruct) -> syn::Result<Model> {
     let mut table = None;
     let mut repr = None;
     let mut links = Vec::new();
+    let mut index_decls: Vec<(IndexDecl, Span, bool)> = Vec::new();
     for attr in item.attrs.iter().filter(|a| a.path().is_ident("model")) {
         if matches!(attr.meta, syn::Meta::Path(_)) {
             continue;
@@ -129,9 +140,11 @@ fn model(mut item: ItemStruct) -> syn::Result<Model> {
                 repr = Some(parse_repr(&text)?);
             } else if meta.path.is_ident("many_to_many") {
                 links.push(link(&meta)?);
+            } else if meta.path.is_ident("index") {
+                index_decls.push(index_decl(&meta)?);
             } else {
                 return Err(meta.error(
-                    "#[model] takes table = \"name\", repr = \"<Name {column}>\" and many_to_many(...)",
+                    "#[model] takes table = \"name\", repr = \"<Name {column}>\", many_to_many(...) and index(...)",
                 ));
             }
             Ok(())
@@ -198,6 +211,23 @@ fn model(mut item: ItemStruct) -> syn::Result<Model> {
             }
         }
     }
+    let mut indexes = Vec::new();
+    for (mut index, span, named) in index_decls {
+        if let Some(unknown) = index
+            .columns
+            .iter()
+            .find(|c| !columns.iter().any(|col| col.ident == c.as_str()))
+        {
+            return Err(syn::Error::new(
+                span,
+                format!("the index names a column '{unknown}' this model does not have"),
+            ));
+        }
+        if !named {
+            index.name = format!("ix_{table}_{}", index.columns.join("_"));
+        }
+        indexes.push(index);
+    }
     Ok(Model {
         item,
         table,
@@ -205,7 +235,42 @@ fn model(mut item: ItemStruct) -> syn::Result<Model> {
         repr,
         columns,
         links,
+        indexes,
     })
+}
+
+fn index_decl(meta: &ParseNestedMeta) -> syn::Result<(IndexDecl, Span, bool)> {
+    let mut index = IndexDecl {
+        name: String::new(),
+        columns: Vec::new(),
+        unique: false,
+        condition: None,
+    };
+    let mut named = false;
+    meta.parse_nested_meta(|inner| {
+        if inner.path.is_ident("columns") {
+            let content;
+            syn::parenthesized!(content in inner.input);
+            let list = content.parse_terminated(|input| input.parse::<LitStr>(), syn::Token![,])?;
+            index.columns = list.iter().map(LitStr::value).collect();
+        } else if inner.path.is_ident("unique") {
+            index.unique = true;
+        } else if inner.path.is_ident("name") {
+            index.name = inner.value()?.parse::<LitStr>()?.value();
+            named = true;
+        } else if inner.path.is_ident("condition") {
+            index.condition = Some(inner.value()?.parse::<LitStr>()?.value());
+        } else {
+            return Err(inner.error(
+                "index takes columns(\"a\", \"b\"), unique, name = \"...\" and condition = \"SQL\"",
+            ));
+        }
+        Ok(())
+    })?;
+    if index.columns.is_empty() {
+        return Err(meta.error("an index needs columns(\"...\")"));
+    }
+    Ok((index, meta.path.span(), named))
 }
 
 fn link(meta: &ParseNestedMeta) -> syn::Result<Link> {
@@ -558,6 +623,22 @@ mod declaration_errors {
             mod m { #[model] pub struct T { #[column(primary_key)] pub id: u128 } }
         });
         assert!(ty.unwrap().contains("a column's type is one of"));
+    }
+
+    #[test]
+    fn a_model_index_names_columns_the_model_has() {
+        let unknown = refused(syn::parse_quote! {
+            mod m { #[model(index(columns("nope")))] pub struct T { #[column(primary_key)] pub id: i32 } }
+        });
+        assert!(
+            unknown
+                .unwrap()
+                .contains("a column 'nope' this model does not have")
+        );
+        let empty = refused(syn::parse_quote! {
+            mod m { #[model(index(unique))] pub struct T { #[column(primary_key)] pub id: i32 } }
+        });
+        assert!(empty.unwrap().contains("an index needs columns"));
     }
 
     #[test]

@@ -59,6 +59,9 @@ pub enum Op {
         columns: Vec<String>,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         unique: bool,
+        /// A partial index: only rows where this SQL condition holds (SQLite, PostgreSQL).
+        #[serde(default, rename = "where", skip_serializing_if = "Option::is_none")]
+        predicate: Option<String>,
         /// Without locking out writes, on PostgreSQL (`CREATE INDEX CONCURRENTLY`); the
         /// revision must then run outside a transaction (`transaction = false`).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -129,6 +132,8 @@ pub enum OpError {
     },
     #[error("the name '{name}' is already used by an index or constraint of '{table}'")]
     NameTaken { table: String, name: String },
+    #[error("{0} has no partial indexes: leave `where` out of the index on this database")]
+    NoPartialIndexes(&'static str),
     #[error(
         "'{table}.{column}' can hold NULL, which a primary key column cannot: make it NOT NULL first (alter_column with nullable = false)"
     )]
@@ -354,6 +359,7 @@ impl Schema {
                 name,
                 columns,
                 unique,
+                predicate,
                 ..
             } => {
                 let t = self.table_mut(table)?;
@@ -363,6 +369,7 @@ impl Schema {
                     name: name.clone(),
                     columns: columns.clone(),
                     unique: *unique,
+                    predicate: predicate.clone(),
                 });
             }
             Op::DropIndex { table, name, .. } => {
@@ -466,6 +473,7 @@ impl Table {
             name: i.name.clone(),
             columns: i.columns.clone(),
             unique: i.unique,
+            predicate: i.predicate.clone(),
             concurrently: false,
         }));
         ops
@@ -594,6 +602,7 @@ mod tests {
                 name: "ix_user_username".into(),
                 columns: vec!["id".into()],
                 unique: false,
+                predicate: None,
                 concurrently: false,
             }),
             Err(OpError::NameTaken { .. })

@@ -145,6 +145,9 @@ pub struct Index {
     pub name: String,
     pub columns: Vec<String>,
     pub unique: bool,
+    /// A partial index's condition, as SQL (`published` , `deleted_at IS NULL`): only
+    /// the rows it holds for are indexed. SQLite and PostgreSQL.
+    pub predicate: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -271,6 +274,7 @@ impl Table {
             name: format!("ix_{}_{}", self.name, column),
             columns: vec![column.to_string()],
             unique,
+            predicate: None,
         });
         self
     }

@@ -153,6 +153,7 @@ fn cases() -> Vec<Case> {
             "added index",
             |s| {
                 table(s, "post").indexes.push(dbmigrate::Index {
+                    predicate: None,
                     name: "ix_post_body".into(),
                     columns: vec!["body".into()],
                     unique: false,
@@ -493,6 +494,47 @@ on_each_database! {
         conn.batch_execute("INSERT INTO post (state) VALUES ('archived')").unwrap();
         assert!(conn.batch_execute("INSERT INTO post (state) VALUES ('lost')").is_err());
         assert_eq!(count(&mut conn, "SELECT COUNT(*) AS n FROM post".into()), 2);
+    }
+
+    fn a_partial_index_is_made_read_back_and_compared_by_its_condition(db: &TestDb) {
+        let mut conn = with_rows(db);
+        let partial = |predicate: &str| {
+            let mut schema = base();
+            table(&mut schema, "post").indexes.push(dbmigrate::Index {
+                name: "ix_post_body_live".into(),
+                columns: vec!["body".into()],
+                unique: false,
+                predicate: Some(predicate.into()),
+            });
+            schema
+        };
+        let target = partial("user_id IS NOT NULL AND body <> 'draft'");
+        let added = compare_with_database(&mut conn, &target, RENAMES, &[]).unwrap();
+        let detected: Vec<&str> = added.changes.iter().map(|c| c.detected.as_str()).collect();
+        assert_eq!(detected, ["Detected added index 'ix_post_body_live' on '[\"body\"]'"]);
+        let live = inspect(&mut conn).unwrap();
+        let applied = apply(&mut conn, &added.upgrade_ops(), &live, |_| Ok(()));
+        if db.dialect() == Dialect::Mysql {
+            let error = applied.unwrap_err().to_string();
+            assert!(error.contains("MySQL has no partial indexes"), "{error}");
+            return;
+        }
+        applied.unwrap();
+        let read = inspect(&mut conn).unwrap();
+        let index = read.table("post").unwrap().indexes.iter().find(|i| i.name == "ix_post_body_live").cloned().unwrap();
+        assert!(index.predicate.is_some(), "{index:?}");
+        assert!(compare_with_database(&mut conn, &target, RENAMES, &[]).unwrap().is_empty(), "the condition as the database tells it is the same condition");
+
+        let other = partial("user_id IS NULL");
+        let changed = compare_with_database(&mut conn, &other, RENAMES, &[]).unwrap();
+        let detected: Vec<&str> = changed.changes.iter().map(|c| c.detected.as_str()).collect();
+        assert_eq!(detected, [
+            "Detected removed index 'ix_post_body_live' on 'post'",
+            "Detected added index 'ix_post_body_live' on '[\"body\"]'",
+        ]);
+        let live = inspect(&mut conn).unwrap();
+        apply(&mut conn, &added.downgrade_ops(), &live, |_| Ok(())).unwrap();
+        assert!(compare_with_database(&mut conn, &base(), RENAMES, &[]).unwrap().is_empty());
     }
 
     fn a_table_of_types_outside_the_vocabulary_is_dropped_and_made_again_as_it_was(db: &TestDb) {

@@ -12,7 +12,7 @@ use dbmigrate::{ColumnType, connect, on_each_database};
 mod declared {
     use super::*;
 
-    #[model(repr = "<Sample {label}>")]
+    #[model(repr = "<Sample {label}>", index(columns("small", "weight")))]
     pub struct Sample {
         #[column(primary_key)]
         pub id: i64,
@@ -40,6 +40,49 @@ mod declared {
 }
 
 use declared::Sample;
+
+/// Indexes declared on a model as a whole: a partial one, named by hand.
+#[dbmigrate::models]
+mod with_partial_index {
+    use super::*;
+
+    #[model(index(
+        name = "ix_entry_live_title",
+        columns("title"),
+        unique,
+        condition = "deleted_at IS NULL"
+    ))]
+    pub struct Entry {
+        #[column(primary_key)]
+        pub id: i32,
+        #[column(length = 80)]
+        pub title: String,
+        pub deleted_at: Option<NaiveDateTime>,
+    }
+}
+
+#[test]
+fn indexes_declared_on_the_model_are_in_its_table() {
+    let sample = Sample::table();
+    let index = sample
+        .indexes
+        .iter()
+        .find(|i| i.name == "ix_sample_small_weight")
+        .expect("named by convention");
+    assert_eq!(index.columns, ["small", "weight"]);
+    assert!(!index.unique && index.predicate.is_none());
+
+    let entry = with_partial_index::Entry::table();
+    assert_eq!(
+        entry.indexes,
+        [dbmigrate::Index {
+            name: "ix_entry_live_title".into(),
+            columns: vec!["title".into()],
+            unique: true,
+            predicate: Some("deleted_at IS NULL".into()),
+        }]
+    );
+}
 
 fn migrated(db: &dbmigrate::testing::TestDb) -> Session {
     let mut conn = connect(&db.url).unwrap();

@@ -88,7 +88,7 @@ on_each_database! {
                 table: "post".into(),
                 column: Column::new("score", ColumnType::Integer).not_null().default(ColumnDefault::Literal("0".into())),
             },
-            Op::CreateIndex { table: "post".into(), name: "ix_post_user_id".into(), columns: vec!["user_id".into()], unique: false, concurrently: false },
+            Op::CreateIndex { table: "post".into(), name: "ix_post_user_id".into(), columns: vec!["user_id".into()], unique: false, predicate: None, concurrently: false },
             alter("body", Some(ColumnType::String(Some(280))), Some(false), None, None),
             alter("body", None, None, None, Some("text")),
             alter("language", None, None, Some(ColumnDefault::Literal("'en'".into())), None),

@@ -17,6 +17,7 @@ fn columns_text(columns: &[String]) -> String {
 pub(super) struct Keyed {
     pub columns: Vec<String>,
     pub unique: bool,
+    pub predicate: Option<String>,
     pub constraint: bool,
 }
 
@@ -27,6 +28,7 @@ pub(super) fn keyed(table: &Table) -> BTreeMap<&str, Keyed> {
             Keyed {
                 columns: i.columns.clone(),
                 unique: i.unique,
+                predicate: i.predicate.clone(),
                 constraint: false,
             },
         )
@@ -37,6 +39,7 @@ pub(super) fn keyed(table: &Table) -> BTreeMap<&str, Keyed> {
             Keyed {
                 columns: u.columns.clone(),
                 unique: true,
+                predicate: None,
                 constraint: true,
             },
         )
@@ -45,11 +48,12 @@ pub(super) fn keyed(table: &Table) -> BTreeMap<&str, Keyed> {
 }
 
 impl Keyed {
-    /// An index on `columns`, as a model's table declares one.
-    pub(super) fn index(columns: &[String], unique: bool) -> Keyed {
+    /// An index as a table declares one.
+    pub(super) fn index(index: &crate::schema::Index) -> Keyed {
         Keyed {
-            columns: columns.to_vec(),
-            unique,
+            columns: index.columns.clone(),
+            unique: index.unique,
+            predicate: index.predicate.clone(),
             constraint: false,
         }
     }
@@ -64,7 +68,70 @@ impl Keyed {
 }
 
 pub(super) fn same_key(a: &Keyed, b: &Keyed) -> bool {
-    a.columns == b.columns && a.unique == b.unique
+    a.columns == b.columns
+        && a.unique == b.unique
+        && a.predicate.as_deref().map(predicate_text) == b.predicate.as_deref().map(predicate_text)
+}
+
+/// A partial index's condition as compared: PostgreSQL gives back `((status)::text =
+/// 'published'::text)` for `status = 'published'`, so parentheses, casts, spaces and case
+/// outside quoted strings do not count.
+fn predicate_text(sql: &str) -> String {
+    let mut out = String::new();
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                out.push(c);
+                for c in chars.by_ref() {
+                    out.push(c);
+                    if c == '\'' {
+                        break;
+                    }
+                }
+            }
+            ':' if chars.peek() == Some(&':') => {
+                chars.next();
+                let mut cast = String::new();
+                while let Some(c) = chars.next_if(|c| c.is_alphanumeric() || *c == '_' || *c == ' ')
+                {
+                    cast.push(c);
+                }
+                // The type's words, but not a keyword after it (`::text AND …`).
+                let words: Vec<&str> = cast.split_whitespace().collect();
+                let kept = words
+                    .iter()
+                    .skip(type_words(&words))
+                    .map(|w| w.to_lowercase());
+                out.extend(kept);
+            }
+            c if c.is_whitespace() || c == '(' || c == ')' || c == '"' => {}
+            c => out.extend(c.to_lowercase()),
+        }
+    }
+    out
+}
+
+/// How many of `words` a PostgreSQL type name takes: `text`, `character varying`,
+/// `timestamp without time zone`…
+fn type_words(words: &[&str]) -> usize {
+    let lower: Vec<String> = words.iter().map(|w| w.to_lowercase()).collect();
+    let starts = |phrase: &[&str]| {
+        lower.len() >= phrase.len() && lower.iter().zip(phrase).all(|(a, b)| a == b)
+    };
+    for phrase in [
+        &["timestamp", "without", "time", "zone"][..],
+        &["timestamp", "with", "time", "zone"],
+        &["time", "without", "time", "zone"],
+        &["time", "with", "time", "zone"],
+        &["character", "varying"],
+        &["double", "precision"],
+    ] {
+        if starts(phrase) {
+            return phrase.len();
+        }
+    }
+    1.min(words.len())
 }
 
 pub(super) fn key_change(table: &str, name: &str, key: &Keyed, added: bool) -> Change {
@@ -80,6 +147,7 @@ pub(super) fn key_change(table: &str, name: &str, key: &Keyed, added: bool) -> C
             name: name.into(),
             columns: key.columns.clone(),
             unique: key.unique,
+            predicate: key.predicate.clone(),
             concurrently: false,
         }
     };
@@ -170,5 +238,27 @@ pub(super) fn foreign_key_change(table: &str, fk: &ForeignKey, added: bool) -> C
         upgrade: vec![upgrade],
         downgrade: vec![downgrade],
         risk: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::predicate_text;
+
+    #[test]
+    fn a_condition_compares_as_written_and_as_postgresql_tells_it() {
+        assert_eq!(
+            predicate_text("user_id IS NOT NULL AND body <> 'draft'"),
+            predicate_text("((user_id IS NOT NULL) AND ((body)::text <> 'draft'::text))")
+        );
+        assert_eq!(
+            predicate_text("status = 'x' and flag"),
+            predicate_text("((status)::character varying = 'x'::character varying AND flag)")
+        );
+        assert_ne!(
+            predicate_text("body = 'A b'"),
+            predicate_text("body = 'ab'")
+        );
+        assert_ne!(predicate_text("a IS NULL"), predicate_text("a IS NOT NULL"));
     }
 }

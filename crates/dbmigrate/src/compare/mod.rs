@@ -246,7 +246,7 @@ fn added_table(out: &mut Comparison, table: &Table) {
     let mut indexes: Vec<_> = table.indexes.iter().collect();
     indexes.sort_by(|a, b| a.name.cmp(&b.name));
     for index in indexes {
-        let key = Keyed::index(&index.columns, index.unique);
+        let key = Keyed::index(index);
         out.changes
             .push(key_change(&table.name, &index.name, &key, true));
     }

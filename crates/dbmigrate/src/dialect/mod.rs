@@ -329,13 +329,18 @@ impl Dialect {
     }
 
     pub fn create_index(self, table: &str, index: &Index) -> String {
-        format!(
+        let mut sql = format!(
             "CREATE {}INDEX {} ON {} ({})",
             if index.unique { "UNIQUE " } else { "" },
             self.quote(&index.name),
             self.quote(table),
             self.quote_list(&index.columns)
-        )
+        );
+        if let Some(predicate) = &index.predicate {
+            sql.push_str(" WHERE ");
+            sql.push_str(predicate);
+        }
+        sql
     }
 
     pub fn drop_index(self, table: &str, name: &str) -> String {

@@ -48,6 +48,7 @@ pub(crate) fn add_index_column(table: &mut Table, name: String, unique: bool, co
             name,
             columns: vec![column],
             unique,
+            predicate: None,
         }),
     }
 }

@@ -342,6 +342,7 @@ fn judge(
             columns,
             unique,
             concurrently,
+            ..
         } if existing(table) => {
             if *unique {
                 let repeats = count(counts::Query::Duplicates { table, columns })?;

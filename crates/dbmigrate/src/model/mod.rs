@@ -55,9 +55,23 @@ pub trait Model: Sized + Clone + Send + Sync + std::fmt::Display + 'static {
         Self::columns().iter().find(|c| c.info.name == name)
     }
 
+    /// Indexes declared on the model: over several columns, or partial.
+    fn indexes() -> &'static [IndexInfo] {
+        &[]
+    }
+
     /// The table as the migration engine sees it.
     fn table() -> Table {
-        table_of(Self::TABLE, Self::columns().iter().map(|c| &c.info))
+        let mut table = table_of(Self::TABLE, Self::columns().iter().map(|c| &c.info));
+        table
+            .indexes
+            .extend(Self::indexes().iter().map(|i| schema::Index {
+                name: i.name.to_string(),
+                columns: i.columns.iter().map(|c| c.to_string()).collect(),
+                unique: i.unique,
+                predicate: i.condition.map(str::to_string),
+            }));
+        table
     }
 }
 
@@ -71,6 +85,16 @@ pub trait NewRow: Clone + Default + Send + Sync + std::fmt::Display + 'static {
     /// The references to rows not yet written, for models with relationships.
     fn pending_refs(&self) -> Option<&PendingRefs>;
     fn pending_refs_mut(&mut self) -> Option<&mut PendingRefs>;
+}
+
+/// An index a model declares as a whole (`#[model(index(...))]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexInfo {
+    pub name: &'static str,
+    pub columns: &'static [&'static str],
+    pub unique: bool,
+    /// A partial index's condition, as SQL.
+    pub condition: Option<&'static str>,
 }
 
 /// What the declaration says of one column.

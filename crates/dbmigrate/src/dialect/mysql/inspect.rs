@@ -158,6 +158,7 @@ pub(crate) fn as_catalog_keeps(schema: &mut crate::schema::Schema) {
         table
             .indexes
             .extend(uniques.into_iter().map(|u| crate::schema::Index {
+                predicate: None,
                 name: u.name,
                 columns: u.columns,
                 unique: true,

@@ -40,6 +40,12 @@ pub(super) fn op_statements(
     after: &Schema,
 ) -> Result<Vec<String>, OpError> {
     let q = |ident: &str| d.quote(ident);
+    if let Op::CreateIndex {
+        predicate: Some(_), ..
+    } = op
+    {
+        return Err(OpError::NoPartialIndexes("MySQL"));
+    }
     Ok(match op {
         Op::AlterColumn {
             table: name,

@@ -50,6 +50,8 @@ struct IndexColumnRow {
     is_constraint: bool,
     #[diesel(sql_type = Text)]
     column_name: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    predicate: Option<String>,
 }
 
 pub(crate) fn table_names(conn: &mut AnyConnection) -> QueryResult<Vec<String>> {
@@ -110,7 +112,8 @@ fn fill(conn: &mut AnyConnection, tables: &mut BTreeMap<String, Table>) -> Query
                 ix.indisprimary AS is_primary, \
                 EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = ix.indexrelid AND c.contype = 'u') \
                     AS is_constraint, \
-                a.attname::text AS column_name \
+                a.attname::text AS column_name, \
+                pg_get_expr(ix.indpred, ix.indrelid) AS predicate \
          FROM pg_index ix \
          JOIN pg_class tc ON tc.oid = ix.indrelid \
          JOIN pg_namespace n ON n.oid = tc.relnamespace \
@@ -137,6 +140,9 @@ fn fill(conn: &mut AnyConnection, tables: &mut BTreeMap<String, Table>) -> Query
             }
         } else {
             add_index_column(table, row.index_name, row.is_unique, row.column_name);
+            if let Some(index) = table.indexes.last_mut() {
+                index.predicate = row.predicate;
+            }
         }
     }
 

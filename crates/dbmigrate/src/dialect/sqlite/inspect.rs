@@ -94,6 +94,23 @@ fn enum_values(create_sql: &str, column: &str) -> Option<Vec<String>> {
     Some(quoted_literals(&list[..end]))
 }
 
+/// A partial index's condition: what follows WHERE in the statement that made it.
+fn index_predicate(conn: &mut AnyConnection, index: &str) -> QueryResult<Option<String>> {
+    let made: Vec<Sql> =
+        sql_query("SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = ?")
+            .bind::<Text, _>(index)
+            .load(conn)?;
+    let sql = made
+        .into_iter()
+        .next()
+        .and_then(|s| s.sql)
+        .unwrap_or_default();
+    let upper = sql.to_ascii_uppercase();
+    Ok(upper
+        .rfind(" WHERE ")
+        .map(|at| sql[at + 7..].trim().to_string()))
+}
+
 fn table(conn: &mut AnyConnection, name: &str) -> QueryResult<Table> {
     let mut table = Table::new(name);
     let create_sql: Vec<Sql> =
@@ -163,10 +180,12 @@ fn table(conn: &mut AnyConnection, name: &str) -> QueryResult<Table> {
                 columns,
             });
         } else {
+            let predicate = index_predicate(conn, &index.name)?;
             table.indexes.push(Index {
                 name: index.name,
                 columns,
                 unique: index.is_unique != 0,
+                predicate,
             });
         }
     }
