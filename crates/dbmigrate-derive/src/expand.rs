@@ -473,6 +473,8 @@ fn model_items(
         })
         .collect();
     let index_count = indexes.len();
+    let check_names = model.checks.iter().map(|(name, _)| name);
+    let check_conditions = model.checks.iter().map(|(_, condition)| condition);
     let update = if has_changes {
         quote! {
             use ::dbmigrate::diesel::prelude::*;
@@ -569,6 +571,10 @@ fn model_items(
             fn indexes() -> &'static [::dbmigrate::model::IndexInfo] {
                 static INDEXES: [::dbmigrate::model::IndexInfo; #index_count] = [#(#indexes),*];
                 &INDEXES
+            }
+
+            fn checks() -> &'static [(&'static str, &'static str)] {
+                &[#((#check_names, #check_conditions)),*]
             }
 
             fn query() -> Self::Query {

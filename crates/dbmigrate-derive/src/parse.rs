@@ -24,6 +24,8 @@ pub struct Model {
     pub columns: Vec<Column>,
     pub links: Vec<Link>,
     pub indexes: Vec<IndexDecl>,
+    /// `check(name = "...", condition = "SQL")`: named CHECK constraints.
+    pub checks: Vec<(String, String)>,
 }
 
 /// `index(columns("a", "b"), unique, name = "...", condition = "...")` on a model: an index
@@ -128,6 +130,7 @@ fn model(mut item: ItemStruct) -> syn::Result<Model> {
     let mut repr = None;
     let mut links = Vec::new();
     let mut index_decls: Vec<(IndexDecl, Span, bool)> = Vec::new();
+    let mut checks = Vec::new();
     for attr in item.attrs.iter().filter(|a| a.path().is_ident("model")) {
         if matches!(attr.meta, syn::Meta::Path(_)) {
             continue;
@@ -142,9 +145,11 @@ fn model(mut item: ItemStruct) -> syn::Result<Model> {
                 links.push(link(&meta)?);
             } else if meta.path.is_ident("index") {
                 index_decls.push(index_decl(&meta)?);
+            } else if meta.path.is_ident("check") {
+                checks.push(check_decl(&meta)?);
             } else {
                 return Err(meta.error(
-                    "#[model] takes table = \"name\", repr = \"<Name {column}>\", many_to_many(...) and index(...)",
+                    "#[model] takes table = \"name\", repr = \"<Name {column}>\", many_to_many(...), index(...) and check(...)",
                 ));
             }
             Ok(())
@@ -236,7 +241,28 @@ fn model(mut item: ItemStruct) -> syn::Result<Model> {
         columns,
         links,
         indexes,
+        checks,
     })
+}
+
+fn check_decl(meta: &ParseNestedMeta) -> syn::Result<(String, String)> {
+    let (mut name, mut condition) = (None, None);
+    meta.parse_nested_meta(|inner| {
+        if inner.path.is_ident("name") {
+            name = Some(inner.value()?.parse::<LitStr>()?.value());
+        } else if inner.path.is_ident("condition") {
+            condition = Some(inner.value()?.parse::<LitStr>()?.value());
+        } else {
+            return Err(inner.error("check takes name = \"ck_...\" and condition = \"SQL\""));
+        }
+        Ok(())
+    })?;
+    match (name, condition) {
+        (Some(name), Some(condition)) if !name.is_empty() && !condition.trim().is_empty() => {
+            Ok((name, condition))
+        }
+        _ => Err(meta.error("a check needs name = \"ck_...\" and condition = \"SQL\"")),
+    }
 }
 
 fn index_decl(meta: &ParseNestedMeta) -> syn::Result<(IndexDecl, Span, bool)> {
@@ -639,6 +665,14 @@ mod declaration_errors {
             mod m { #[model(index(unique))] pub struct T { #[column(primary_key)] pub id: i32 } }
         });
         assert!(empty.unwrap().contains("an index needs columns"));
+    }
+
+    #[test]
+    fn a_check_needs_a_name_and_a_condition() {
+        let message = refused(syn::parse_quote! {
+            mod m { #[model(check(condition = "x > 0"))] pub struct T { #[column(primary_key)] pub id: i32 } }
+        });
+        assert!(message.unwrap().contains("a check needs name"));
     }
 
     #[test]

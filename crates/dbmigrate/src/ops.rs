@@ -6,8 +6,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::schema::{
-    Column, ColumnDefault, ColumnType, ForeignKey, Index, ReferentialAction, Schema, Table,
-    UniqueConstraint,
+    CheckConstraint, Column, ColumnDefault, ColumnType, ForeignKey, Index, ReferentialAction,
+    Schema, Table, UniqueConstraint,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,6 +22,8 @@ pub enum Op {
         unique_constraints: Vec<UniqueConstraint>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         foreign_keys: Vec<ForeignKey>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        check_constraints: Vec<CheckConstraint>,
     },
     DropTable {
         table: String,
@@ -95,6 +97,15 @@ pub enum Op {
         table: String,
         name: String,
     },
+    CreateCheckConstraint {
+        table: String,
+        name: String,
+        condition: String,
+    },
+    DropCheckConstraint {
+        table: String,
+        name: String,
+    },
     /// Makes `columns` the table's primary key, in place of the one it has; none for no key.
     SetPrimaryKey {
         table: String,
@@ -164,6 +175,12 @@ impl Op {
                 format!("create foreign key '{name}' on '{table}'")
             }
             Op::DropForeignKey { table, name } => format!("drop foreign key '{name}' on '{table}'"),
+            Op::CreateCheckConstraint { table, name, .. } => {
+                format!("create check constraint '{name}' on '{table}'")
+            }
+            Op::DropCheckConstraint { table, name } => {
+                format!("drop check constraint '{name}' on '{table}'")
+            }
             Op::SetPrimaryKey { table, columns } => {
                 format!(
                     "set the primary key of '{table}' to ({})",
@@ -225,6 +242,8 @@ impl Op {
             | Op::DropUniqueConstraint { table, .. }
             | Op::CreateForeignKey { table, .. }
             | Op::DropForeignKey { table, .. }
+            | Op::CreateCheckConstraint { table, .. }
+            | Op::DropCheckConstraint { table, .. }
             | Op::SetPrimaryKey { table, .. } => Some(table),
             Op::Sql { .. } => None,
         }
@@ -249,6 +268,7 @@ impl Schema {
                 primary_key,
                 unique_constraints,
                 foreign_keys,
+                check_constraints,
             } => {
                 if self.table(table).is_some() {
                     return Err(OpError::TableExists(table.clone()));
@@ -260,6 +280,7 @@ impl Schema {
                     indexes: Vec::new(),
                     unique_constraints: unique_constraints.clone(),
                     foreign_keys: foreign_keys.clone(),
+                    check_constraints: check_constraints.clone(),
                 });
             }
             Op::DropTable { table } => {
@@ -426,6 +447,28 @@ impl Schema {
                 let t = self.table_mut(table)?;
                 remove_named(&mut t.foreign_keys, |f| &f.name, name, table, "foreign key")?;
             }
+            Op::CreateCheckConstraint {
+                table,
+                name,
+                condition,
+            } => {
+                let t = self.table_mut(table)?;
+                check_name_free(t, name)?;
+                t.check_constraints.push(CheckConstraint {
+                    name: name.clone(),
+                    condition: condition.clone(),
+                });
+            }
+            Op::DropCheckConstraint { table, name } => {
+                let t = self.table_mut(table)?;
+                remove_named(
+                    &mut t.check_constraints,
+                    |c| &c.name,
+                    name,
+                    table,
+                    "check constraint",
+                )?;
+            }
             Op::SetPrimaryKey { table, columns } => {
                 let t = self.table_mut(table)?;
                 for name in columns {
@@ -467,6 +510,7 @@ impl Table {
             primary_key: self.primary_key.clone(),
             unique_constraints: self.unique_constraints.clone(),
             foreign_keys: self.foreign_keys.clone(),
+            check_constraints: self.check_constraints.clone(),
         }];
         ops.extend(self.indexes.iter().map(|i| Op::CreateIndex {
             table: self.name.clone(),
@@ -500,7 +544,8 @@ fn check_columns(table: &Table, columns: &[String]) -> Result<(), OpError> {
 fn check_name_free(table: &Table, name: &str) -> Result<(), OpError> {
     let taken = table.indexes.iter().any(|i| i.name == name)
         || table.unique_constraints.iter().any(|u| u.name == name)
-        || table.foreign_keys.iter().any(|f| f.name == name);
+        || table.foreign_keys.iter().any(|f| f.name == name)
+        || table.check_constraints.iter().any(|c| c.name == name);
     if taken {
         Err(OpError::NameTaken {
             table: table.name.clone(),

@@ -232,6 +232,14 @@ impl ForeignKey {
     }
 }
 
+/// A named CHECK constraint: rows must make `condition` (SQL) true or NULL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckConstraint {
+    pub name: String,
+    pub condition: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Table {
     pub name: String,
@@ -240,6 +248,8 @@ pub struct Table {
     pub indexes: Vec<Index>,
     pub unique_constraints: Vec<UniqueConstraint>,
     pub foreign_keys: Vec<ForeignKey>,
+    /// Named CHECK constraints; an enumeration's own is not among them.
+    pub check_constraints: Vec<CheckConstraint>,
 }
 
 impl Table {
@@ -251,6 +261,7 @@ impl Table {
             indexes: Vec::new(),
             unique_constraints: Vec::new(),
             foreign_keys: Vec::new(),
+            check_constraints: Vec::new(),
         }
     }
 
@@ -390,6 +401,7 @@ impl Schema {
             table.indexes.sort_by(|a, b| a.name.cmp(&b.name));
             table.unique_constraints.sort_by(|a, b| a.name.cmp(&b.name));
             table.foreign_keys.sort_by(|a, b| a.name.cmp(&b.name));
+            table.check_constraints.sort_by(|a, b| a.name.cmp(&b.name));
         }
         schema
     }

@@ -537,6 +537,41 @@ on_each_database! {
         assert!(compare_with_database(&mut conn, &base(), RENAMES, &[]).unwrap().is_empty());
     }
 
+    fn a_check_constraint_is_added_read_back_changed_and_undone(db: &TestDb) {
+        let mut conn = with_rows(db);
+        let checked = |condition: &str| {
+            let mut schema = base();
+            table(&mut schema, "post").check_constraints.push(dbmigrate::schema::CheckConstraint {
+                name: "ck_post_body_filled".into(),
+                condition: condition.into(),
+            });
+            schema
+        };
+        let target = checked("body <> '' AND user_id > 0");
+        let added = compare_with_database(&mut conn, &target, RENAMES, &[]).unwrap();
+        let detected: Vec<&str> = added.changes.iter().map(|c| c.detected.as_str()).collect();
+        assert_eq!(detected, ["Detected added check constraint 'ck_post_body_filled' on 'post'"]);
+        let live = inspect(&mut conn).unwrap();
+        apply(&mut conn, &added.upgrade_ops(), &live, |_| Ok(())).unwrap();
+        let read = inspect(&mut conn).unwrap();
+        let names: Vec<&str> = read.table("post").unwrap().check_constraints.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["ck_post_body_filled"]);
+        assert!(compare_with_database(&mut conn, &target, RENAMES, &[]).unwrap().is_empty(), "the condition as the database tells it is the same condition");
+        assert!(conn.batch_execute("INSERT INTO post (body, user_id) VALUES ('', 1)").is_err(), "the check holds");
+        assert_eq!(count(&mut conn, "SELECT COUNT(*) AS n FROM post".into()), 1, "the row was kept");
+
+        let changed = compare_with_database(&mut conn, &checked("user_id > 1"), RENAMES, &[]).unwrap();
+        let detected: Vec<&str> = changed.changes.iter().map(|c| c.detected.as_str()).collect();
+        assert_eq!(detected, [
+            "Detected removed check constraint 'ck_post_body_filled' on 'post'",
+            "Detected added check constraint 'ck_post_body_filled' on 'post'",
+        ]);
+        let live = inspect(&mut conn).unwrap();
+        apply(&mut conn, &added.downgrade_ops(), &live, |_| Ok(())).unwrap();
+        assert!(compare_with_database(&mut conn, &base(), RENAMES, &[]).unwrap().is_empty());
+        conn.batch_execute("INSERT INTO post (body, user_id) VALUES ('', 1)").unwrap();
+    }
+
     fn a_table_of_types_outside_the_vocabulary_is_dropped_and_made_again_as_it_was(db: &TestDb) {
         let (ddl, types): (&str, &[&str]) = match db.dialect() {
             Dialect::Postgres => (

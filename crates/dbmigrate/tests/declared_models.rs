@@ -46,12 +46,15 @@ use declared::Sample;
 mod with_partial_index {
     use super::*;
 
-    #[model(index(
-        name = "ix_entry_live_title",
-        columns("title"),
-        unique,
-        condition = "deleted_at IS NULL"
-    ))]
+    #[model(
+        index(
+            name = "ix_entry_live_title",
+            columns("title"),
+            unique,
+            condition = "deleted_at IS NULL"
+        ),
+        check(name = "ck_entry_title_filled", condition = "title <> ''")
+    )]
     pub struct Entry {
         #[column(primary_key)]
         pub id: i32,
@@ -62,7 +65,7 @@ mod with_partial_index {
 }
 
 #[test]
-fn indexes_declared_on_the_model_are_in_its_table() {
+fn indexes_and_checks_declared_on_the_model_are_in_its_table() {
     let sample = Sample::table();
     let index = sample
         .indexes
@@ -80,6 +83,13 @@ fn indexes_declared_on_the_model_are_in_its_table() {
             columns: vec!["title".into()],
             unique: true,
             predicate: Some("deleted_at IS NULL".into()),
+        }]
+    );
+    assert_eq!(
+        entry.check_constraints,
+        [dbmigrate::schema::CheckConstraint {
+            name: "ck_entry_title_filled".into(),
+            condition: "title <> ''".into(),
         }]
     );
 }

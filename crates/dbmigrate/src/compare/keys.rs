@@ -73,10 +73,10 @@ pub(super) fn same_key(a: &Keyed, b: &Keyed) -> bool {
         && a.predicate.as_deref().map(predicate_text) == b.predicate.as_deref().map(predicate_text)
 }
 
-/// A partial index's condition as compared: PostgreSQL gives back `((status)::text =
+/// A condition (a partial index's, a CHECK constraint's) as compared: PostgreSQL gives back `((status)::text =
 /// 'published'::text)` for `status = 'published'`, so parentheses, casts, spaces and case
 /// outside quoted strings do not count.
-fn predicate_text(sql: &str) -> String {
+pub(super) fn predicate_text(sql: &str) -> String {
     let mut out = String::new();
     let mut chars = sql.chars().peekable();
     while let Some(c) = chars.next() {
@@ -105,7 +105,7 @@ fn predicate_text(sql: &str) -> String {
                     .map(|w| w.to_lowercase());
                 out.extend(kept);
             }
-            c if c.is_whitespace() || c == '(' || c == ')' || c == '"' => {}
+            c if c.is_whitespace() || matches!(c, '(' | ')' | '"' | '`') => {}
             c => out.extend(c.to_lowercase()),
         }
     }

@@ -14,8 +14,10 @@ use serde::Serialize;
 use crate::ops::Op;
 
 mod keys;
-use crate::schema::{Column, ColumnDefault, ColumnType, ForeignKey, Schema, Table};
-use keys::{Keyed, foreign_key_change, key_change, keyed, same_key};
+use crate::schema::{
+    CheckConstraint, Column, ColumnDefault, ColumnType, ForeignKey, Schema, Table,
+};
+use keys::{Keyed, foreign_key_change, key_change, keyed, predicate_text, same_key};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -36,6 +38,8 @@ pub enum ChangeKind {
     AddedForeignKey,
     RemovedForeignKey,
     PrimaryKeyChanged,
+    AddedCheckConstraint,
+    RemovedCheckConstraint,
 }
 
 /// What a change may cost the data already in the database.
@@ -280,6 +284,9 @@ fn compare_table(out: &mut Comparison, live: &Table, target: &Table, options: Co
             out.changes.push(key_change(name, key_name, key, false));
         }
     }
+    for check in checks_missing_from(&live.check_constraints, &target.check_constraints) {
+        out.changes.push(check_change(name, check, false));
+    }
 
     let Matched {
         mut removed,
@@ -385,6 +392,57 @@ fn compare_table(out: &mut Comparison, live: &Table, target: &Table, options: Co
         if !live.foreign_keys.iter().any(|l| same_reference(l, fk)) {
             out.changes.push(foreign_key_change(name, fk, true));
         }
+    }
+    for check in checks_missing_from(&target.check_constraints, &live.check_constraints) {
+        out.changes.push(check_change(name, check, true));
+    }
+}
+
+/// The checks of `these` that `those` lacks, by name and condition (as the databases
+/// rewrite conditions, compared as `predicate_text` tells them).
+fn checks_missing_from<'a>(
+    these: &'a [CheckConstraint],
+    those: &[CheckConstraint],
+) -> Vec<&'a CheckConstraint> {
+    these
+        .iter()
+        .filter(|c| {
+            !those.iter().any(|o| {
+                o.name == c.name && predicate_text(&o.condition) == predicate_text(&c.condition)
+            })
+        })
+        .collect()
+}
+
+fn check_change(table: &str, check: &CheckConstraint, added: bool) -> Change {
+    let create = Op::CreateCheckConstraint {
+        table: table.into(),
+        name: check.name.clone(),
+        condition: check.condition.clone(),
+    };
+    let drop = Op::DropCheckConstraint {
+        table: table.into(),
+        name: check.name.clone(),
+    };
+    let (kind, detected, upgrade, downgrade) = if added {
+        let line = format!(
+            "Detected added check constraint '{}' on '{table}'",
+            check.name
+        );
+        (ChangeKind::AddedCheckConstraint, line, create, drop)
+    } else {
+        let line = format!(
+            "Detected removed check constraint '{}' on '{table}'",
+            check.name
+        );
+        (ChangeKind::RemovedCheckConstraint, line, drop, create)
+    };
+    Change {
+        kind,
+        detected,
+        upgrade: vec![upgrade],
+        downgrade: vec![downgrade],
+        risk: None,
     }
 }
 

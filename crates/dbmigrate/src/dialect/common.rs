@@ -65,6 +65,20 @@ pub(super) fn statements(
             dialect.create_table(&create)
         }
         Op::DropTable { table } => vec![dialect.drop_table(table)],
+        Op::CreateCheckConstraint {
+            table,
+            name,
+            condition,
+        } => vec![format!(
+            "ALTER TABLE {} ADD CONSTRAINT {} CHECK ({condition})",
+            q(table),
+            q(name)
+        )],
+        Op::DropCheckConstraint { table, name } => vec![format!(
+            "ALTER TABLE {} DROP CONSTRAINT {}",
+            q(table),
+            q(name)
+        )],
         Op::SetPrimaryKey { .. } => {
             unreachable!("each dialect's render.rs sets a primary key its own way")
         }

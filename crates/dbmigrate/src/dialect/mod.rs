@@ -313,6 +313,13 @@ impl Dialect {
         for fk in &table.foreign_keys {
             parts.push(self.foreign_key_sql(fk));
         }
+        for check in &table.check_constraints {
+            parts.push(format!(
+                "CONSTRAINT {} CHECK ({})",
+                self.quote(&check.name),
+                check.condition
+            ));
+        }
         let mut statements = vec![format!(
             "CREATE TABLE {} (\n    {}\n){}",
             self.quote(&table.name),

@@ -145,14 +145,53 @@ pub(crate) fn quoted_literals(text: &str) -> Vec<String> {
 }
 
 /// Makes the string column `column` of `table` an enumeration of `values`, as its CHECK
-/// constraint says.
-pub(crate) fn make_enum(table: &mut Table, column: &str, values: Vec<String>) {
+/// constraint says; whether it did.
+pub(crate) fn make_enum(table: &mut Table, column: &str, values: Vec<String>) -> bool {
     if let Some(column) = table.columns.iter_mut().find(|c| c.name == column)
         && matches!(column.ty, ColumnType::String(_) | ColumnType::Text)
         && !values.is_empty()
     {
         column.ty = ColumnType::Enum(values);
+        return true;
     }
+    false
+}
+
+/// A CHECK constraint as a catalog gives it (`CHECK ((price > 0))`, `price > 0`): the
+/// condition, without the keyword and the parentheses around the whole.
+pub(crate) fn check_condition(definition: &str) -> String {
+    let mut condition = definition.trim();
+    condition = condition
+        .strip_suffix(" NOT VALID")
+        .unwrap_or(condition)
+        .trim();
+    if condition.len() > 5 && condition[..5].eq_ignore_ascii_case("check") {
+        condition = condition[5..].trim();
+    }
+    while condition.starts_with('(') && closes_at_end(condition) {
+        condition = condition[1..condition.len() - 1].trim();
+    }
+    condition.to_string()
+}
+
+/// Whether the parenthesis that opens `text` is the one its last character closes.
+fn closes_at_end(text: &str) -> bool {
+    let mut depth = 0;
+    let mut in_quotes = false;
+    for (at, c) in text.char_indices() {
+        match c {
+            '\'' => in_quotes = !in_quotes,
+            '(' if !in_quotes => depth += 1,
+            ')' if !in_quotes => {
+                depth -= 1;
+                if depth == 0 {
+                    return at == text.len() - 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 /// A type name as a catalog spells it (`character varying`, `int(11)`, `VARCHAR(64)`,

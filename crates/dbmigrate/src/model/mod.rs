@@ -60,6 +60,11 @@ pub trait Model: Sized + Clone + Send + Sync + std::fmt::Display + 'static {
         &[]
     }
 
+    /// CHECK constraints declared on the model, as `(name, condition)`.
+    fn checks() -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
+
     /// The table as the migration engine sees it.
     fn table() -> Table {
         let mut table = table_of(Self::TABLE, Self::columns().iter().map(|c| &c.info));
@@ -71,6 +76,16 @@ pub trait Model: Sized + Clone + Send + Sync + std::fmt::Display + 'static {
                 unique: i.unique,
                 predicate: i.condition.map(str::to_string),
             }));
+        table
+            .check_constraints
+            .extend(
+                Self::checks()
+                    .iter()
+                    .map(|(name, condition)| schema::CheckConstraint {
+                        name: name.to_string(),
+                        condition: condition.to_string(),
+                    }),
+            );
         table
     }
 }

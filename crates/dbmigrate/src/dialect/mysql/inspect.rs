@@ -7,9 +7,10 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{QueryResult, QueryableByName, RunQueryDsl, sql_query};
 
 use crate::inspect::{
-    ForeignKeyRow, Name, add_foreign_keys, add_index_column, empty_tables, normalize_type,
+    ForeignKeyRow, Name, add_foreign_keys, add_index_column, check_condition, empty_tables,
+    normalize_type,
 };
-use crate::schema::{Column, ColumnDefault, ColumnType, ReferentialAction, Table};
+use crate::schema::{CheckConstraint, Column, ColumnDefault, ColumnType, ReferentialAction, Table};
 
 #[derive(QueryableByName)]
 struct ColumnRow {
@@ -122,6 +123,14 @@ fn fill(conn: &mut AnyConnection, tables: &mut BTreeMap<String, Table>) -> Query
         }
         add_index_column(table, row.index_name, row.non_unique == 0, row.column_name);
     }
+    for check in check_constraints(conn)? {
+        if let Some(table) = tables.get_mut(&check.table_name) {
+            table.check_constraints.push(CheckConstraint {
+                name: check.name,
+                condition: check_condition(&check.definition),
+            });
+        }
+    }
     Ok(())
 }
 
@@ -164,4 +173,38 @@ pub(crate) fn as_catalog_keeps(schema: &mut crate::schema::Schema) {
                 unique: true,
             }));
     }
+}
+
+#[derive(QueryableByName)]
+struct CheckRow {
+    #[diesel(sql_type = Text)]
+    table_name: String,
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    definition: String,
+}
+
+/// Table-level CHECK constraints. MariaDB lists them with their table (names are unique
+/// per table there) and apart from the checks it adds to a column on its own (a JSON
+/// column's); MySQL 8 has neither column, and names them uniquely in the schema.
+fn check_constraints(conn: &mut AnyConnection) -> QueryResult<Vec<CheckRow>> {
+    sql_query(
+        "SELECT CAST(TABLE_NAME AS CHAR) AS table_name, CAST(CONSTRAINT_NAME AS CHAR) AS name, \
+                CAST(CHECK_CLAUSE AS CHAR) AS definition \
+         FROM information_schema.CHECK_CONSTRAINTS \
+         WHERE CONSTRAINT_SCHEMA = DATABASE() AND LEVEL = 'Table'",
+    )
+    .load(conn)
+    .or_else(|_| {
+        sql_query(
+            "SELECT CAST(tc.TABLE_NAME AS CHAR) AS table_name, CAST(cc.CONSTRAINT_NAME AS CHAR) AS name, \
+                    CAST(cc.CHECK_CLAUSE AS CHAR) AS definition \
+             FROM information_schema.CHECK_CONSTRAINTS cc \
+             JOIN information_schema.TABLE_CONSTRAINTS tc \
+               ON tc.CONSTRAINT_SCHEMA = cc.CONSTRAINT_SCHEMA AND tc.CONSTRAINT_NAME = cc.CONSTRAINT_NAME \
+             WHERE cc.CONSTRAINT_SCHEMA = DATABASE() AND tc.CONSTRAINT_TYPE = 'CHECK'",
+        )
+        .load(conn)
+    })
 }

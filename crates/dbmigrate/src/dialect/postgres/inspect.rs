@@ -7,11 +7,12 @@ use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel::{QueryResult, QueryableByName, RunQueryDsl, sql_query};
 
 use crate::inspect::{
-    ForeignKeyRow, Name, add_foreign_keys, add_index_column, empty_tables, make_enum,
-    normalize_type, quoted_literals,
+    ForeignKeyRow, Name, add_foreign_keys, add_index_column, check_condition, empty_tables,
+    make_enum, normalize_type, quoted_literals,
 };
 use crate::schema::{
-    Column, ColumnDefault, ReferentialAction, Table, UniqueConstraint, enum_check_name,
+    CheckConstraint, Column, ColumnDefault, ReferentialAction, Table, UniqueConstraint,
+    enum_check_name,
 };
 
 #[derive(QueryableByName)]
@@ -187,8 +188,13 @@ fn fill(conn: &mut AnyConnection, tables: &mut BTreeMap<String, Table>) -> Query
             .iter()
             .find(|c| enum_check_name(&check.table_name, &c.name) == check.name)
             .map(|c| c.name.clone());
-        if let Some(column) = column {
-            make_enum(table, &column, quoted_literals(&check.definition));
+        let is_enum = column
+            .is_some_and(|column| make_enum(table, &column, quoted_literals(&check.definition)));
+        if !is_enum {
+            table.check_constraints.push(CheckConstraint {
+                name: check.name,
+                condition: check_condition(&check.definition),
+            });
         }
     }
     Ok(())

@@ -75,6 +75,61 @@ struct Sql {
     sql: Option<String>,
 }
 
+/// `CONSTRAINT name CHECK (condition)` in a CREATE TABLE statement, each with its condition
+/// as written. (An enumeration's check is one of them, under its column; the caller sets
+/// those apart.)
+fn named_checks(create_sql: &str) -> Vec<crate::schema::CheckConstraint> {
+    let mut checks = Vec::new();
+    let upper = create_sql.to_ascii_uppercase();
+    let mut from = 0;
+    while let Some(found) = upper[from..].find("CONSTRAINT ") {
+        let at = from + found + "CONSTRAINT ".len();
+        from = at;
+        let rest = &create_sql[at..];
+        let (name, after) = match rest.chars().next() {
+            Some(quote @ ('"' | '`' | '[')) => {
+                let close = if quote == '[' { ']' } else { quote };
+                let Some(end) = rest[1..].find(close) else {
+                    continue;
+                };
+                (rest[1..1 + end].to_string(), &rest[end + 2..])
+            }
+            _ => {
+                let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+                (rest[..end].to_string(), &rest[end..])
+            }
+        };
+        let after = after.trim_start();
+        if !after.to_ascii_uppercase().starts_with("CHECK") {
+            continue;
+        }
+        let after = after[5..].trim_start();
+        let mut depth = 0;
+        let mut in_quotes = false;
+        let end = after.char_indices().find_map(|(i, c)| {
+            match c {
+                '\'' => in_quotes = !in_quotes,
+                '(' if !in_quotes => depth += 1,
+                ')' if !in_quotes => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(i);
+                    }
+                }
+                _ => {}
+            }
+            None
+        });
+        if let (Some(end), true) = (end, after.starts_with('(')) {
+            checks.push(crate::schema::CheckConstraint {
+                name,
+                condition: after[1..end].trim().to_string(),
+            });
+        }
+    }
+    checks
+}
+
 /// The values of `CHECK ("column" IN ('a', 'b'))` in a CREATE TABLE statement: how an
 /// enumeration is kept (SQLite rewrites the column's name there when it is renamed).
 fn enum_values(create_sql: &str, column: &str) -> Option<Vec<String>> {
@@ -154,11 +209,27 @@ fn table(conn: &mut AnyConnection, name: &str) -> QueryResult<Table> {
         });
     }
     let names: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
+    // An enumeration's check is told by what it says, not by its name, which a renamed
+    // column or table leaves behind.
+    let mut enum_checks = Vec::new();
     for column in names {
-        if let Some(values) = enum_values(&create_sql, &column) {
-            make_enum(&mut table, &column, values);
+        if let Some(values) = enum_values(&create_sql, &column)
+            && make_enum(&mut table, &column, values)
+        {
+            enum_checks.push(format!(
+                "{} IN (",
+                crate::dialect::Dialect::Sqlite.quote(&column)
+            ));
         }
     }
+    table.check_constraints = named_checks(&create_sql)
+        .into_iter()
+        .filter(|c| {
+            !enum_checks
+                .iter()
+                .any(|e| c.condition.starts_with(e.as_str()))
+        })
+        .collect();
 
     let indexes: Vec<IndexRow> = sql_query(
         "SELECT name, \"unique\" AS is_unique, origin FROM pragma_index_list(?) ORDER BY name",

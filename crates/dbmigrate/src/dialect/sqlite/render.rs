@@ -83,7 +83,9 @@ pub(super) fn op_statements(
         | Op::DropUniqueConstraint { table: name, .. }
         | Op::CreateForeignKey { table: name, .. }
         | Op::DropForeignKey { table: name, .. }
-        | Op::SetPrimaryKey { table: name, .. } => rebuilt(name),
+        | Op::SetPrimaryKey { table: name, .. }
+        | Op::CreateCheckConstraint { table: name, .. }
+        | Op::DropCheckConstraint { table: name, .. } => rebuilt(name),
         Op::Sql { sql, sqlite, .. } => vec![sqlite.as_ref().unwrap_or(sql).clone()],
         _ => common::statements(d, op, after)?,
     })
@@ -95,9 +97,14 @@ fn rebuild(old: &Table, new: &Table) -> Vec<String> {
     let d = Dialect::Sqlite;
     let temporary = format!("{REBUILD_PREFIX}{}", new.name);
     let mut shape = new.clone();
-    shape.name = temporary.clone();
     shape.indexes.clear();
+    // Made under the temporary name, with the constraints named after the table it becomes.
     let mut statements = d.create_table(&shape);
+    statements[0] = statements[0].replacen(
+        &format!("CREATE TABLE {} (", d.quote(&new.name)),
+        &format!("CREATE TABLE {} (", d.quote(&temporary)),
+        1,
+    );
     let kept: Vec<String> = new
         .columns
         .iter()
