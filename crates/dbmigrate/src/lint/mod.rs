@@ -433,10 +433,15 @@ impl WithRows for Found {
 /// Type changes PostgreSQL makes without rewriting the table: a longer VARCHAR, or
 /// VARCHAR to TEXT.
 fn rewrite_free(from: &crate::schema::ColumnType, to: &crate::schema::ColumnType) -> bool {
-    use crate::schema::ColumnType::{String, Text};
+    use crate::schema::ColumnType::{Enum, String, Text};
+    use crate::schema::enum_length;
+    // An enumeration is a VARCHAR as long as its longest value there.
     match (from, to) {
         (String(Some(a)), String(Some(b))) => a <= b,
-        (String(_), String(None) | Text) => true,
+        (String(_) | Enum(_), String(None) | Text) => true,
+        (Enum(a), Enum(b)) => enum_length(a) <= enum_length(b),
+        (Enum(a), String(Some(b))) => enum_length(a) <= *b as usize,
+        (String(Some(a)), Enum(b)) => *a as usize <= enum_length(b),
         (a, b) => a == b,
     }
 }

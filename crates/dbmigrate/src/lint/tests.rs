@@ -236,3 +236,28 @@ fn exit_status_follows_the_worst_unaccepted_finding() {
         1
     );
 }
+
+#[test]
+fn an_enumeration_as_long_as_the_string_it_replaces_rewrites_nothing_on_postgresql() {
+    let to = |ty: &str| {
+        let change = format!(
+            "op = \"alter_column\"\ntable = \"user\"\ncolumn = \"username\"\ntype = \"{ty}\""
+        );
+        let found = rules(&repository(&op(&change), true), Dialect::Postgres);
+        found
+            .iter()
+            .any(|(rule, _)| *rule == "pg-type-change-rewrites")
+    };
+    // string(64) is a VARCHAR(64); an enumeration, a VARCHAR as long as its longest value.
+    let long = "x".repeat(64);
+    assert!(
+        !to(&format!("enum('{long}', 'b')")),
+        "the same length: no rewrite"
+    );
+    assert!(!to(&format!("enum('{long}x')")), "longer: no rewrite");
+    assert!(
+        to("enum('a', 'b')"),
+        "shorter: PostgreSQL rewrites the table"
+    );
+    assert!(to("integer"));
+}
