@@ -73,22 +73,25 @@ pub(super) fn same_key(a: &Keyed, b: &Keyed) -> bool {
         && a.predicate.as_deref().map(predicate_text) == b.predicate.as_deref().map(predicate_text)
 }
 
-/// A condition (a partial index's, a CHECK constraint's) as compared: PostgreSQL gives back `((status)::text =
-/// 'published'::text)` for `status = 'published'`, so parentheses, casts, spaces and case
-/// outside quoted strings do not count.
+/// A condition (a partial index's, a CHECK constraint's) as compared. PostgreSQL gives
+/// back `((status)::text = 'published'::text)` for `status = 'published'`, `= ANY
+/// (ARRAY[…])` for `IN (…)`, and `'2026-01-01 00:00:00'::timestamp without time zone` for
+/// `'2026-01-01'`: parentheses, casts, spaces and case outside quoted strings do not count,
+/// nor do those two rewrites.
 pub(super) fn predicate_text(sql: &str) -> String {
     let mut out = String::new();
     let mut chars = sql.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
             '\'' => {
-                out.push(c);
+                let mut literal = String::from(c);
                 for c in chars.by_ref() {
-                    out.push(c);
+                    literal.push(c);
                     if c == '\'' {
                         break;
                     }
                 }
+                out.push_str(&literal.replace(" 00:00:00'", "'"));
             }
             ':' if chars.peek() == Some(&':') => {
                 chars.next();
@@ -97,6 +100,8 @@ pub(super) fn predicate_text(sql: &str) -> String {
                 {
                     cast.push(c);
                 }
+                // An array type's brackets: `::text[]`.
+                while chars.next_if(|c| *c == '[' || *c == ']').is_some() {}
                 // The type's words, but not a keyword after it (`::text AND …`).
                 let words: Vec<&str> = cast.split_whitespace().collect();
                 let kept = words
@@ -109,7 +114,16 @@ pub(super) fn predicate_text(sql: &str) -> String {
             c => out.extend(c.to_lowercase()),
         }
     }
-    out
+    // `x = ANY (ARRAY['a', 'b'])` is how PostgreSQL keeps `x IN ('a', 'b')`.
+    match out.find("=anyarray[") {
+        Some(at) => {
+            let rest = &out[at + "=anyarray[".len()..];
+            let end = rest.rfind(']').unwrap_or(rest.len());
+            let after = rest.get(end + 1..).unwrap_or("");
+            format!("{}in{}{after}", &out[..at], &rest[..end])
+        }
+        None => out,
+    }
 }
 
 /// How many of `words` a PostgreSQL type name takes: `text`, `character varying`,
@@ -254,6 +268,16 @@ mod tests {
         assert_eq!(
             predicate_text("status = 'x' and flag"),
             predicate_text("((status)::character varying = 'x'::character varying AND flag)")
+        );
+        assert_eq!(
+            predicate_text("status IN ('a', 'b')"),
+            predicate_text(
+                "((status)::text = ANY ((ARRAY['a'::character varying, 'b'::character varying])::text[]))"
+            )
+        );
+        assert_eq!(
+            predicate_text("\"timestamp\" > '2026-01-01'"),
+            predicate_text("(\"timestamp\" > '2026-01-01 00:00:00'::timestamp without time zone)")
         );
         assert_ne!(
             predicate_text("body = 'A b'"),
