@@ -168,14 +168,17 @@ pub(crate) fn check_condition(definition: &str) -> String {
     if condition.len() > 5 && condition[..5].eq_ignore_ascii_case("check") {
         condition = condition[5..].trim();
     }
-    while condition.starts_with('(') && closes_at_end(condition) {
+    while closing_paren(condition) == Some(condition.len() - 1) {
         condition = condition[1..condition.len() - 1].trim();
     }
     condition.to_string()
 }
 
-/// Whether the parenthesis that opens `text` is the one its last character closes.
-fn closes_at_end(text: &str) -> bool {
+/// Where the parenthesis that opens `text` is closed, quoted strings aside.
+pub(crate) fn closing_paren(text: &str) -> Option<usize> {
+    if !text.starts_with('(') {
+        return None;
+    }
     let mut depth = 0;
     let mut in_quotes = false;
     for (at, c) in text.char_indices() {
@@ -185,13 +188,24 @@ fn closes_at_end(text: &str) -> bool {
             ')' if !in_quotes => {
                 depth -= 1;
                 if depth == 0 {
-                    return at == text.len() - 1;
+                    return Some(at);
                 }
             }
             _ => {}
         }
     }
-    false
+    None
+}
+
+/// A CHECK constraint as a catalog lists it.
+#[derive(QueryableByName)]
+pub(crate) struct CheckRow {
+    #[diesel(sql_type = Text)]
+    pub table_name: String,
+    #[diesel(sql_type = Text)]
+    pub name: String,
+    #[diesel(sql_type = Text)]
+    pub definition: String,
 }
 
 /// A type name as a catalog spells it (`character varying`, `int(11)`, `VARCHAR(64)`,

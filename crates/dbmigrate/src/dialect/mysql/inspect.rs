@@ -7,8 +7,8 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{QueryResult, QueryableByName, RunQueryDsl, sql_query};
 
 use crate::inspect::{
-    ForeignKeyRow, Name, add_foreign_keys, add_index_column, check_condition, empty_tables,
-    normalize_type,
+    CheckRow, ForeignKeyRow, Name, add_foreign_keys, add_index_column, check_condition,
+    empty_tables, normalize_type,
 };
 use crate::schema::{CheckConstraint, Column, ColumnDefault, ColumnType, ReferentialAction, Table};
 
@@ -173,16 +173,6 @@ pub(crate) fn as_catalog_keeps(schema: &mut crate::schema::Schema) {
                 unique: true,
             }));
     }
-}
-
-#[derive(QueryableByName)]
-struct CheckRow {
-    #[diesel(sql_type = Text)]
-    table_name: String,
-    #[diesel(sql_type = Text)]
-    name: String,
-    #[diesel(sql_type = Text)]
-    definition: String,
 }
 
 /// Table-level CHECK constraints. MariaDB lists them with their table (names are unique

@@ -7,8 +7,8 @@ use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel::{QueryResult, QueryableByName, RunQueryDsl, sql_query};
 
 use crate::inspect::{
-    ForeignKeyRow, Name, add_foreign_keys, add_index_column, check_condition, empty_tables,
-    make_enum, normalize_type, quoted_literals,
+    CheckRow, ForeignKeyRow, Name, add_foreign_keys, add_index_column, check_condition,
+    empty_tables, make_enum, normalize_type, quoted_literals,
 };
 use crate::schema::{
     CheckConstraint, Column, ColumnDefault, ReferentialAction, Table, UniqueConstraint,
@@ -198,16 +198,6 @@ fn fill(conn: &mut AnyConnection, tables: &mut BTreeMap<String, Table>) -> Query
         }
     }
     Ok(())
-}
-
-#[derive(QueryableByName)]
-struct CheckRow {
-    #[diesel(sql_type = Text)]
-    table_name: String,
-    #[diesel(sql_type = Text)]
-    name: String,
-    #[diesel(sql_type = Text)]
-    definition: String,
 }
 
 fn parse_default(sql: String) -> ColumnDefault {

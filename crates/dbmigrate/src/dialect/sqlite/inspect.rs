@@ -104,23 +104,7 @@ fn named_checks(create_sql: &str) -> Vec<crate::schema::CheckConstraint> {
             continue;
         }
         let after = after[5..].trim_start();
-        let mut depth = 0;
-        let mut in_quotes = false;
-        let end = after.char_indices().find_map(|(i, c)| {
-            match c {
-                '\'' => in_quotes = !in_quotes,
-                '(' if !in_quotes => depth += 1,
-                ')' if !in_quotes => {
-                    depth -= 1;
-                    if depth == 0 {
-                        return Some(i);
-                    }
-                }
-                _ => {}
-            }
-            None
-        });
-        if let (Some(end), true) = (end, after.starts_with('(')) {
+        if let Some(end) = crate::inspect::closing_paren(after) {
             checks.push(crate::schema::CheckConstraint {
                 name,
                 condition: after[1..end].trim().to_string(),
@@ -136,17 +120,9 @@ fn enum_values(create_sql: &str, column: &str) -> Option<Vec<String>> {
     let quoted = crate::dialect::Dialect::Sqlite.quote(column);
     let start = create_sql.find(&format!("CHECK ({quoted} IN ("))?;
     let list = &create_sql[start..];
-    let list = &list[list.find("IN (")? + 4..];
-    let mut in_quotes = false;
-    let end = list.char_indices().find_map(|(at, c)| match c {
-        '\'' => {
-            in_quotes = !in_quotes;
-            None
-        }
-        ')' if !in_quotes => Some(at),
-        _ => None,
-    })?;
-    Some(quoted_literals(&list[..end]))
+    let list = &list[list.find("IN (")? + 3..];
+    let end = crate::inspect::closing_paren(list)?;
+    Some(quoted_literals(&list[1..end]))
 }
 
 /// A partial index's condition: what follows WHERE in the statement that made it.
