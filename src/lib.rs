@@ -6,6 +6,7 @@ pub mod config;
 pub mod database;
 pub mod migrations;
 pub mod models;
+pub mod seed;
 pub mod shell;
 pub mod web;
 

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use crate::config::{Origin, Settings};
 use crate::database::Database;
 use crate::migrations::APPLICATION;
+use crate::seed::SeedPlan;
 use dbmigrate::cli::{Prepared, Progress, choose};
 
 #[derive(Parser, Debug)]
@@ -48,7 +49,25 @@ pub enum Command {
     /// Print the effective settings, with the database password masked.
     Config,
     /// Manage the database and its migrations.
-    Db(dbmigrate::cli::DbArgs),
+    Db(dbmigrate::cli::DbArgs<MicroblogDbCommand>),
+}
+
+/// microblog's own commands beside the migration engine's, under `db`.
+#[derive(Subcommand, Debug)]
+pub enum MicroblogDbCommand {
+    /// Add fake users (user0001…, password "password") and posts, the same for the same
+    /// seed; a new database is migrated first.
+    Seed {
+        #[arg(long, default_value_t = 100)]
+        users: u64,
+        #[arg(long, default_value_t = 1_000)]
+        posts: u64,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Rows written per transaction.
+        #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..))]
+        batch: u64,
+    },
 }
 
 /// Runs the command line; errors come back as one line for the user.
@@ -81,7 +100,29 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Config => print_config(&settings),
         Command::Shell { command } => return crate::shell::run(&settings, command),
-        Command::Db(args) => return dbmigrate::cli::run(args, &APPLICATION, &settings.context()),
+        Command::Db(args) => {
+            return dbmigrate::cli::run_with(
+                args,
+                &APPLICATION,
+                &settings.context(),
+                |command, directory| match command {
+                    MicroblogDbCommand::Seed {
+                        users,
+                        posts,
+                        seed,
+                        batch,
+                    } => {
+                        let plan = SeedPlan {
+                            users,
+                            posts,
+                            seed,
+                            batch,
+                        };
+                        seed_database(&settings, directory, &plan)
+                    }
+                },
+            );
+        }
         Command::Run { host, port } => {
             if settings.database_url
                 == dbmigrate::DatabaseUrl::Sqlite(dbmigrate::SqliteLocation::Memory)
@@ -135,6 +176,40 @@ fn prepare_database(settings: &Settings) -> anyhow::Result<()> {
         counts.posts
     );
     Ok(())
+}
+
+/// `db seed`: the plan's rows, with a progress bar on a terminal.
+fn seed_database(
+    settings: &Settings,
+    directory: Option<&std::path::Path>,
+    plan: &SeedPlan,
+) -> anyhow::Result<ExitCode> {
+    let mut db = Database::connect(&settings.database_url)?;
+    let chosen = choose(directory, &settings.context(), &APPLICATION)?;
+    eprintln!("Using {}", chosen.source);
+    let mut progress = Progress::default();
+    let prepared = db.prepare(&chosen, |event| progress.show(event));
+    progress.finish_line();
+    prepared?;
+    let bar = indicatif::ProgressBar::new(plan.users + plan.posts).with_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {human_pos}/{human_len} rows, {per_sec}, {eta} left",
+        )
+        .expect("the template is valid"),
+    );
+    let started = std::time::Instant::now();
+    let seeded = crate::seed::seed(&mut db.session, plan, |written| bar.set_position(written))?;
+    bar.finish_and_clear();
+    let posts_seconds = seeded.posts_time.as_secs_f64().max(1e-9);
+    println!(
+        "Seeded {} users and {} posts in {:.2} s (posts at {:.0}/s); every seeded user's password is \"{}\".",
+        plan.users,
+        plan.posts,
+        started.elapsed().as_secs_f64(),
+        plan.posts as f64 / posts_seconds,
+        crate::seed::PASSWORD
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Request and error lines go to standard error, one per event.

@@ -33,7 +33,13 @@ mod declared {
         pub session_generation: i32,
     }
 
-    #[model(table = "post", repr = "<Post {body}>")]
+    /// A user's page reads their newest posts from `ix_post_user_id_timestamp` in order;
+    /// it serves the foreign key as well.
+    #[model(
+        table = "post",
+        repr = "<Post {body}>",
+        index(columns("user_id", "timestamp"), name = "ix_post_user_id_timestamp")
+    )]
     pub struct Post {
         #[column(primary_key)]
         pub id: i32,
@@ -42,7 +48,7 @@ mod declared {
         /// UTC, to the microsecond.
         #[column(index, default = utc_now)]
         pub timestamp: Option<NaiveDateTime>,
-        #[column(index, foreign_key = User, relationship = author, backref = posts)]
+        #[column(foreign_key = User, relationship = author, backref = posts)]
         pub user_id: Option<i32>,
     }
 }

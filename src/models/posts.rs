@@ -1,6 +1,6 @@
 use diesel::prelude::*;
 
-use super::{NewPost, Post, User, post, user};
+use super::{NewPost, Post, post, user};
 use dbmigrate::AnyConnection;
 
 impl Post {
@@ -16,18 +16,18 @@ impl Post {
         }
     }
 
-    /// The newest posts with their authors, in one query: what the index page shows.
+    /// The newest posts with their authors' names, in one query: what the index page shows.
     pub fn newest_with_authors(
         conn: &mut AnyConnection,
         limit: i64,
         offset: i64,
-    ) -> QueryResult<Vec<(Post, Option<User>)>> {
+    ) -> QueryResult<Vec<(Post, Option<String>)>> {
         post::table
             .left_join(user::table)
             .order((post::timestamp.desc(), post::id.desc()))
             .limit(limit)
             .offset(offset)
-            .select((Post::as_select(), Option::<User>::as_select()))
+            .select((Post::as_select(), user::username.nullable()))
             .load(conn)
     }
 }

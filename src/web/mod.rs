@@ -24,6 +24,7 @@ use minijinja::Value;
 use minijinja::value::Serde;
 use serde::Serialize;
 
+pub use accounts::hash_password;
 use page_cache::PageCache;
 pub use pool::{DataVersion, DbPool, WorkError};
 pub use server::{Limits, serve};

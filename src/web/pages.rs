@@ -182,10 +182,7 @@ async fn show_index(
         .await?;
     let views = rows
         .into_iter()
-        .map(|(post, author)| {
-            let name = author.and_then(|a| a.username);
-            PostView::new(post, name.as_deref())
-        })
+        .map(|(post, author)| PostView::new(post, author.as_deref()))
         .collect();
     let listing = Listing::new(views, page, per_page, "/index");
     let csrf_token = user.is_some().then(|| visit.csrf_token());

@@ -20,12 +20,11 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
-use diesel::RunQueryDsl;
 use diesel::connection::SimpleConnection;
-use diesel::sql_types::BigInt;
+use diesel::{QueryDsl, RunQueryDsl};
 
 use dbmigrate::model::Session;
-use dbmigrate::{DatabaseUrl, Dialect, Timeouts, connect_with};
+use dbmigrate::{AnyConnection, DatabaseUrl, Dialect, Timeouts, connect_with};
 
 use crate::models;
 
@@ -89,6 +88,14 @@ pub struct DataVersion {
     thread: ThreadId,
     data_version: i64,
     writes: u64,
+}
+
+diesel::table! {
+    /// SQLite's table-valued function behind `PRAGMA data_version`, as a table: a typed
+    /// query keeps its prepared statement, where SQL text would be parsed at every check.
+    pragma_data_version (data_version) {
+        data_version -> BigInt,
+    }
 }
 
 thread_local! {
@@ -214,10 +221,9 @@ impl DbPool {
         }
         let writes = WRITES.load(Ordering::Acquire);
         let read = run_local(&self.url, Duration::ZERO, |s| {
-            diesel::select(diesel::dsl::sql::<BigInt>(
-                "(SELECT data_version FROM pragma_data_version())",
-            ))
-            .get_result::<i64>(s.conn())
+            pragma_data_version::table
+                .select(pragma_data_version::data_version)
+                .get_result::<i64>(s.conn())
         });
         match read {
             Ok(Ok(data_version)) => Some(DataVersion {
@@ -285,6 +291,21 @@ fn run_local<T, E: fmt::Display>(
             }
         }
     })
+}
+
+/// A server connection made ready for the site's queries. On PostgreSQL, prepared
+/// statements keep one generic plan: by default PostgreSQL plans a statement again at each
+/// run for as long as the generic plan's estimate looks worse than the custom ones', which a
+/// `LIMIT $1` always does (it is assumed to take a tenth of the table), so the index page
+/// was planned anew on every request for the same plan, four times the database's CPU of
+/// the page. The site's queries are key and index lookups whose plans do not depend on the
+/// values bound.
+fn for_the_site(mut conn: AnyConnection) -> Result<AnyConnection, WorkError> {
+    if conn.dialect() == Dialect::Postgres {
+        conn.batch_execute("SET plan_cache_mode = force_generic_plan")
+            .map_err(|e| WorkError::Unavailable(e.to_string()))?;
+    }
+    Ok(conn)
 }
 
 impl Shared {
@@ -358,11 +379,10 @@ impl Shared {
                     statement: Some(timeout),
                 };
                 return connect_with(url, timeouts)
+                    .map_err(|e| WorkError::Unavailable(e.to_string()))
+                    .and_then(for_the_site)
                     .map(|conn| Session::new(conn, models::schema()))
-                    .map_err(|e| {
-                        self.release_slot();
-                        WorkError::Unavailable(e.to_string())
-                    });
+                    .inspect_err(|_| self.release_slot());
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {

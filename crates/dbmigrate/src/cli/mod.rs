@@ -8,6 +8,9 @@
 //! // in the application's clap enum:  Db(dbmigrate::cli::DbArgs)
 //! // and when it is chosen:           dbmigrate::cli::run(args, &APP, &context)
 //! ```
+//!
+//! An application adds commands of its own beside the engine's (`blog db seed`) with
+//! `DbArgs<ItsCommands>` and [`run_with`].
 
 mod advice;
 mod autogenerate;
@@ -105,18 +108,23 @@ pub fn table_patterns(setting: Option<&str>) -> Vec<String> {
         .collect()
 }
 
+/// The `db` command line; `X` is the application's own commands, if it adds any.
 #[derive(Args, Debug)]
-pub struct DbArgs {
+pub struct DbArgs<X: Subcommand = NoCommands> {
     /// The migration repository [default: MIGRATIONS_DIR if set, else migrations/ when it
     /// exists, else the migrations built into the program]
     #[arg(short, long, global = true, value_name = "DIR")]
     directory: Option<PathBuf>,
     #[command(subcommand)]
-    command: DbCommand,
+    command: DbCommand<X>,
 }
 
+/// No commands beside the engine's.
 #[derive(Subcommand, Debug)]
-enum DbCommand {
+pub enum NoCommands {}
+
+#[derive(Subcommand, Debug)]
+enum DbCommand<X: Subcommand> {
     /// Create a new migration repository (migrations/ unless -d or MIGRATIONS_DIR says otherwise).
     Init,
     /// Write a revision that brings the database to the models, by comparing the two.
@@ -237,6 +245,8 @@ enum DbCommand {
     },
     /// Create the database the URL names on its PostgreSQL or MySQL server, if it is missing.
     Create,
+    #[command(flatten)]
+    Application(X),
     /// Judge revisions before they run: what they destroy, what can fail on the data
     /// there, what locks a large PostgreSQL table, what cannot be undone. Exit 2 with an
     /// error, 1 with a warning (findings accepted in the revision file aside).
@@ -267,6 +277,17 @@ enum HistoryFormat {
 
 /// Runs one `db` command for `app`.
 pub fn run(args: DbArgs, app: &Application, context: &Context) -> anyhow::Result<ExitCode> {
+    run_with(args, app, context, |never, _| match never {})
+}
+
+/// [`run`], with the application's own commands run by `own`, which is given the
+/// repository `-d` named, if any (for [`choose`]).
+pub fn run_with<X: Subcommand>(
+    args: DbArgs<X>,
+    app: &Application,
+    context: &Context,
+    own: impl FnOnce(X, Option<&std::path::Path>) -> anyhow::Result<ExitCode>,
+) -> anyhow::Result<ExitCode> {
     let url = &context.url;
     let explicit = args.directory.as_deref();
     let chosen = || -> Result<Chosen, RepositoryError> {
@@ -276,6 +297,7 @@ pub fn run(args: DbArgs, app: &Application, context: &Context) -> anyhow::Result
     };
     let on_disk = || choose_on_disk(explicit, context);
     match args.command {
+        DbCommand::Application(command) => return own(command, explicit),
         DbCommand::Init => commands::init(app, &choice::init_directory(explicit, context))?,
         DbCommand::Create => commands::create_database(url)?,
         DbCommand::Verify => return verify::run(&chosen()?, url),

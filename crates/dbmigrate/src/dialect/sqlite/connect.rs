@@ -28,6 +28,7 @@ pub(super) fn connect(
             dir.display()
         )));
     }
+    configure_library();
     let mut conn = SqliteConnection::establish(&url.driver_string())
         .map_err(|e| fail(connection_message(&e)))?;
     conn.batch_execute(&format!(
@@ -36,4 +37,24 @@ pub(super) fn connect(
     ))
     .map_err(|e| fail(e.to_string()))?;
     Ok(AnyConnection::Sqlite(conn))
+}
+
+/// Before the first connection: a Diesel connection is never used by two threads at once
+/// (it is not `Sync`), so SQLite's own locking of each call is not needed
+/// (`SQLITE_CONFIG_MULTITHREAD`), nor its count of memory in use, which takes a lock shared
+/// by every connection on each allocation (`SQLITE_CONFIG_MEMSTATUS`). Both showed in
+/// profiles of the web server, its threads waiting on each other. Settings SQLite refuses
+/// (the library was already started by other code) leave it as it was, which is correct,
+/// only slower.
+fn configure_library() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: sqlite3_config is called before this process opens any connection
+        // through this crate, and with the argument types each option documents (none,
+        // and one int).
+        unsafe {
+            libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MULTITHREAD);
+            libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MEMSTATUS, 0);
+        }
+    });
 }
