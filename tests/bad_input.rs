@@ -153,7 +153,7 @@ fn mistakes() -> Vec<Mistake> {
         m(
             &["db", "downgrade", "-9"],
             &[],
-            "only 4 revision(s) to downgrade",
+            "downgrade by 9 step(s) is not possible",
         ),
         m(
             &["db", "upgrade", "+9"],

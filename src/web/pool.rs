@@ -62,6 +62,8 @@ struct Shared {
     idle: Mutex<Idle>,
     returned: Condvar,
     size: usize,
+    /// One per connection, handed out first come, first served.
+    turns: tokio::sync::Semaphore,
 }
 
 struct Idle {
@@ -122,6 +124,7 @@ impl DbPool {
                 }),
                 returned: Condvar::new(),
                 size: size.max(1) as usize,
+                turns: tokio::sync::Semaphore::new(size.max(1) as usize),
             })
         });
         DbPool {
@@ -151,11 +154,14 @@ impl DbPool {
         };
         let (url, shared, timeout) = (self.url.clone(), shared.clone(), self.timeout);
         let state = Arc::new(AtomicU8::new(WAITING));
-        let task = {
+        let turn_and_work = async {
+            // Requests wait for a connection here, in the order they came, without a
+            // thread each: a thread is taken only when a connection is free for it.
+            let _turn = shared.turns.acquire().await;
             let (shared, state) = (shared.clone(), state.clone());
-            tokio::task::spawn_blocking(move || shared.run(&url, timeout, &state, work))
+            tokio::task::spawn_blocking(move || shared.run(&url, timeout, &state, work)).await
         };
-        match tokio::time::timeout(timeout, task).await {
+        match tokio::time::timeout(timeout, turn_and_work).await {
             Ok(Ok(result)) => result,
             Ok(Err(e)) => Err(WorkError::Failed(format!("the database work stopped: {e}"))),
             Err(_) => {

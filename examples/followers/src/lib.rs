@@ -32,7 +32,11 @@ pub mod models {
         pub last_seen: Option<NaiveDateTime>,
     }
 
-    #[model(table = "post", repr = "<Post {body}>")]
+    #[model(
+        table = "post",
+        repr = "<Post {body}>",
+        index(columns("user_id", "timestamp"), name = "ix_post_user_id_timestamp")
+    )]
     pub struct Post {
         #[column(primary_key)]
         pub id: i32,
@@ -40,7 +44,7 @@ pub mod models {
         pub body: Option<String>,
         #[column(index, default = utc_now)]
         pub timestamp: Option<NaiveDateTime>,
-        #[column(index, foreign_key = User, relationship = author, backref = posts)]
+        #[column(foreign_key = User, relationship = author, backref = posts)]
         pub user_id: Option<i32>,
     }
 
