@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod database;
+mod log_writer;
 pub mod migrations;
 pub mod models;
 pub mod seed;

@@ -133,7 +133,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             warn_about_secret_key(&settings);
             prepare_database(&settings)?;
-            start_logging();
+            let _written_at_the_end = start_logging();
             let app = std::sync::Arc::new(crate::web::App::new(&settings));
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -212,13 +212,16 @@ fn seed_database(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Request and error lines go to standard error, one per event.
-fn start_logging() {
+/// Request and error lines go to standard error, one per event, written in batches
+/// (`log_writer`).
+fn start_logging() -> crate::log_writer::Flusher {
+    let (writer, flusher) = crate::log_writer::batched_stderr();
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_target(false)
         .with_ansi(false)
         .init();
+    flusher
 }
 
 fn working_directory() -> anyhow::Result<PathBuf> {

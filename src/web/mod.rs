@@ -205,7 +205,10 @@ pub fn user_url(username: &str) -> String {
         .remove(b'.')
         .remove(b'_')
         .remove(b'~');
-    format!("/user/{}", utf8_percent_encode(username, SEGMENT))
+    let mut url = String::with_capacity(6 + username.len());
+    url.push_str("/user/");
+    url.extend(utf8_percent_encode(username, SEGMENT));
+    url
 }
 
 fn internal_error_text() -> Response {
