@@ -158,6 +158,11 @@ impl Settings {
     }
 }
 
+/// Enough to keep a database server busy while some connections wait on the network, few
+/// enough that its processes do not crowd a small machine's cores, which the site needs
+/// too: on 2 cores, 10 connections served fewer pages than 4.
+const DEFAULT_POOL_SIZE: u32 = 4;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,8 +228,3 @@ mod tests {
         ));
     }
 }
-
-/// Enough to keep a database server busy while some connections wait on the network, few
-/// enough that its processes do not crowd a small machine's cores, which the site needs
-/// too: on 2 cores, 10 connections served fewer pages than 4.
-const DEFAULT_POOL_SIZE: u32 = 4;
