@@ -120,7 +120,8 @@ if elapsed is not None:
 w("")
 w("The floor is the benchmark kit's (`../shared/peers`): axum with hand-written HTML, rusqlite "
   "(SQLite) or tokio-postgres (PostgreSQL), no sessions, no log, no templates. Its database has "
-  "the index on `post.user_id` this server's migrations make, so both run the same plans. "
+  "the index on `post (user_id, timestamp)` this server's migrations make (the kit's what-if "
+  "index), so both run the same plans. "
   "Logged-in visitors send a session cookie (the floor gets one of the same length and ignores it); "
   "their pages are never kept. `wrk -t1 -c32`, rounds interleaved, medians over the rounds.")
 w("")

@@ -107,6 +107,8 @@ on_each_database! {
             "Detected added column 'user.session_generation'",
             "Detected added column 'user.about_me'",
             "Detected added column 'user.last_seen'",
+            "Detected removed index 'ix_post_user_id' on 'post'",
+            "Detected added index 'ix_post_user_id_timestamp' on '[\"user_id\", \"timestamp\"]'",
         ], "{migrated:?}");
 
         followers_db(dir, &url, &["upgrade"]);
