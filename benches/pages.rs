@@ -22,7 +22,8 @@ fn main() {
 struct Site {
     _dir: tempfile::TempDir,
     url: dbmigrate::DatabaseUrl,
-    app: Arc<App>,
+    /// Made once, as the server does; each request gets a clone (a few reference counts).
+    router: axum::Router,
     cookie: String,
     runtime: tokio::runtime::Runtime,
 }
@@ -59,11 +60,12 @@ fn site() -> &'static Site {
             .enable_all()
             .build()
             .expect("runtime");
-        let cookie = runtime.block_on(log_in(&app));
+        let router = router(app.clone());
+        let cookie = runtime.block_on(log_in(&router));
         Site {
             _dir: dir,
             url: settings.database_url.clone(),
-            app,
+            router,
             cookie,
             runtime,
         }
@@ -71,8 +73,8 @@ fn site() -> &'static Site {
 }
 
 /// The session cookie of `user0001`, logged in through the login form.
-async fn log_in(app: &Arc<App>) -> String {
-    let form = get(app, "/login", None).await;
+async fn log_in(router: &axum::Router) -> String {
+    let form = get(router, "/login", None).await;
     let set_cookie = form
         .headers()
         .get(header::SET_COOKIE)
@@ -93,7 +95,8 @@ async fn log_in(app: &Arc<App>) -> String {
         "csrf_token={token}&username=user0001&password={}",
         microblog::seed::PASSWORD
     );
-    let response = router(app.clone())
+    let response = router
+        .clone()
         .oneshot(request.body(Body::from(body)).expect("request"))
         .await
         .expect("answer");
@@ -107,12 +110,13 @@ async fn log_in(app: &Arc<App>) -> String {
         .to_string()
 }
 
-async fn get(app: &Arc<App>, path: &str, cookie: Option<&str>) -> axum::response::Response {
+async fn get(router: &axum::Router, path: &str, cookie: Option<&str>) -> axum::response::Response {
     let mut request = Request::get(path);
     if let Some(cookie) = cookie {
         request = request.header(header::COOKIE, cookie);
     }
-    router(app.clone())
+    router
+        .clone()
         .oneshot(request.body(Body::empty()).expect("request"))
         .await
         .expect("answer")
@@ -129,7 +133,7 @@ fn page(path: &str, logged_in: bool) -> usize {
     let site = site();
     let cookie = logged_in.then_some(site.cookie.as_str());
     site.runtime.block_on(async {
-        let response = get(&site.app, path, cookie).await;
+        let response = get(&site.router, path, cookie).await;
         assert_eq!(response.status(), StatusCode::OK);
         body_text(response).await.len()
     })
