@@ -204,13 +204,7 @@ pub(super) fn key_change(table: &str, name: &str, key: &Keyed, added: bool) -> C
     } else {
         (drop, create)
     };
-    Change {
-        kind,
-        detected,
-        upgrade: vec![upgrade],
-        downgrade: vec![downgrade],
-        risk: None,
-    }
+    Change::one_op(kind, detected, upgrade, downgrade)
 }
 
 pub(super) fn foreign_key_change(table: &str, fk: &ForeignKey, added: bool) -> Change {
@@ -246,13 +240,7 @@ pub(super) fn foreign_key_change(table: &str, fk: &ForeignKey, added: bool) -> C
             create,
         )
     };
-    Change {
-        kind,
-        detected,
-        upgrade: vec![upgrade],
-        downgrade: vec![downgrade],
-        risk: None,
-    }
+    Change::one_op(kind, detected, upgrade, downgrade)
 }
 
 #[cfg(test)]

@@ -86,6 +86,20 @@ pub struct Change {
     pub risk: Option<Risk>,
 }
 
+impl Change {
+    /// A change of one operation each way, with no rows counted at risk (autogenerate
+    /// counts them later, against the live database).
+    fn one_op(kind: ChangeKind, detected: String, upgrade: Op, downgrade: Op) -> Change {
+        Change {
+            kind,
+            detected,
+            upgrade: vec![upgrade],
+            downgrade: vec![downgrade],
+            risk: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Comparison {
     pub changes: Vec<Change>,
@@ -327,19 +341,18 @@ fn compare_table(out: &mut Comparison, live: &Table, target: &Table, options: Co
         }
     }
     for column in added {
-        out.changes.push(Change {
-            kind: ChangeKind::AddedColumn,
-            detected: format!("Detected added column '{name}.{}'", column.name),
-            upgrade: vec![Op::AddColumn {
+        out.changes.push(Change::one_op(
+            ChangeKind::AddedColumn,
+            format!("Detected added column '{name}.{}'", column.name),
+            Op::AddColumn {
                 table: name.into(),
                 column: column.clone(),
-            }],
-            downgrade: vec![Op::DropColumn {
+            },
+            Op::DropColumn {
                 table: name.into(),
                 column: column.name.clone(),
-            }],
-            risk: None,
-        });
+            },
+        ));
     }
     column_pairs.sort_by_key(|(_, t)| target.columns.iter().position(|c| c.name == t.name));
     for (live_column, target_column) in &column_pairs {
@@ -352,17 +365,16 @@ fn compare_table(out: &mut Comparison, live: &Table, target: &Table, options: Co
             table: name.into(),
             columns: columns.to_vec(),
         };
-        out.changes.push(Change {
-            kind: ChangeKind::PrimaryKeyChanged,
-            detected: format!(
+        out.changes.push(Change::one_op(
+            ChangeKind::PrimaryKeyChanged,
+            format!(
                 "Detected changed primary key on '{name}' from ({}) to ({})",
                 live.primary_key.join(", "),
                 target.primary_key.join(", ")
             ),
-            upgrade: vec![key(&target.primary_key)],
-            downgrade: vec![key(&live.primary_key)],
-            risk: None,
-        });
+            key(&target.primary_key),
+            key(&live.primary_key),
+        ));
     }
     for column in removed {
         out.changes.push(Change {
@@ -437,13 +449,7 @@ fn check_change(table: &str, check: &CheckConstraint, added: bool) -> Change {
         );
         (ChangeKind::RemovedCheckConstraint, line, drop, create)
     };
-    Change {
-        kind,
-        detected,
-        upgrade: vec![upgrade],
-        downgrade: vec![downgrade],
-        risk: None,
-    }
+    Change::one_op(kind, detected, upgrade, downgrade)
 }
 
 /// Two foreign keys that reference the same way are the same key, whatever their names:
@@ -557,17 +563,16 @@ fn compare_column(out: &mut Comparison, table: &str, live: &Column, target: &Col
         };
         let shown =
             |d: &Option<ColumnDefault>| d.as_ref().map_or("none".to_string(), |d| d.to_string());
-        out.changes.push(Change {
-            kind: ChangeKind::DefaultChanged,
-            detected: format!(
+        out.changes.push(Change::one_op(
+            ChangeKind::DefaultChanged,
+            format!(
                 "Detected server default change from {} to {} on '{table}.{column}'",
                 shown(&live.default),
                 shown(&target.default)
             ),
-            upgrade: vec![set(&target.default)],
-            downgrade: vec![set(&live.default)],
-            risk: None,
-        });
+            set(&target.default),
+            set(&live.default),
+        ));
     }
 }
 
