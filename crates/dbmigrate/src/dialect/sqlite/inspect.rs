@@ -125,17 +125,22 @@ fn enum_values(create_sql: &str, column: &str) -> Option<Vec<String>> {
     Some(quoted_literals(&list[1..end]))
 }
 
-/// A partial index's condition: what follows WHERE in the statement that made it.
-fn index_predicate(conn: &mut AnyConnection, index: &str) -> QueryResult<Option<String>> {
-    let made: Vec<Sql> =
-        sql_query("SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = ?")
-            .bind::<Text, _>(index)
-            .load(conn)?;
-    let sql = made
+/// The statement that made the table or index `name` (empty for one SQLite made itself).
+fn statement_of(conn: &mut AnyConnection, kind: &str, name: &str) -> QueryResult<String> {
+    let made: Vec<Sql> = sql_query("SELECT sql FROM sqlite_schema WHERE type = ? AND name = ?")
+        .bind::<Text, _>(kind)
+        .bind::<Text, _>(name)
+        .load(conn)?;
+    Ok(made
         .into_iter()
         .next()
         .and_then(|s| s.sql)
-        .unwrap_or_default();
+        .unwrap_or_default())
+}
+
+/// A partial index's condition: what follows WHERE in the statement that made it.
+fn index_predicate(conn: &mut AnyConnection, index: &str) -> QueryResult<Option<String>> {
+    let sql = statement_of(conn, "index", index)?;
     let upper = sql.to_ascii_uppercase();
     Ok(upper
         .rfind(" WHERE ")
@@ -144,14 +149,7 @@ fn index_predicate(conn: &mut AnyConnection, index: &str) -> QueryResult<Option<
 
 fn table(conn: &mut AnyConnection, name: &str) -> QueryResult<Table> {
     let mut table = Table::new(name);
-    let create_sql: Vec<Sql> =
-        sql_query("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?")
-            .bind::<Text, _>(name)
-            .load(conn)?;
-    let create_sql = create_sql
-        .first()
-        .and_then(|s| s.sql.clone())
-        .unwrap_or_default();
+    let create_sql = statement_of(conn, "table", name)?;
     let named = named_constraints(&create_sql);
     let name_of = |kind: &str, columns: &[String], fallback: String| {
         named
