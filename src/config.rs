@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use dbmigrate::apply::{LockPolicy, PolicyError};
 use dbmigrate::cli::Context;
 use dbmigrate::{DatabaseUrl, UrlError};
 
@@ -43,6 +44,9 @@ pub struct Settings {
     pub migrations_dir: Option<PathBuf>,
     /// Tables of the database autogenerate leaves alone (`MIGRATIONS_IGNORE_TABLES`).
     pub ignored_tables: Vec<String>,
+    /// How a migration waits for a table's lock (`MIGRATION_LOCK_TIMEOUT`,
+    /// `MIGRATION_LOCK_RETRIES`).
+    pub lock_policy: LockPolicy,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +61,8 @@ pub enum ConfigError {
     DotEnv { path: String, reason: String },
     #[error("{name} is a comma-separated list of IP addresses; '{value}' is not one")]
     NotAnAddress { name: &'static str, value: String },
+    #[error(transparent)]
+    LockPolicy(#[from] PolicyError),
     #[error("{name} must be a whole number from 1 to {max}, not '{value}'")]
     OutOfRange {
         name: &'static str,
@@ -137,6 +143,10 @@ impl Settings {
             ignored_tables: dbmigrate::cli::table_patterns(
                 lookup("MIGRATIONS_IGNORE_TABLES").as_deref(),
             ),
+            lock_policy: LockPolicy::from_settings(
+                lookup("MIGRATION_LOCK_TIMEOUT").as_deref(),
+                lookup("MIGRATION_LOCK_RETRIES").as_deref(),
+            )?,
         })
     }
 
@@ -146,6 +156,7 @@ impl Settings {
             url: self.database_url.clone(),
             migrations_dir: self.migrations_dir.clone(),
             ignored_tables: self.ignored_tables.clone(),
+            lock_policy: self.lock_policy,
         }
     }
 

@@ -303,6 +303,18 @@ fn print_config(settings: &Settings) {
                 patterns => patterns.join(", "),
             },
         ),
+        (
+            "MIGRATION_LOCK_TIMEOUT",
+            match settings.lock_policy.timeout.as_millis() {
+                0 => "none (a migration waits for a lock as long as it takes)".to_string(),
+                ms if ms % 1000 == 0 => format!("{} s", ms / 1000),
+                ms => format!("{ms} ms"),
+            },
+        ),
+        (
+            "MIGRATION_LOCK_RETRIES",
+            settings.lock_policy.retries.to_string(),
+        ),
         ("migrations", source.to_string()),
     ];
     for (name, value) in lines {

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use diesel::connection::SimpleConnection;
-use diesel::sql_types::Text;
+use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{QueryResult, QueryableByName, RunQueryDsl, sql_query};
 
 use crate::connection::AnyConnection;
@@ -13,6 +13,11 @@ use crate::inspect;
 use crate::url::Dialect;
 
 pub const HISTORY_TABLE: &str = "dbmigrate_history";
+
+/// Revisions run in phases that have not finished: how many of their steps are done, and
+/// how far a backfill in the next step got. A row goes when its revision is recorded, and
+/// the table when no row is left.
+pub const PROGRESS_TABLE: &str = "dbmigrate_progress";
 
 #[derive(QueryableByName)]
 struct Row {
@@ -25,9 +30,10 @@ struct Row {
 pub fn create_sql(dialect: Dialect) -> String {
     let table = dialect.quote(HISTORY_TABLE);
     let applied_at = dialect.sql().applied_at_column();
+    let word = dialect.sql().word_type();
     format!(
-        "CREATE TABLE IF NOT EXISTS {table} (\n    revision VARCHAR(64) NOT NULL PRIMARY KEY,\n    \
-         checksum VARCHAR(64) NOT NULL,\n    applied_at {applied_at}\n);"
+        "CREATE TABLE IF NOT EXISTS {table} (\n    revision {word} NOT NULL PRIMARY KEY,\n    \
+         checksum {word} NOT NULL,\n    applied_at {applied_at}\n);"
     )
 }
 
@@ -91,4 +97,84 @@ pub fn read(conn: &mut AnyConnection) -> QueryResult<BTreeMap<String, String>> {
     ))
     .load(conn)?;
     Ok(rows.into_iter().map(|r| (r.revision, r.checksum)).collect())
+}
+
+/// A revision stopped partway, as [`PROGRESS_TABLE`] keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct Progress {
+    #[diesel(sql_type = Text)]
+    pub revision: String,
+    #[diesel(sql_type = Text)]
+    pub checksum: String,
+    /// `upgrade` or `downgrade`.
+    #[diesel(sql_type = Text)]
+    pub direction: String,
+    /// Steps finished, from the first.
+    #[diesel(sql_type = BigInt)]
+    pub steps_done: i64,
+    /// The last key a backfill in the next step finished.
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub position: Option<i64>,
+}
+
+pub fn create_progress_sql(dialect: Dialect) -> String {
+    let word = dialect.sql().word_type();
+    format!(
+        "CREATE TABLE IF NOT EXISTS {} (\n    revision {word} NOT NULL PRIMARY KEY,\n    \
+         checksum {word} NOT NULL,\n    direction {word} NOT NULL,\n    \
+         steps_done BIGINT NOT NULL,\n    position BIGINT\n);",
+        dialect.quote(PROGRESS_TABLE)
+    )
+}
+
+/// Records `progress`, in place of what was recorded for its revision.
+pub fn save_progress_sql(dialect: Dialect, progress: &Progress) -> String {
+    let position = progress
+        .position
+        .map_or_else(|| "NULL".to_string(), |p| p.to_string());
+    format!(
+        "{} INSERT INTO {} (revision, checksum, direction, steps_done, position) VALUES ('{}', '{}', '{}', {}, {position});",
+        forget_progress_sql(dialect, &progress.revision),
+        dialect.quote(PROGRESS_TABLE),
+        plain(&progress.revision),
+        plain(&progress.checksum),
+        plain(&progress.direction),
+        progress.steps_done,
+    )
+}
+
+pub fn forget_progress_sql(dialect: Dialect, revision: &str) -> String {
+    format!(
+        "DELETE FROM {} WHERE revision = '{}';",
+        dialect.quote(PROGRESS_TABLE),
+        plain(revision)
+    )
+}
+
+/// Drops the progress table once no revision is partway: it is there only while one is.
+pub fn tidy_progress(conn: &mut AnyConnection) -> QueryResult<()> {
+    if read_progress(conn)?.is_empty() {
+        let dialect = conn.dialect();
+        conn.batch_execute(&format!(
+            "DROP TABLE IF EXISTS {}",
+            dialect.quote(PROGRESS_TABLE)
+        ))?;
+    }
+    Ok(())
+}
+
+/// The revisions stopped partway; none when nothing ever ran in phases.
+pub fn read_progress(conn: &mut AnyConnection) -> QueryResult<Vec<Progress>> {
+    let has_table = inspect::table_names(conn)?
+        .iter()
+        .any(|name| name == PROGRESS_TABLE);
+    if !has_table {
+        return Ok(Vec::new());
+    }
+    let dialect = conn.dialect();
+    sql_query(format!(
+        "SELECT revision, checksum, direction, steps_done, position FROM {}",
+        dialect.quote(PROGRESS_TABLE)
+    ))
+    .load(conn)
 }

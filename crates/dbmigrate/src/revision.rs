@@ -144,24 +144,6 @@ impl Revision {
                 "a squash cannot replace itself or the revision it follows".into(),
             ));
         }
-        let concurrent = file.upgrade.iter().chain(&file.downgrade).any(|op| {
-            matches!(
-                op,
-                Op::CreateIndex {
-                    concurrently: true,
-                    ..
-                } | Op::DropIndex {
-                    concurrently: true,
-                    ..
-                }
-            )
-        });
-        if concurrent && file.transaction {
-            return Err(at_key(
-                "concurrently",
-                "an index built or dropped concurrently cannot be inside a transaction: add `transaction = false` after `message`".into(),
-            ));
-        }
         if let Some(bare) = file.accept.iter().find(|a| a.reason.trim().is_empty()) {
             return Err(at_key(
                 "accept",

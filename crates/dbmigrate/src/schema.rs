@@ -37,6 +37,13 @@ pub enum ColumnType {
 }
 
 impl ColumnType {
+    pub fn is_integer(&self) -> bool {
+        matches!(
+            self,
+            ColumnType::SmallInteger | ColumnType::Integer | ColumnType::BigInteger
+        )
+    }
+
     /// Whether a value of `self` always fits in `other` (used to tell narrowing changes).
     pub fn fits_in(&self, other: &ColumnType) -> bool {
         use ColumnType::*;

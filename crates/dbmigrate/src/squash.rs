@@ -290,6 +290,7 @@ mod tests {
         add.upgrade = vec![Op::AddColumn {
             table: "one".into(),
             column: Column::new("note", ColumnType::Text),
+            online: None,
         }];
         add.downgrade = vec![Op::DropColumn {
             table: "one".into(),

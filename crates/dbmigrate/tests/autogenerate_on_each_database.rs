@@ -474,15 +474,7 @@ on_each_database! {
         assert_eq!(catalog(&mut conn), comparable(&start, db.dialect()));
         assert!(insert(&mut conn, "archived").is_err());
 
-        let renamed = Op::AlterColumn {
-            table: "post".into(),
-            column: "status".into(),
-            ty: None,
-            nullable: None,
-            set_default: None,
-            drop_default: false,
-            new_name: Some("state".into()),
-        };
+        let renamed = Op::rename_column("post", "status", "state");
         let live = inspect(&mut conn).unwrap();
         let after = apply(&mut conn, &[renamed], &live, |_| Ok(())).unwrap();
         assert!(compare_with_database(&mut conn, &after, RENAMES, &[]).unwrap().is_empty(), "still an enumeration under its new name");

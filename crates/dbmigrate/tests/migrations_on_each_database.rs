@@ -72,6 +72,7 @@ fn about_me() -> String {
     let add = Op::AddColumn {
         table: "user".into(),
         column: Column::new("about_me", ColumnType::String(Some(140))),
+        online: None,
     };
     let drop = Op::DropColumn {
         table: "user".into(),
@@ -162,7 +163,7 @@ on_each_database! {
             &["b2"],
             "broken",
             vec![
-                Op::AddColumn { table: "user".into(), column: Column::new("about_me", ColumnType::Text) },
+                Op::AddColumn { table: "user".into(), column: Column::new("about_me", ColumnType::Text), online: None },
                 Op::Sql { sql: "UPDATE no_such_table SET x = 1".into(), sqlite: None, postgresql: None, mysql: None },
             ],
             vec![],
@@ -255,12 +256,12 @@ on_each_database! {
 
     fn the_offline_script_builds_what_a_live_run_builds(db: &TestDb) {
         let repo = chapter_repository();
-        let script = migrate::upgrade_sql(&repo, db.dialect(), None, &UpgradeTarget::Head).unwrap();
+        let script = migrate::upgrade_sql(&repo, db.dialect(), None, &UpgradeTarget::Head, &Default::default()).unwrap();
         let mut conn = connect(&db.url).unwrap();
         conn.batch_execute(&script).unwrap();
         assert!(migrate::status(&mut conn, &repo).unwrap().is_at_head(&repo));
         assert_schema_matches(&mut conn, &repo, "after the script");
-        let back = migrate::downgrade_sql(&repo, db.dialect(), "c3", &DowngradeTarget::Revision("a1".into())).unwrap();
+        let back = migrate::downgrade_sql(&repo, db.dialect(), "c3", &DowngradeTarget::Revision("a1".into()), &Default::default()).unwrap();
         conn.batch_execute(&back).unwrap();
         assert_eq!(applied(&mut conn, &repo), BTreeSet::from(["a1".to_string()]));
         assert_schema_matches(&mut conn, &repo, "after the downgrade script");

@@ -75,6 +75,7 @@ fn alter(
         set_default,
         drop_default: false,
         new_name: new_name.map(str::to_string),
+        online: None,
     }
 }
 
@@ -83,16 +84,16 @@ on_each_database! {
         let (mut conn, mut schema) = with_rows(db);
         assert_catalog_is(&mut conn, &schema, "after creating the tables");
         let ops = vec![
-            Op::AddColumn { table: "post".into(), column: Column::new("language", ColumnType::String(Some(5))) },
+            Op::AddColumn { table: "post".into(), column: Column::new("language", ColumnType::String(Some(5))), online: None },
             Op::AddColumn {
                 table: "post".into(),
-                column: Column::new("score", ColumnType::Integer).not_null().default(ColumnDefault::Literal("0".into())),
+                column: Column::new("score", ColumnType::Integer).not_null().default(ColumnDefault::Literal("0".into())), online: None,
             },
-            Op::CreateIndex { table: "post".into(), name: "ix_post_user_id".into(), columns: vec!["user_id".into()], unique: false, predicate: None, concurrently: false },
+            Op::CreateIndex { table: "post".into(), name: "ix_post_user_id".into(), columns: vec!["user_id".into()], unique: false, predicate: None, concurrently: None },
             alter("body", Some(ColumnType::String(Some(280))), Some(false), None, None),
             alter("body", None, None, None, Some("text")),
             alter("language", None, None, Some(ColumnDefault::Literal("'en'".into())), None),
-            Op::CreateUniqueConstraint { table: "user".into(), name: "uq_user_username_id".into(), columns: vec!["username".into(), "id".into()] },
+            Op::CreateUniqueConstraint { table: "user".into(), name: "uq_user_username_id".into(), columns: vec!["username".into(), "id".into()], online: None },
             Op::DropUniqueConstraint { table: "user".into(), name: "uq_user_username_id".into() },
             Op::DropForeignKey { table: "post".into(), name: "fk_post_user_id_user".into() },
             Op::CreateForeignKey {
@@ -101,9 +102,9 @@ on_each_database! {
                 columns: vec!["user_id".into()],
                 ref_table: "user".into(),
                 ref_columns: vec!["id".into()],
-                on_delete: Some(dbmigrate::schema::ReferentialAction::Cascade),
+                on_delete: Some(dbmigrate::schema::ReferentialAction::Cascade), online: None,
             },
-            Op::DropIndex { table: "post".into(), name: "ix_post_user_id".into(), concurrently: false },
+            Op::DropIndex { table: "post".into(), name: "ix_post_user_id".into(), concurrently: None },
             Op::DropColumn { table: "post".into(), column: "language".into() },
             Op::RenameTable { table: "post".into(), new_name: "entry".into() },
         ];
@@ -124,7 +125,7 @@ on_each_database! {
         let (mut conn, schema) = with_rows(db);
         let post = q(&conn, "post");
         let ops = vec![
-            Op::AddColumn { table: "post".into(), column: Column::new("extra", ColumnType::Integer) },
+            Op::AddColumn { table: "post".into(), column: Column::new("extra", ColumnType::Integer), online: None },
             Op::Sql { sql: format!("DELETE FROM {post}"), sqlite: None, postgresql: None, mysql: None },
             Op::Sql { sql: "INSERT INTO no_such_table VALUES (1)".into(), sqlite: None, postgresql: None, mysql: None },
         ];

@@ -29,6 +29,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 use crate::Schema;
+use crate::apply::LockPolicy;
 use crate::compare::CompareOptions;
 use crate::migrate::{self, DowngradeTarget, MigrateError, UpgradeTarget};
 use crate::url::DatabaseUrl;
@@ -75,6 +76,9 @@ pub struct Context {
     /// The `MIGRATIONS_IGNORE_TABLES` setting: tables of the database that autogenerate
     /// leaves alone (names, `*` for any run of characters), unless a model declares them.
     pub ignored_tables: Vec<String>,
+    /// `MIGRATION_LOCK_TIMEOUT` and `MIGRATION_LOCK_RETRIES`: how a migration waits for a
+    /// table's lock.
+    pub lock_policy: LockPolicy,
 }
 
 impl Context {
@@ -94,6 +98,10 @@ impl Context {
                 .filter(|v| !v.trim().is_empty())
                 .map(PathBuf::from),
             ignored_tables: table_patterns(read("MIGRATIONS_IGNORE_TABLES").as_deref()),
+            lock_policy: LockPolicy::from_settings(
+                read("MIGRATION_LOCK_TIMEOUT").as_deref(),
+                read("MIGRATION_LOCK_RETRIES").as_deref(),
+            )?,
         })
     }
 }
@@ -357,7 +365,7 @@ pub fn run_with<X: Subcommand>(
             let target: UpgradeTarget = to.parse()?;
             print!(
                 "{}",
-                migrate::upgrade_sql(&repo, url.dialect(), from, &target)?
+                migrate::upgrade_sql(&repo, url.dialect(), from, &target, &context.lock_policy)?
             );
         }
         DbCommand::Downgrade { target, sql: true } => {
@@ -368,7 +376,7 @@ pub fn run_with<X: Subcommand>(
             let target: DowngradeTarget = to.parse()?;
             print!(
                 "{}",
-                migrate::downgrade_sql(&repo, url.dialect(), from, &target)?
+                migrate::downgrade_sql(&repo, url.dialect(), from, &target, &context.lock_policy)?
             );
         }
         DbCommand::Upgrade { target, sql: false } => {
@@ -376,7 +384,9 @@ pub fn run_with<X: Subcommand>(
             let repo = chosen()?.repository;
             let mut conn = connect(url)?;
             let mut progress = Progress::default();
-            let done = migrate::upgrade(&mut conn, url, &repo, &target, |e| progress.show(e));
+            let policy = &context.lock_policy;
+            let done =
+                migrate::upgrade_with(&mut conn, url, &repo, &target, policy, |e| progress.show(e));
             progress.finish_line();
             if done?.is_empty() {
                 let status = migrate::status(&mut conn, &repo)?;
@@ -391,7 +401,10 @@ pub fn run_with<X: Subcommand>(
             let repo = chosen()?.repository;
             let mut conn = connect(url)?;
             let mut progress = Progress::default();
-            let done = migrate::downgrade(&mut conn, url, &repo, &target, |e| progress.show(e));
+            let policy = &context.lock_policy;
+            let done = migrate::downgrade_with(&mut conn, url, &repo, &target, policy, |e| {
+                progress.show(e)
+            });
             progress.finish_line();
             if done?.is_empty() {
                 println!("Nothing to downgrade.");

@@ -154,6 +154,7 @@ pub(super) fn key_change(table: &str, name: &str, key: &Keyed, added: bool) -> C
             table: table.into(),
             name: name.into(),
             columns: key.columns.clone(),
+            online: None,
         }
     } else {
         Op::CreateIndex {
@@ -162,7 +163,7 @@ pub(super) fn key_change(table: &str, name: &str, key: &Keyed, added: bool) -> C
             columns: key.columns.clone(),
             unique: key.unique,
             predicate: key.predicate.clone(),
-            concurrently: false,
+            concurrently: None,
         }
     };
     let drop = if key.constraint {
@@ -174,7 +175,7 @@ pub(super) fn key_change(table: &str, name: &str, key: &Keyed, added: bool) -> C
         Op::DropIndex {
             table: table.into(),
             name: name.into(),
-            concurrently: false,
+            concurrently: None,
         }
     };
     let (kind, detected) = match (added, key.constraint) {
@@ -215,6 +216,7 @@ pub(super) fn foreign_key_change(table: &str, fk: &ForeignKey, added: bool) -> C
         ref_table: fk.ref_table.clone(),
         ref_columns: fk.ref_columns.clone(),
         on_delete: fk.on_delete,
+        online: None,
     };
     let drop = Op::DropForeignKey {
         table: table.into(),

@@ -326,8 +326,8 @@ fn compare_table(out: &mut Comparison, live: &Table, target: &Table, options: Co
                     "Detected renamed column '{name}.{}' -> '{name}.{}'",
                     old.name, new.name
                 ),
-                upgrade: vec![rename_column(name, &old.name, &new.name)],
-                downgrade: vec![rename_column(name, &new.name, &old.name)],
+                upgrade: vec![Op::rename_column(name, &old.name, &new.name)],
+                downgrade: vec![Op::rename_column(name, &new.name, &old.name)],
                 risk: Some(Risk::GuessedRename {
                     old: format!("{name}.{}", old.name),
                     new: format!("{name}.{}", new.name),
@@ -347,6 +347,7 @@ fn compare_table(out: &mut Comparison, live: &Table, target: &Table, options: Co
             Op::AddColumn {
                 table: name.into(),
                 column: column.clone(),
+                online: None,
             },
             Op::DropColumn {
                 table: name.into(),
@@ -387,6 +388,7 @@ fn compare_table(out: &mut Comparison, live: &Table, target: &Table, options: Co
             downgrade: vec![Op::AddColumn {
                 table: name.into(),
                 column: column.clone(),
+                online: None,
             }],
             risk: Some(Risk::DropsColumn {
                 table: name.into(),
@@ -431,6 +433,7 @@ fn check_change(table: &str, check: &CheckConstraint, added: bool) -> Change {
         table: table.into(),
         name: check.name.clone(),
         condition: check.condition.clone(),
+        online: None,
     };
     let drop = Op::DropCheckConstraint {
         table: table.into(),
@@ -462,18 +465,6 @@ pub fn same_reference(a: &ForeignKey, b: &ForeignKey) -> bool {
         && a.on_delete == b.on_delete
 }
 
-fn rename_column(table: &str, from: &str, to: &str) -> Op {
-    Op::AlterColumn {
-        table: table.into(),
-        column: from.into(),
-        ty: None,
-        nullable: None,
-        set_default: None,
-        drop_default: false,
-        new_name: Some(to.into()),
-    }
-}
-
 fn alter(table: &str, column: &str) -> Op {
     Op::AlterColumn {
         table: table.into(),
@@ -483,6 +474,7 @@ fn alter(table: &str, column: &str) -> Op {
         set_default: None,
         drop_default: false,
         new_name: None,
+        online: None,
     }
 }
 

@@ -65,10 +65,13 @@ pub(super) fn statements(
             dialect.create_table(&create)
         }
         Op::DropTable { table } => vec![dialect.drop_table(table)],
+        // Run in batches by the plan (`apply::backfill`), not as one statement.
+        Op::Backfill { .. } => Vec::new(),
         Op::CreateCheckConstraint {
             table,
             name,
             condition,
+            ..
         } => vec![format!(
             "ALTER TABLE {} ADD CONSTRAINT {} CHECK ({condition})",
             q(table),
@@ -89,7 +92,7 @@ pub(super) fn statements(
                 q(new_name)
             )]
         }
-        Op::AddColumn { table, column } => vec![format!(
+        Op::AddColumn { table, column, .. } => vec![format!(
             "ALTER TABLE {} ADD COLUMN {}",
             q(table),
             dialect.column_sql(table, column)
@@ -127,6 +130,7 @@ pub(super) fn statements(
             table,
             name,
             columns,
+            ..
         } => vec![format!(
             "ALTER TABLE {} ADD CONSTRAINT {} UNIQUE ({})",
             q(table),

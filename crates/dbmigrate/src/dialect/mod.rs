@@ -28,7 +28,7 @@ use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind};
 
 pub use common::REBUILD_PREFIX;
 
-use crate::apply::{ApplyError, Plan};
+use crate::apply::{ApplyError, Drafted, LockHolder, LockPolicy, Plan, Run, TableLock};
 use crate::connection::{AnyConnection, ConnectError, ConnectFailure, Timeouts};
 use crate::lock::{LockError, MigrationLock};
 use crate::ops::{Op, OpError};
@@ -103,30 +103,43 @@ pub trait SqlDialect: Send + Sync {
         after: &Schema,
     ) -> Result<Vec<String>, OpError>;
 
+    /// The steps that apply `op`: its statements, in the revision's transaction unless the
+    /// database has a form that keeps the site running for a table that was there before
+    /// the revision (`existing`) and the operation does not ask for the plain one.
+    fn op_steps(
+        &self,
+        op: &Op,
+        before: &Schema,
+        after: &Schema,
+        existing: bool,
+    ) -> Result<Vec<Drafted>, OpError> {
+        let _ = existing;
+        Ok(self
+            .op_statements(op, before, after)?
+            .into_iter()
+            .map(Drafted::shared)
+            .collect())
+    }
+    /// `expression` as a BIGINT, for reading it back as one.
+    fn cast_to_bigint(&self, expression: &str) -> String {
+        format!("CAST({expression} AS BIGINT)")
+    }
+
     // apply.rs
-    /// Runs a revision's statements, then `finish`, as one unit where the database allows.
+    /// Runs a plan's steps, then `finish`, as one unit where the database allows.
     fn run(
         &self,
         conn: &mut AnyConnection,
         plan: &Plan,
+        run: &mut Run,
         finish: &mut dyn FnMut(&mut AnyConnection) -> QueryResult<()>,
     ) -> Result<(), ApplyError>;
-    /// Runs a revision that asked to run outside a transaction (`transaction = false`):
-    /// statement by statement, then `finish`.
-    fn run_outside_transaction(
-        &self,
-        conn: &mut AnyConnection,
-        plan: &Plan,
-        finish: &mut dyn FnMut(&mut AnyConnection) -> QueryResult<()>,
-    ) -> Result<(), ApplyError> {
-        crate::apply::run_one_by_one(conn, plan, finish)
+    /// Whether a plan whose steps cannot share one transaction runs in phases
+    /// (`apply::phases`), each recorded as it finishes.
+    fn runs_in_phases(&self) -> bool {
+        false
     }
-    /// What to do about what a failed statement run outside a transaction left behind.
-    fn cleanup_advice(&self, statement: &str) -> Option<String> {
-        let _ = statement;
-        None
-    }
-    /// What a `--sql` script puts before and after each revision's statements.
+    /// What a `--sql` script puts before and after each transaction of a revision.
     fn script_frame(&self) -> (&'static str, &'static str);
     /// Whether a step must start from the live catalog rather than the revisions' account
     /// (SQLite's rebuilds copy tables as they really are).
@@ -156,6 +169,29 @@ pub trait SqlDialect: Send + Sync {
         url: &DatabaseUrl,
         waiting: &mut dyn FnMut(),
     ) -> Result<MigrationLock, LockError>;
+    /// What a migration's connection sets first: how long a statement waits for a lock.
+    fn lock_wait_setup(&self, policy: &LockPolicy) -> Option<String> {
+        let _ = policy;
+        None
+    }
+    /// Sets how long each next statement waits for a lock (`Duration::ZERO`: as long as
+    /// it takes), for statements that keep no one waiting meanwhile.
+    fn lock_timeout_sql(&self, timeout: std::time::Duration) -> Option<String> {
+        let _ = timeout;
+        None
+    }
+    /// The sessions that hold locks conflicting with `locks`: before a try, only those that
+    /// have held theirs for long (the try then waits rather than queue behind them); after
+    /// a try timed out, those that may be why.
+    fn lock_holders(
+        &self,
+        conn: &mut AnyConnection,
+        locks: &[TableLock],
+        after_timeout: bool,
+    ) -> QueryResult<Vec<LockHolder>> {
+        let _ = (conn, locks, after_timeout);
+        Ok(Vec::new())
+    }
 
     // admin.rs
     /// Databases of the server that can be connected to when the wanted one is missing.
@@ -166,7 +202,11 @@ pub trait SqlDialect: Send + Sync {
     fn drop_database(&self, name: &str) -> String;
 
     // history.rs
+    /// The type of the engine's tables' short text columns (revision ids, checksums).
     /// The type and default of the history table's `applied_at` column.
+    fn word_type(&self) -> &'static str {
+        "VARCHAR(64)"
+    }
     fn applied_at_column(&self) -> &'static str {
         "TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP"
     }

@@ -85,6 +85,7 @@ fn widen_body() -> Op {
         set_default: None,
         drop_default: false,
         new_name: None,
+        online: None,
     }
 }
 
@@ -134,6 +135,7 @@ fn adding_a_foreign_key_rebuilds_on_sqlite_only() {
         ref_table: "user".into(),
         ref_columns: vec!["id".into()],
         on_delete: None,
+        online: None,
     };
     let sql = all_dialects(&op);
     assert!(sql.contains(
@@ -155,6 +157,7 @@ fn a_rename_is_native_everywhere() {
         set_default: None,
         drop_default: false,
         new_name: Some("text".into()),
+        online: None,
     };
     for d in Dialect::ALL {
         assert_eq!(

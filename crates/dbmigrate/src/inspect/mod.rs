@@ -99,7 +99,11 @@ pub(crate) fn add_foreign_keys(
 }
 
 /// Tables the engine keeps for itself; never part of an application's schema.
-pub const ENGINE_TABLES: &[&str] = &["alembic_version", crate::history::HISTORY_TABLE];
+pub const ENGINE_TABLES: &[&str] = &[
+    "alembic_version",
+    crate::history::HISTORY_TABLE,
+    crate::history::PROGRESS_TABLE,
+];
 
 /// The application's tables as the database sees them, in name order.
 pub fn inspect(conn: &mut AnyConnection) -> QueryResult<Schema> {

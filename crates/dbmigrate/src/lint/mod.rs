@@ -280,7 +280,7 @@ fn judge(
                 values,
             ));
         }
-        Op::AddColumn { table, column }
+        Op::AddColumn { table, column, .. }
             if existing(table)
                 && !column.nullable
                 && column.default.is_none()
@@ -356,7 +356,7 @@ fn judge(
                     repeats,
                 ));
             }
-            if postgres && !concurrently {
+            if postgres && *concurrently != Some(true) {
                 let rows = count(counts::Query::Rows { table })?;
                 out.push(
                     found(
@@ -375,6 +375,7 @@ fn judge(
             table,
             name,
             columns,
+            ..
         } if existing(table) => {
             let repeats = count(counts::Query::Duplicates { table, columns })?;
             out.push(found(

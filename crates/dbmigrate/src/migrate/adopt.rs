@@ -202,6 +202,7 @@ pub fn take_over(
                     ref_table: key.ref_table.clone(),
                     ref_columns: key.ref_columns.clone(),
                     on_delete: key.on_delete,
+                    online: None,
                 },
             ]),
         }

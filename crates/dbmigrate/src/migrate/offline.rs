@@ -8,7 +8,8 @@ use super::{
     Direction, DowngradeTarget, MigrateError, Step, UpgradeTarget, downgrade_path, replay,
     stamp_set, upgrade_path,
 };
-use crate::apply;
+use crate::apply::phases::{Phase, phases};
+use crate::apply::{self, LockPolicy, Placement, Work};
 use crate::history;
 use crate::repository::Repository;
 use crate::url::Dialect;
@@ -20,6 +21,7 @@ pub fn upgrade_sql(
     dialect: Dialect,
     from: Option<&str>,
     target: &UpgradeTarget,
+    policy: &LockPolicy,
 ) -> Result<String, MigrateError> {
     let applied = match from {
         Some(from) => stamp_set(repo, &[from.to_string()])?,
@@ -49,7 +51,7 @@ pub fn upgrade_sql(
         }
     }
     let path = upgrade_path(repo, &applied, target)?;
-    offline_script(repo, dialect, applied, &path, Direction::Upgrade)
+    offline_script(repo, dialect, applied, &path, Direction::Upgrade, policy)
 }
 
 /// The SQL that downgrades a database at `from` to `target`, for `dialect`.
@@ -58,6 +60,7 @@ pub fn downgrade_sql(
     dialect: Dialect,
     from: &str,
     target: &DowngradeTarget,
+    policy: &LockPolicy,
 ) -> Result<String, MigrateError> {
     let applied = stamp_set(repo, &[from.to_string()])?;
     if let DowngradeTarget::Revision(to) = target {
@@ -72,7 +75,7 @@ pub fn downgrade_sql(
         }
     }
     let path = downgrade_path(repo, &applied, target)?;
-    offline_script(repo, dialect, applied, &path, Direction::Downgrade)
+    offline_script(repo, dialect, applied, &path, Direction::Downgrade, policy)
 }
 
 fn offline_script(
@@ -81,13 +84,23 @@ fn offline_script(
     applied: BTreeSet<String>,
     path: &[String],
     direction: Direction,
+    policy: &LockPolicy,
 ) -> Result<String, MigrateError> {
     let mut schema = replay(repo, &applied)?;
     let mut out = format!(
-        "-- {direction} for {}, written without a connection\n\n{}\n",
-        dialect.name(),
-        history::create_sql(dialect)
+        "-- {direction} for {}, written without a connection\n\n",
+        dialect.name()
     );
+    if let Some(setup) = dialect.sql().lock_wait_setup(policy) {
+        out.push_str(
+            "-- No statement waits longer than this for a table's lock, so that the site's\n\
+             -- queries never queue behind one for longer (MIGRATION_LOCK_TIMEOUT).\n",
+        );
+        out.push_str(&setup);
+        out.push_str("\n\n");
+    }
+    out.push_str(&history::create_sql(dialect));
+    out.push('\n');
     let (begin, commit) = dialect.sql().script_frame();
     for id in path {
         let revision = repo.revision(id).expect("in the graph");
@@ -105,31 +118,69 @@ fn offline_script(
                 super::forget_sql(dialect, repo, revision),
             ),
         };
-        let plan =
+        let mut plan =
             apply::plan(dialect, ops, &schema).map_err(|cause| MigrateError::Unrenderable {
                 direction,
                 revision: id.clone(),
                 cause,
             })?;
-        let (begin, commit) = if revision.transaction {
-            (begin, commit)
-        } else {
-            ("-- outside a transaction, as the revision asks\n", "")
-        };
-        out.push_str(&format!("\n-- {step}\n\n{begin}"));
-        for (_, _, statement) in &plan.statements {
-            let statement = statement.trim_end();
-            out.push_str(statement);
-            out.push_str(if statement.ends_with(';') {
-                "\n"
-            } else {
-                ";\n"
-            });
+        if !revision.transaction {
+            for step in &mut plan.steps {
+                step.placement = Placement::Outside;
+            }
         }
-        out.push_str(&record);
-        out.push('\n');
-        out.push_str(commit);
+        out.push_str(&format!("\n-- {step}\n\n"));
+        let phases = if dialect.sql().runs_in_phases() {
+            phases(&plan)
+        } else {
+            vec![Phase {
+                steps: 0..plan.steps.len(),
+                in_transaction: revision.transaction,
+            }]
+        };
+        let mut recorded = false;
+        for (number, phase) in phases.iter().enumerate() {
+            if phase.in_transaction {
+                out.push_str(begin);
+            } else {
+                out.push_str("-- outside a transaction\n");
+            }
+            for step in &plan.steps[phase.steps.clone()] {
+                push_statement(&mut out, &script_sql(step, dialect));
+            }
+            if phase.in_transaction && number + 1 == phases.len() {
+                out.push_str(&record);
+                out.push('\n');
+                recorded = true;
+            }
+            if phase.in_transaction {
+                out.push_str(commit);
+            }
+        }
+        if !recorded {
+            out.push_str(begin);
+            out.push_str(&record);
+            out.push('\n');
+            out.push_str(commit);
+        }
         schema = plan.after;
     }
     Ok(out)
+}
+
+fn script_sql(step: &apply::Step, dialect: Dialect) -> String {
+    match &step.work {
+        Work::Sql(sql) => sql.clone(),
+        Work::Backfill(backfill) => backfill.script_sql(dialect),
+    }
+}
+
+fn push_statement(out: &mut String, statement: &str) {
+    let statement = statement.trim_end();
+    out.push_str(statement);
+    out.push_str(if statement.ends_with(';') {
+        "\n"
+    } else {
+        ";\n"
+    });
 }

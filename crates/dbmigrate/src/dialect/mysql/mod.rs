@@ -9,13 +9,14 @@ mod history;
 mod insert;
 pub(crate) mod inspect;
 mod lock;
+mod online;
 mod render;
 
 use diesel::QueryResult;
 use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind};
 
 use super::{Dialect, SqlDialect};
-use crate::apply::{ApplyError, Plan};
+use crate::apply::{ApplyError, LockHolder, LockPolicy, Plan, Run, TableLock};
 use crate::connection::{AnyConnection, ConnectError, ConnectFailure, Timeouts};
 use crate::lock::{LockError, MigrationLock};
 use crate::ops::{Op, OpError};
@@ -77,9 +78,10 @@ impl SqlDialect for Mysql {
         &self,
         conn: &mut AnyConnection,
         plan: &Plan,
+        run: &mut Run,
         finish: &mut dyn FnMut(&mut AnyConnection) -> QueryResult<()>,
     ) -> Result<(), ApplyError> {
-        apply::run(conn, plan, finish)
+        apply::run(conn, plan, run, finish)
     }
     fn script_frame(&self) -> (&'static str, &'static str) {
         apply::SCRIPT_FRAME
@@ -100,6 +102,20 @@ impl SqlDialect for Mysql {
         waiting: &mut dyn FnMut(),
     ) -> Result<MigrationLock, LockError> {
         lock::lock(conn, url, waiting)
+    }
+    fn lock_wait_setup(&self, policy: &LockPolicy) -> Option<String> {
+        Some(lock::wait_setup(policy))
+    }
+    fn lock_holders(
+        &self,
+        conn: &mut AnyConnection,
+        locks: &[TableLock],
+        after_timeout: bool,
+    ) -> QueryResult<Vec<LockHolder>> {
+        lock::holders(conn, locks, after_timeout)
+    }
+    fn cast_to_bigint(&self, expression: &str) -> String {
+        format!("CAST({expression} AS SIGNED)")
     }
     fn maintenance_databases(&self) -> &'static [&'static str] {
         admin::MAINTENANCE_DATABASES

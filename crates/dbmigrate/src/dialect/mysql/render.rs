@@ -55,6 +55,7 @@ pub(super) fn op_statements(
             set_default,
             drop_default,
             new_name,
+            ..
         } => {
             let mut statements = Vec::new();
             if ty.is_some() || nullable.is_some() || set_default.is_some() || *drop_default {

@@ -1,10 +1,15 @@
-//! A session advisory lock, scoped to the database; it also ends with the connection, so a
-//! crash never leaves it behind.
+//! The migration lock: a session advisory lock, scoped to the database; it also ends with
+//! the connection, so a crash never leaves it behind. And the table locks a migration
+//! waits for: `lock_timeout` on every statement, and who holds a lock, from `pg_locks` and
+//! `pg_stat_activity`.
+
+use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
-use diesel::sql_types::Bool;
+use diesel::sql_types::{Bool, Double, Integer, Text};
 use diesel::{QueryableByName, RunQueryDsl, sql_query};
 
+use crate::apply::{LockHolder, LockMode, LockPolicy, TableLock, locks::PATIENCE};
 use crate::connection::AnyConnection;
 use crate::lock::{Held, LockError, MigrationLock};
 
@@ -29,10 +34,118 @@ pub(super) fn lock(
     conn: &mut AnyConnection,
     waiting: &mut dyn FnMut(),
 ) -> Result<MigrationLock, LockError> {
+    // Asked again and again rather than waited for in one statement: a statement that
+    // waits is a transaction, and a `CREATE INDEX CONCURRENTLY` of the migration holding
+    // the lock would wait for it to end, which it never would.
     let try_lock = format!("SELECT pg_try_advisory_lock({ADVISORY_KEY}) AS taken");
-    if !sql_query(try_lock).get_result::<Taken>(conn)?.taken {
-        waiting();
-        conn.batch_execute(&format!("SELECT pg_advisory_lock({ADVISORY_KEY})"))?;
+    let mut told = false;
+    while !sql_query(&try_lock).get_result::<Taken>(conn)?.taken {
+        if !told {
+            waiting();
+            told = true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
     }
     Ok(MigrationLock::new(AdvisoryLock))
+}
+
+/// A migration's session: statements wait for locks at most the policy's timeout, and run
+/// as long as they need once they have them (a role's own `statement_timeout` would stop
+/// an index build partway).
+pub(super) fn wait_setup(policy: &LockPolicy) -> String {
+    format!(
+        "{}\nSET statement_timeout = 0;",
+        timeout_sql(policy.timeout)
+    )
+}
+
+pub(super) fn timeout_sql(timeout: Duration) -> String {
+    match timeout.as_millis() {
+        0 => "SET lock_timeout = 0;".to_string(),
+        ms if ms % 1000 == 0 => format!("SET lock_timeout = '{}s';", ms / 1000),
+        ms => format!("SET lock_timeout = '{ms}ms';"),
+    }
+}
+
+#[derive(QueryableByName)]
+struct Holding {
+    #[diesel(sql_type = Integer)]
+    pid: i32,
+    #[diesel(sql_type = Text)]
+    application: String,
+    #[diesel(sql_type = Text)]
+    state: String,
+    #[diesel(sql_type = Text)]
+    since: String,
+    #[diesel(sql_type = Double)]
+    seconds: f64,
+    #[diesel(sql_type = Double)]
+    idle_seconds: f64,
+    #[diesel(sql_type = Text)]
+    query: String,
+    #[diesel(sql_type = Text)]
+    table_name: String,
+    #[diesel(sql_type = Text)]
+    mode: String,
+}
+
+/// Other sessions holding a lock on the tables of `locks` in a mode that conflicts: all of
+/// them after a timeout, else only those in a transaction that has lasted longer than
+/// [`PATIENCE`] (or sat idle in it that long), whom a new lock request would queue behind.
+pub(super) fn holders(
+    conn: &mut AnyConnection,
+    locks: &[TableLock],
+    after_timeout: bool,
+) -> diesel::QueryResult<Vec<LockHolder>> {
+    if locks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let names: Vec<String> = locks
+        .iter()
+        .map(|l| format!("'{}'", l.table.replace('\'', "''")))
+        .collect();
+    let rows: Vec<Holding> = sql_query(format!(
+        "SELECT a.pid, COALESCE(a.application_name, '') AS application, \
+         COALESCE(a.state, '') AS state, \
+         COALESCE(to_char(a.xact_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), '') AS since, \
+         COALESCE(EXTRACT(EPOCH FROM clock_timestamp() - a.xact_start), 0)::float8 AS seconds, \
+         COALESCE(EXTRACT(EPOCH FROM clock_timestamp() - a.state_change), 0)::float8 AS idle_seconds, \
+         COALESCE(a.query, '') AS query, c.relname::text AS table_name, l.mode \
+         FROM pg_locks l \
+         JOIN pg_class c ON c.oid = l.relation \
+         JOIN pg_stat_activity a ON a.pid = l.pid \
+         WHERE l.locktype = 'relation' AND l.granted AND l.pid <> pg_backend_pid() \
+         AND c.relnamespace = to_regnamespace(current_schema()) \
+         AND c.relname IN ({}) \
+         ORDER BY a.xact_start, a.pid",
+        names.join(", ")
+    ))
+    .load(conn)?;
+    let patience = PATIENCE.as_secs_f64();
+    let mut found: Vec<LockHolder> = Vec::new();
+    for row in rows {
+        let Some(held) = LockMode::from_catalog_name(&row.mode) else {
+            continue;
+        };
+        let conflicts = locks
+            .iter()
+            .any(|l| l.table == row.table_name && l.mode.conflicts_with(held));
+        let idle_in_transaction = row.state.starts_with("idle in transaction");
+        let long = row.seconds >= patience || idle_in_transaction && row.idle_seconds >= patience;
+        let known = found
+            .iter()
+            .any(|h| h.pid == i64::from(row.pid) && h.table == row.table_name);
+        if conflicts && (after_timeout || long) && !known {
+            found.push(LockHolder {
+                pid: row.pid.into(),
+                application: row.application,
+                state: row.state,
+                since: row.since,
+                seconds: row.seconds,
+                query: row.query,
+                table: row.table_name,
+            });
+        }
+    }
+    Ok(found)
 }

@@ -9,13 +9,14 @@ mod history;
 mod insert;
 pub(crate) mod inspect;
 mod lock;
+mod online;
 mod render;
 
 use diesel::QueryResult;
 use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind};
 
 use super::{Dialect, SqlDialect};
-use crate::apply::{ApplyError, Plan};
+use crate::apply::{ApplyError, Drafted, LockHolder, LockPolicy, Plan, Run, TableLock};
 use crate::connection::{AnyConnection, ConnectError, ConnectFailure, Timeouts};
 use crate::lock::{LockError, MigrationLock};
 use crate::ops::{Op, OpError};
@@ -55,16 +56,26 @@ impl SqlDialect for Postgres {
     ) -> Result<Vec<String>, OpError> {
         render::op_statements(self, op, before, after)
     }
+    fn op_steps(
+        &self,
+        op: &Op,
+        before: &Schema,
+        after: &Schema,
+        existing: bool,
+    ) -> Result<Vec<Drafted>, OpError> {
+        online::op_steps(self, op, before, after, existing)
+    }
+    fn runs_in_phases(&self) -> bool {
+        true
+    }
     fn run(
         &self,
         conn: &mut AnyConnection,
         plan: &Plan,
+        run: &mut Run,
         finish: &mut dyn FnMut(&mut AnyConnection) -> QueryResult<()>,
     ) -> Result<(), ApplyError> {
-        apply::run(conn, plan, finish)
-    }
-    fn cleanup_advice(&self, statement: &str) -> Option<String> {
-        render::cleanup_advice(statement)
+        apply::run(conn, plan, run, finish)
     }
     fn script_frame(&self) -> (&'static str, &'static str) {
         apply::SCRIPT_FRAME
@@ -83,6 +94,20 @@ impl SqlDialect for Postgres {
     ) -> Result<MigrationLock, LockError> {
         lock::lock(conn, waiting)
     }
+    fn lock_wait_setup(&self, policy: &LockPolicy) -> Option<String> {
+        Some(lock::wait_setup(policy))
+    }
+    fn lock_timeout_sql(&self, timeout: std::time::Duration) -> Option<String> {
+        Some(lock::timeout_sql(timeout))
+    }
+    fn lock_holders(
+        &self,
+        conn: &mut AnyConnection,
+        locks: &[TableLock],
+        after_timeout: bool,
+    ) -> QueryResult<Vec<LockHolder>> {
+        lock::holders(conn, locks, after_timeout)
+    }
     fn maintenance_databases(&self) -> &'static [&'static str] {
         admin::MAINTENANCE_DATABASES
     }
@@ -94,6 +119,9 @@ impl SqlDialect for Postgres {
     }
     fn drop_database(&self, name: &str) -> String {
         admin::drop_database(self, name)
+    }
+    fn word_type(&self) -> &'static str {
+        history::WORD
     }
     fn applied_at_column(&self) -> &'static str {
         history::APPLIED_AT

@@ -55,6 +55,7 @@ pub(super) fn op_statements(
             set_default,
             drop_default,
             new_name,
+            ..
         } => {
             let alter = format!(
                 "ALTER TABLE {} ALTER COLUMN {}",
@@ -125,25 +126,6 @@ pub(super) fn op_statements(
             }
             statements
         }
-        Op::CreateIndex {
-            table,
-            name,
-            concurrently: true,
-            ..
-        } => {
-            let index = common::table(after, table)
-                .indexes
-                .iter()
-                .find(|i| &i.name == name)
-                .expect("apply added it");
-            let plain = d.dialect().create_index(table, index);
-            vec![plain.replacen(" INDEX ", " INDEX CONCURRENTLY ", 1)]
-        }
-        Op::DropIndex {
-            name,
-            concurrently: true,
-            ..
-        } => vec![format!("DROP INDEX CONCURRENTLY {}", d.quote(name))],
         Op::SetPrimaryKey { table, columns } => {
             // The key's name is PostgreSQL's (`<table>_pkey` when the table was made), which
             // a renamed table keeps: look it up rather than guess it.
@@ -180,13 +162,4 @@ fn rename_constraint(d: &Postgres, table: &str, from: &str, to: &str) -> String 
         d.quote(from),
         d.quote(to)
     )
-}
-
-/// A `CREATE INDEX CONCURRENTLY` that fails leaves the index behind, marked INVALID.
-pub(super) fn cleanup_advice(statement: &str) -> Option<String> {
-    let rest = statement.split(" INDEX CONCURRENTLY ").nth(1)?;
-    let name = rest.split(" ON ").next()?.trim();
-    Some(format!(
-        "PostgreSQL leaves the index it was building, marked invalid: drop it with `DROP INDEX CONCURRENTLY {name}` before running the revision again"
-    ))
 }

@@ -10,7 +10,7 @@ use diesel::connection::SimpleConnection;
 use diesel::sql_types::{Nullable, Text};
 use diesel::{Connection, QueryResult, QueryableByName, RunQueryDsl, sql_query};
 
-use crate::apply::{ApplyError, Plan, failure};
+use crate::apply::{ApplyError, Notice, Plan, Run, Work, execute, failure};
 use crate::connection::AnyConnection;
 use crate::dialect::{Dialect, REBUILD_PREFIX};
 use crate::inspect::Name;
@@ -20,14 +20,18 @@ pub(super) const SCRIPT_FRAME: (&str, &str) = (
     "PRAGMA foreign_key_check;\nCOMMIT;\nPRAGMA foreign_keys = ON;\n",
 );
 
+/// The whole plan in one transaction, whatever its steps' placement says: SQLite builds no
+/// index concurrently, one writer at a time holds the file, and its table rebuilds need
+/// the transaction. A backfill runs its batches inside it.
 pub(super) fn run(
     conn: &mut AnyConnection,
     plan: &Plan,
+    run: &mut Run,
     finish: &mut dyn FnMut(&mut AnyConnection) -> QueryResult<()>,
 ) -> Result<(), ApplyError> {
     conn.batch_execute("PRAGMA foreign_keys = OFF")?;
     let result = conn.transaction(|c| {
-        let set_aside = run_setting_aside(c, plan)?;
+        let set_aside = run_setting_aside(c, plan, run.notify)?;
         make_again(c, &set_aside)?;
         check_foreign_keys(c)?;
         finish(c)?;
@@ -40,16 +44,19 @@ pub(super) fn run(
 /// Runs the plan's statements; the views and triggers are set aside just before the first
 /// table rebuild, so that the statements before it (a native column rename, which rewrites
 /// them) still see them.
-fn run_setting_aside(conn: &mut AnyConnection, plan: &Plan) -> Result<Vec<Dependent>, ApplyError> {
+fn run_setting_aside(
+    conn: &mut AnyConnection,
+    plan: &Plan,
+    notify: &mut dyn FnMut(Notice),
+) -> Result<Vec<Dependent>, ApplyError> {
     let mut set_aside = None;
-    for (position, (_, _, statement)) in plan.statements.iter().enumerate() {
-        let starts_rebuild =
-            statement.starts_with("CREATE TABLE") && statement.contains(REBUILD_PREFIX);
+    for (position, step) in plan.steps.iter().enumerate() {
+        let starts_rebuild = matches!(&step.work, Work::Sql(statement)
+            if statement.starts_with("CREATE TABLE") && statement.contains(REBUILD_PREFIX));
         if starts_rebuild && set_aside.is_none() {
             set_aside = Some(set_aside_views_and_triggers(conn)?);
         }
-        conn.batch_execute(statement)
-            .map_err(|e| failure(plan, position, e, true))?;
+        execute(conn, step, notify).map_err(|e| failure(plan, position, e, true))?;
     }
     Ok(set_aside.unwrap_or_default())
 }

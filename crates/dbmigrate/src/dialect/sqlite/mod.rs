@@ -15,7 +15,7 @@ use diesel::QueryResult;
 use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind};
 
 use super::{Dialect, SqlDialect};
-use crate::apply::{ApplyError, Plan};
+use crate::apply::{ApplyError, Plan, Run};
 use crate::connection::{AnyConnection, ConnectError, ConnectFailure, Timeouts};
 use crate::lock::{LockError, MigrationLock};
 use crate::ops::{Op, OpError};
@@ -56,19 +56,10 @@ impl SqlDialect for Sqlite {
         &self,
         conn: &mut AnyConnection,
         plan: &Plan,
+        run: &mut Run,
         finish: &mut dyn FnMut(&mut AnyConnection) -> QueryResult<()>,
     ) -> Result<(), ApplyError> {
-        apply::run(conn, plan, finish)
-    }
-    /// SQLite builds no index concurrently, and its table rebuilds need the transaction:
-    /// it keeps one.
-    fn run_outside_transaction(
-        &self,
-        conn: &mut AnyConnection,
-        plan: &Plan,
-        finish: &mut dyn FnMut(&mut AnyConnection) -> QueryResult<()>,
-    ) -> Result<(), ApplyError> {
-        apply::run(conn, plan, finish)
+        apply::run(conn, plan, run, finish)
     }
     fn script_frame(&self) -> (&'static str, &'static str) {
         apply::SCRIPT_FRAME

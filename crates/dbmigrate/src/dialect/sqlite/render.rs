@@ -33,6 +33,7 @@ pub(super) fn op_statements(
         Op::AddColumn {
             table: name,
             column,
+            ..
         } if !column.nullable && column.default.is_none() || column.autoincrement => rebuilt(name),
         Op::DropColumn {
             table: name,
@@ -60,21 +61,14 @@ pub(super) fn op_statements(
             set_default,
             drop_default,
             new_name,
+            ..
         } if ty.is_some() || nullable.is_some() || set_default.is_some() || *drop_default => {
             // Rename natively first, then rebuild with the new definition.
             let mut statements = Vec::new();
             let mut renamed = before.clone();
             if let Some(new_name) = new_name {
                 statements.push(rename_column(d, name, column, new_name));
-                renamed.apply(&Op::AlterColumn {
-                    table: name.clone(),
-                    column: column.clone(),
-                    ty: None,
-                    nullable: None,
-                    set_default: None,
-                    drop_default: false,
-                    new_name: Some(new_name.clone()),
-                })?;
+                renamed.apply(&Op::rename_column(name, column, new_name))?;
             }
             statements.extend(rebuild(table(&renamed, name), table(after, name)));
             statements

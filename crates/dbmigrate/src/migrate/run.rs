@@ -1,0 +1,471 @@
+//! Upgrades, downgrades and stamps under the migration lock, one revision at a time.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use diesel::Connection;
+use diesel::connection::SimpleConnection;
+
+use super::status::{checked_status, last_reached, stands_for, status};
+use super::{
+    Adoption, Direction, DowngradeTarget, Event, Match, MigrateError, Status, Step, StepFailure,
+    UpgradeTarget, adopt, replay,
+};
+use crate::apply::{self, LockPolicy, Run};
+use crate::connection::AnyConnection;
+use crate::history;
+use crate::inspect;
+use crate::lock::MigrationLock;
+use crate::ops::Op;
+use crate::repository::Repository;
+use crate::revision::Revision;
+use crate::schema::Schema;
+use crate::url::{DatabaseUrl, Dialect};
+
+/// Runs `body` holding the migration lock, and gives the lock back whatever happens. The
+/// connection first takes the policy's lock timeout.
+fn locked<T>(
+    conn: &mut AnyConnection,
+    url: &DatabaseUrl,
+    policy: &LockPolicy,
+    mut on: impl FnMut(Event),
+    body: impl FnOnce(&mut AnyConnection, &mut dyn FnMut(Event)) -> Result<T, MigrateError>,
+) -> Result<T, MigrateError> {
+    if let Some(setup) = conn.dialect().sql().lock_wait_setup(policy) {
+        conn.batch_execute(&setup)?;
+    }
+    let lock = MigrationLock::acquire(conn, url, || on(Event::WaitingForLock))?;
+    let result = body(conn, &mut on);
+    lock.release(conn)?;
+    result
+}
+
+/// Applies what `target` asks for, waiting for locks as the defaults say; returns the ids
+/// applied, in order.
+pub fn upgrade(
+    conn: &mut AnyConnection,
+    url: &DatabaseUrl,
+    repo: &Repository,
+    target: &UpgradeTarget,
+    on: impl FnMut(Event),
+) -> Result<Vec<String>, MigrateError> {
+    upgrade_with(conn, url, repo, target, &LockPolicy::default(), on)
+}
+
+/// [`upgrade`], waiting for locks as `policy` says. A revision that stopped partway goes on
+/// from where it stopped.
+pub fn upgrade_with(
+    conn: &mut AnyConnection,
+    url: &DatabaseUrl,
+    repo: &Repository,
+    target: &UpgradeTarget,
+    policy: &LockPolicy,
+    on: impl FnMut(Event),
+) -> Result<Vec<String>, MigrateError> {
+    locked(conn, url, policy, on, |conn, on| {
+        let mut status = checked_status(conn, repo, on)?;
+        let mut path = upgrade_path(repo, &status.applied, target)?;
+        if let Some(stopped) = status.stopped.first() {
+            let finishing = stopped.direction == Direction::Upgrade.to_string()
+                && path.contains(&stopped.revision);
+            if !finishing {
+                return Err(MigrateError::StoppedPartway {
+                    revision: stopped.revision.clone(),
+                    direction: stopped.direction.clone(),
+                });
+            }
+        }
+        if status.is_empty() && !clashing_tables(conn, repo, &path)?.is_empty() {
+            let adoption = adoption(conn, repo, &path)?;
+            adopt::take_over(conn, repo, &adoption)?;
+            on(Event::Adopted(&adoption));
+            status = self::status(conn, repo)?;
+            path = upgrade_path(repo, &status.applied, target)?;
+        }
+        if !path.is_empty() {
+            history::ensure(conn)?;
+        }
+        for id in &path {
+            let revision = repo.revision(id).expect("in the graph");
+            finish_or_run(conn, repo, revision, &mut status, policy, on)?;
+        }
+        Ok(path)
+    })
+}
+
+/// Upgrades to `revision`; for a squash the database is partway through, by running the
+/// rest of the revisions it replaced, from their files.
+fn finish_or_run(
+    conn: &mut AnyConnection,
+    repo: &Repository,
+    revision: &Revision,
+    status: &mut Status,
+    policy: &LockPolicy,
+    on: &mut dyn FnMut(Event),
+) -> Result<(), MigrateError> {
+    if last_reached(repo, revision, &status.reached).is_none() {
+        let step = Step {
+            direction: Direction::Upgrade,
+            revision,
+        };
+        return run_step(conn, repo, &step, status, policy, on);
+    }
+    for id in &revision.replaces {
+        if status.reached.contains(id) {
+            continue;
+        }
+        let replaced = repo
+            .replaced(id)
+            .ok_or_else(|| MigrateError::ReplacedFileMissing {
+                squash: revision.id.clone(),
+                revision: id.clone(),
+                position: status.position(),
+            })?;
+        finish_or_run(conn, repo, replaced, status, policy, on)?;
+    }
+    Ok(())
+}
+
+/// Undoes what `target` asks for, waiting for locks as the defaults say; returns the ids
+/// undone, in order.
+pub fn downgrade(
+    conn: &mut AnyConnection,
+    url: &DatabaseUrl,
+    repo: &Repository,
+    target: &DowngradeTarget,
+    on: impl FnMut(Event),
+) -> Result<Vec<String>, MigrateError> {
+    downgrade_with(conn, url, repo, target, &LockPolicy::default(), on)
+}
+
+/// [`downgrade`], waiting for locks as `policy` says. What a revision that stopped partway
+/// through its upgrade did is undone first, and counts as one step.
+pub fn downgrade_with(
+    conn: &mut AnyConnection,
+    url: &DatabaseUrl,
+    repo: &Repository,
+    target: &DowngradeTarget,
+    policy: &LockPolicy,
+    on: impl FnMut(Event),
+) -> Result<Vec<String>, MigrateError> {
+    locked(conn, url, policy, on, |conn, on| {
+        let mut status = checked_status(conn, repo, on)?;
+        if let Some(partial) = status.partial.first() {
+            return Err(MigrateError::PartwayThroughSquash(partial.clone()));
+        }
+        let mut undone = Vec::new();
+        let mut target = target.clone();
+        if let Some(stopped) = status.stopped.first().cloned()
+            && stopped.direction == Direction::Upgrade.to_string()
+        {
+            undo_stopped(conn, repo, &stopped, &mut status, policy, on)?;
+            undone.push(stopped.revision);
+            match target {
+                DowngradeTarget::Relative(1) => return Ok(undone),
+                DowngradeTarget::Relative(n) => target = DowngradeTarget::Relative(n - 1),
+                _ => {}
+            }
+        }
+        let path = downgrade_path(repo, &status.applied, &target)?;
+        for id in &path {
+            let revision = repo.revision(id).expect("in the graph");
+            let step = Step {
+                direction: Direction::Downgrade,
+                revision,
+            };
+            run_step(conn, repo, &step, &mut status, policy, on)?;
+        }
+        undone.extend(path);
+        Ok(undone)
+    })
+}
+
+/// Undoes the steps a revision stopped partway through its upgrade did.
+fn undo_stopped(
+    conn: &mut AnyConnection,
+    repo: &Repository,
+    stopped: &history::Progress,
+    status: &mut Status,
+    policy: &LockPolicy,
+    on: &mut dyn FnMut(Event),
+) -> Result<(), MigrateError> {
+    let revision = repo
+        .any_revision(&stopped.revision)
+        .filter(|r| r.checksum == stopped.checksum)
+        .ok_or_else(|| {
+            MigrateError::StepFailed(Box::new(StepFailure {
+                direction: Direction::Downgrade,
+                revision: stopped.revision.clone(),
+                message: String::new(),
+                dialect: conn.dialect(),
+                remains_at: status.position(),
+                cause: apply::ApplyError::ChangedSinceStopped(stopped.revision.clone()),
+            }))
+        })?;
+    let step = Step {
+        direction: Direction::Downgrade,
+        revision,
+    };
+    on(Event::Started(&step));
+    let started = Instant::now();
+    let before = schema_now(conn, repo, &status.reached)?;
+    let mut notify = |notice: apply::Notice| on(Event::Notice(&notice));
+    let mut run = Run {
+        policy: *policy,
+        notify: &mut notify,
+        revision: Some((&revision.id, &revision.checksum, "upgrade")),
+        outside_transaction: !revision.transaction,
+    };
+    apply::undo_stopped(conn, &revision.upgrade, &before, stopped, &mut run)
+        .map_err(|cause| step_failed(&step, conn.dialect(), status, cause))?;
+    status.stopped.retain(|s| s.revision != revision.id);
+    on(Event::Finished(&step, started.elapsed()));
+    Ok(())
+}
+
+fn step_failed(
+    step: &Step,
+    dialect: Dialect,
+    status: &Status,
+    cause: apply::ApplyError,
+) -> MigrateError {
+    MigrateError::StepFailed(Box::new(StepFailure {
+        direction: step.direction,
+        revision: step.revision.id.clone(),
+        message: step.revision.message.clone(),
+        dialect,
+        remains_at: status.position(),
+        cause,
+    }))
+}
+
+/// The revisions to apply, in order, from `applied` to `target`.
+pub fn upgrade_path(
+    repo: &Repository,
+    applied: &BTreeSet<String>,
+    target: &UpgradeTarget,
+) -> Result<Vec<String>, MigrateError> {
+    let graph = repo.graph();
+    let to = |id: &str| graph.upgrade_path(applied, id);
+    Ok(match target {
+        UpgradeTarget::Head => repo.head()?.map(|h| to(&h.id)).unwrap_or_default(),
+        UpgradeTarget::Revision(text) => to(&repo.resolve(text)?.id),
+        UpgradeTarget::Heads => {
+            let wanted: BTreeSet<String> = graph.heads().iter().flat_map(|h| to(h)).collect();
+            graph
+                .order()
+                .iter()
+                .filter(|id| wanted.contains(*id))
+                .cloned()
+                .collect()
+        }
+        UpgradeTarget::Relative(n) => {
+            let mut path = repo.head()?.map(|h| to(&h.id)).unwrap_or_default();
+            if path.len() < *n {
+                return Err(MigrateError::TooFewSteps {
+                    direction: Direction::Upgrade,
+                    asked: *n,
+                    available: path.len(),
+                });
+            }
+            path.truncate(*n);
+            path
+        }
+    })
+}
+
+/// The revisions to undo, in order, from `applied` to `target`; checks that each can be.
+pub fn downgrade_path(
+    repo: &Repository,
+    applied: &BTreeSet<String>,
+    target: &DowngradeTarget,
+) -> Result<Vec<String>, MigrateError> {
+    let graph = repo.graph();
+    let path = match target {
+        DowngradeTarget::Base => graph.downgrade_path(applied, None),
+        DowngradeTarget::Revision(text) => {
+            let id = &repo.resolve(text)?.id;
+            if !applied.contains(id) {
+                return Err(MigrateError::NotApplied(id.clone()));
+            }
+            graph.downgrade_path(applied, Some(id))
+        }
+        DowngradeTarget::Relative(n) => {
+            let mut path = graph.downgrade_path(applied, None);
+            if path.len() < *n {
+                return Err(MigrateError::TooFewSteps {
+                    direction: Direction::Downgrade,
+                    asked: *n,
+                    available: path.len(),
+                });
+            }
+            path.truncate(*n);
+            path
+        }
+    };
+    for id in &path {
+        let revision = repo.revision(id).expect("in the graph");
+        if revision.downgrade.is_empty() && !revision.upgrade.is_empty() {
+            return Err(MigrateError::NoDowngrade {
+                revision: id.clone(),
+                source_file: revision.source.clone(),
+            });
+        }
+    }
+    Ok(path)
+}
+
+/// The tables the path would create that the database already has.
+fn clashing_tables(
+    conn: &mut AnyConnection,
+    repo: &Repository,
+    path: &[String],
+) -> Result<Vec<String>, MigrateError> {
+    let existing: BTreeSet<String> = inspect::table_names(conn)?.into_iter().collect();
+    Ok(path
+        .iter()
+        .filter_map(|id| repo.revision(id))
+        .flat_map(|r| &r.upgrade)
+        .filter_map(|op| match op {
+            Op::CreateTable { table, .. } if existing.contains(table) => Some(table.clone()),
+            _ => None,
+        })
+        .collect())
+}
+
+/// The revision a database without history can be taken over at, or why there is none.
+fn adoption(
+    conn: &mut AnyConnection,
+    repo: &Repository,
+    path: &[String],
+) -> Result<Adoption, MigrateError> {
+    match adopt::find(conn, repo)? {
+        Match::One(adoption) => Ok(adoption),
+        Match::Several(revisions) => Err(MigrateError::AmbiguousAdoption(revisions)),
+        Match::None(differences) => Err(MigrateError::TablesWithoutHistory {
+            tables: clashing_tables(conn, repo, path)?,
+            location: repo.location().clone(),
+            differences,
+        }),
+    }
+}
+
+/// The schema a step starts from. SQLite rebuilds tables by copying them, so it must start
+/// from the tables as they really are; elsewhere the revisions' own account is used, which
+/// keeps each database's catalog quirks out of the way.
+fn schema_now(
+    conn: &mut AnyConnection,
+    repo: &Repository,
+    applied: &BTreeSet<String>,
+) -> Result<Schema, MigrateError> {
+    if conn.dialect().sql().steps_from_catalog() {
+        Ok(inspect::inspect(conn)?)
+    } else {
+        replay(repo, applied)
+    }
+}
+
+fn run_step(
+    conn: &mut AnyConnection,
+    repo: &Repository,
+    step: &Step,
+    status: &mut Status,
+    policy: &LockPolicy,
+    on: &mut dyn FnMut(Event),
+) -> Result<(), MigrateError> {
+    let (direction, revision) = (step.direction, step.revision);
+    let dialect = conn.dialect();
+    let before = schema_now(conn, repo, &status.reached)?;
+    on(Event::Started(step));
+    let started = Instant::now();
+    let (ops, record) = match direction {
+        Direction::Upgrade => (
+            &revision.upgrade,
+            history::record_sql(dialect, &revision.id, &revision.checksum),
+        ),
+        Direction::Downgrade => (&revision.downgrade, forget_sql(dialect, repo, revision)),
+    };
+    let finish = |c: &mut AnyConnection| c.batch_execute(&record);
+    let direction_name = direction.to_string();
+    let mut notify = |notice: apply::Notice| on(Event::Notice(&notice));
+    let mut run = Run {
+        policy: *policy,
+        notify: &mut notify,
+        revision: Some((&revision.id, &revision.checksum, &direction_name)),
+        outside_transaction: !revision.transaction,
+    };
+    apply::apply_with(conn, ops, &before, &mut run, finish)
+        .map_err(|cause| step_failed(step, dialect, status, cause))?;
+    match direction {
+        Direction::Upgrade => {
+            status.reached.insert(revision.id.clone());
+        }
+        Direction::Downgrade => {
+            for id in stands_for(repo, revision) {
+                status.reached.remove(&id);
+            }
+        }
+    }
+    status.stopped.retain(|s| s.revision != revision.id);
+    status.settle(repo);
+    on(Event::Finished(step, started.elapsed()));
+    Ok(())
+}
+
+/// Takes `revision` out of the history, with whatever it replaced: a database upgraded
+/// through a squash's run keeps the rows of that run.
+pub(crate) fn forget_sql(dialect: Dialect, repo: &Repository, revision: &Revision) -> String {
+    history::forget_sql(dialect, &stands_for(repo, revision))
+}
+
+/// The revisions a stamp target names, with everything they follow.
+pub fn stamp_set(repo: &Repository, targets: &[String]) -> Result<BTreeSet<String>, MigrateError> {
+    let graph = repo.graph();
+    let mut set = BTreeSet::new();
+    for target in targets {
+        let ids = match target.as_str() {
+            "base" => Vec::new(),
+            "heads" => graph.heads(),
+            "head" => repo.head()?.map(|h| h.id.clone()).into_iter().collect(),
+            text => vec![repo.resolve(text)?.id.clone()],
+        };
+        for id in ids {
+            set.extend(graph.ancestors_and_self(&id));
+        }
+    }
+    Ok(set)
+}
+
+/// Records the database as being at `targets` without running anything; returns where it
+/// was and where it is now.
+pub fn stamp(
+    conn: &mut AnyConnection,
+    url: &DatabaseUrl,
+    repo: &Repository,
+    targets: &[String],
+    purge: bool,
+    on: impl FnMut(Event),
+) -> Result<(String, String), MigrateError> {
+    let wanted = stamp_set(repo, targets)?;
+    locked(conn, url, &LockPolicy::default(), on, |conn, _| {
+        let before = status(conn, repo)?;
+        if !purge && !before.unknown.is_empty() {
+            return Err(MigrateError::UnknownApplied {
+                revisions: before.unknown,
+                location: repo.location().clone(),
+            });
+        }
+        history::ensure(conn)?;
+        let dialect = conn.dialect();
+        conn.transaction(|c| {
+            c.batch_execute(&history::forget_all_sql(dialect))?;
+            for id in &wanted {
+                let checksum = &repo.revision(id).expect("in the graph").checksum;
+                c.batch_execute(&history::record_sql(dialect, id, checksum))?;
+            }
+            diesel::QueryResult::Ok(())
+        })?;
+        let after = status(conn, repo)?;
+        Ok((before.position(), after.position()))
+    })
+}
