@@ -154,13 +154,18 @@ pub fn forget_progress_sql(dialect: Dialect, revision: &str) -> String {
 /// Drops the progress table once no revision is partway: it is there only while one is.
 pub fn tidy_progress(conn: &mut AnyConnection) -> QueryResult<()> {
     if read_progress(conn)?.is_empty() {
-        let dialect = conn.dialect();
-        conn.batch_execute(&format!(
-            "DROP TABLE IF EXISTS {}",
-            dialect.quote(PROGRESS_TABLE)
-        ))?;
+        forget_all_progress(conn)?;
     }
     Ok(())
+}
+
+/// Forgets every revision stopped partway (`db stamp` says where the database is).
+pub fn forget_all_progress(conn: &mut AnyConnection) -> QueryResult<()> {
+    let dialect = conn.dialect();
+    conn.batch_execute(&format!(
+        "DROP TABLE IF EXISTS {}",
+        dialect.quote(PROGRESS_TABLE)
+    ))
 }
 
 /// The revisions stopped partway; none when nothing ever ran in phases.

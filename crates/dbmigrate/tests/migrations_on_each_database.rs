@@ -157,7 +157,7 @@ on_each_database! {
         assert_eq!(migrate::status(&mut conn, &repo).unwrap().position(), "<base>");
     }
 
-    fn a_revision_that_fails_part_way_is_not_recorded_and_says_what_stayed(db: &TestDb) {
+    fn a_revision_that_fails_part_way_is_undone_and_not_recorded(db: &TestDb) {
         let broken = revision(
             "c3",
             &["b2"],
@@ -175,14 +175,10 @@ on_each_database! {
         assert!(matches!(error, MigrateError::StepFailed(ref f) if f.revision == "c3"), "{message}");
         assert!(message.contains("operation 2") && message.contains("no_such_table"), "{message}");
         assert_eq!(applied(&mut conn, &repo), BTreeSet::from(["a1".to_string(), "b2".to_string()]));
+        // MySQL commits the added column at once: it is dropped again.
         let about_me_exists = inspect(&mut conn).unwrap().table("user").unwrap().find_column("about_me").is_some();
-        if db.dialect() == Dialect::Mysql {
-            assert!(about_me_exists, "MySQL keeps the DDL before the failure");
-            assert!(message.contains("applied (1)") && message.contains("not applied (1)"), "{message}");
-        } else {
-            assert!(!about_me_exists, "nothing of the revision stays");
-            assert!(message.contains("still at b2"), "{message}");
-        }
+        assert!(!about_me_exists, "nothing of the revision stays");
+        assert!(message.contains("still at b2"), "{message}");
     }
 
     fn a_second_run_waits_for_the_lock_and_applies_nothing_twice(db: &TestDb) {

@@ -84,9 +84,9 @@ impl From<diesel::result::Error> for BatchError {
 
 impl BatchError {
     /// As the failure of step `position` of `plan`.
-    pub(crate) fn at(self, plan: &Plan, position: usize, rolled_back: bool) -> ApplyError {
+    pub(crate) fn at(self, plan: &Plan, position: usize) -> ApplyError {
         match self {
-            BatchError::Database(error) => failure(plan, position, error, rolled_back),
+            BatchError::Database(error) => failure(plan, position, error),
             BatchError::Apply(error) => error,
         }
     }

@@ -255,7 +255,7 @@ impl fmt::Display for LockHolder {
         )?;
         let query = first_line(&self.query);
         if !query.is_empty() {
-            write!(f, ": {query}")?;
+            write!(f, ", last query `{query}`")?;
         }
         Ok(())
     }

@@ -55,7 +55,7 @@ pub enum ApplyError {
     #[error("the {done} step(s) it did stay: {why}; finish it with `db upgrade`, then downgrade")]
     CannotUndo { done: usize, why: String },
     #[error(
-        "revision {0} stopped partway, and its file changed since; restore the file as it was and run the command again to finish it, then make the change in a new revision"
+        "revision {0} stopped partway, and the operations it had run were changed in its file since; restore them as they were and run the command again, then make the change in a new revision"
     )]
     ChangedSinceStopped(String),
     #[error("{0}")]
@@ -75,65 +75,44 @@ impl ApplyError {
 
     /// Whether the database is as it was before the revision.
     pub fn left_nothing(&self) -> bool {
-        match self {
-            ApplyError::Failed(failure) => failure.rolled_back,
-            ApplyError::Partway(_) | ApplyError::CannotUndo { .. } => false,
-            _ => true,
-        }
+        !matches!(self, ApplyError::Partway(_) | ApplyError::CannotUndo { .. })
     }
 }
 
-/// The messages PostgreSQL (`55P03`, `40P01`) and MySQL (1205, 1213) give when a lock wait
-/// ends without the lock. Diesel passes on no error code, so the English text is matched.
+/// The messages PostgreSQL (`55P03`, `40P01`), MySQL (1205, 1213) and SQLite (`SQLITE_BUSY`)
+/// give when a lock wait ends without the lock. Diesel passes on no error code, so the
+/// English text is matched.
 fn locks_ran_out(error: &diesel::result::Error) -> bool {
     let message = error.to_string().to_ascii_lowercase();
-    ["lock timeout", "lock wait timeout exceeded", "deadlock"]
-        .iter()
-        .any(|text| message.contains(text))
+    [
+        "lock timeout",
+        "lock wait timeout exceeded",
+        "deadlock",
+        "database is locked",
+    ]
+    .iter()
+    .any(|text| message.contains(text))
 }
 
-/// A statement the database refused, and where that left the database.
+/// A statement the database refused; nothing of the plan stays (what steps before it had
+/// done was rolled back or undone).
 #[derive(Debug, thiserror::Error)]
-#[error("operation {number} ({op}) failed: {message}{}", account(.applied, .not_applied, *.rolled_back))]
+#[error("operation {number} ({op}) failed: {message}; nothing was changed")]
 pub struct StatementFailure {
     pub number: usize,
     pub op: String,
     pub statement: String,
     pub message: String,
-    /// Statements that took effect and stay (MySQL only; empty where it rolled back).
-    pub applied: Vec<String>,
-    /// Statements that did not run.
-    pub not_applied: Vec<String>,
-    /// Whether the database is back where it was before the first statement.
-    pub rolled_back: bool,
     /// Whether it failed waiting for a lock.
     pub lock_timeout: bool,
-}
-
-fn account(applied: &[String], not_applied: &[String], rolled_back: bool) -> String {
-    if rolled_back {
-        return "; nothing was changed".into();
-    }
-    let list = |statements: &[String]| {
-        statements
-            .iter()
-            .map(|s| format!("    {}", s.replace('\n', " ")))
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    format!(
-        "\n  applied ({}), and not undone because MySQL commits DDL at once:\n{}\n  not applied ({}):\n{}",
-        applied.len(),
-        list(applied),
-        not_applied.len(),
-        list(not_applied)
-    )
 }
 
 /// A revision run in phases that failed after some of them, and could not be undone.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "operation {number} ({op}) failed: {message}\n  steps 1 to {done} of {steps} stay applied and recorded ({why_kept}): `db upgrade` goes on from step {next}, `db downgrade` undoes them",
+    "operation {number} ({op}) failed: {message}\n  steps 1 to {done} of {steps} stay applied{}, as {why_kept}:\n{}\n  `db upgrade` goes on from step {next} (the revision's later operations may be changed first), `db downgrade` undoes them where it can; or undo them by hand and `db stamp` the revision before",
+    if *.recorded { " and recorded" } else { "" },
+    listed(.applied),
     next = .done + 1
 )]
 pub struct Partway {
@@ -143,6 +122,18 @@ pub struct Partway {
     pub done: usize,
     pub steps: usize,
     pub why_kept: String,
+    /// What the steps done ran.
+    pub applied: Vec<String>,
+    /// Whether they are recorded, for a run that goes on from them.
+    pub recorded: bool,
+}
+
+fn listed(statements: &[String]) -> String {
+    statements
+        .iter()
+        .map(|s| format!("    {}", s.replace('\n', " ")))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// One step of a plan: what runs, where it runs, the locks it takes.
@@ -157,6 +148,9 @@ pub struct Step {
     /// The schema once this step is done, as the engine accounts for it: what undoing a
     /// revision stopped after this step goes back from.
     pub reaches: Arc<Schema>,
+    /// Whether it changes rows (SQL as written, a backfill of existing columns): what no
+    /// comparison of schemas can undo.
+    pub changes_rows: bool,
     /// What undoes what this step leaves behind when it fails or is stopped (a
     /// `CREATE INDEX CONCURRENTLY` leaves its index, invalid): run after it fails, and
     /// before it runs again in a run that goes on after a stop.
@@ -248,6 +242,22 @@ impl Plan {
     pub fn in_one_transaction(&self) -> bool {
         self.steps.iter().all(|s| s.placement == Placement::Shared)
     }
+
+    /// What the first `done` steps run, digested: a run that goes on after a stop checks
+    /// that the steps it skips are the ones that ran.
+    pub fn digest(&self, done: usize) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        for step in &self.steps[..done.min(self.steps.len())] {
+            hasher.update(step.sql().as_bytes());
+            hasher.update(b"\n");
+        }
+        hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
 }
 
 /// The steps for `ops` on `dialect`, starting from `before`; checks every operation against
@@ -293,6 +303,13 @@ pub fn plan(dialect: Dialect, ops: &[Op], before: &Schema) -> Result<Plan, Apply
                 .map_err(invalid)?,
         };
         let reached_after = Arc::new(after.clone());
+        let changes_rows = match op_now {
+            Op::Sql { .. } => true,
+            Op::Backfill { table, set, .. } => schema
+                .table(table)
+                .is_some_and(|t| set.keys().any(|column| t.find_column(column).is_some())),
+            _ => false,
+        };
         for draft in drafts {
             steps.push(Step {
                 number: index + 1,
@@ -303,6 +320,7 @@ pub fn plan(dialect: Dialect, ops: &[Op], before: &Schema) -> Result<Plan, Apply
                 reaches: draft
                     .reaches
                     .map_or_else(|| reached_after.clone(), Arc::new),
+                changes_rows,
                 cleanup: draft.cleanup,
             });
         }
@@ -329,8 +347,8 @@ pub fn plan(dialect: Dialect, ops: &[Op], before: &Schema) -> Result<Plan, Apply
 pub struct Run<'a> {
     pub policy: LockPolicy,
     pub notify: &'a mut dyn FnMut(Notice),
-    /// The revision being run, its file's checksum, and which way.
-    pub revision: Option<(&'a str, &'a str, &'a str)>,
+    /// The revision being run, and which way (`upgrade`, `downgrade`).
+    pub revision: Option<(&'a str, &'a str)>,
     /// Whether the plan must run outside a transaction (`transaction = false`).
     pub outside_transaction: bool,
 }
@@ -399,8 +417,7 @@ pub(crate) fn run_all(
     notify: &mut dyn FnMut(Notice),
 ) -> Result<(), ApplyError> {
     for position in 0..plan.steps.len() {
-        execute(conn, &plan.steps[position], notify)
-            .map_err(|e| failure(plan, position, e, true))?;
+        execute(conn, &plan.steps[position], notify).map_err(|e| failure(plan, position, e))?;
     }
     Ok(())
 }
@@ -417,27 +434,14 @@ pub(crate) fn execute(
     }
 }
 
-/// Step `position` of `plan` failed; without a rollback, the ones before it stay.
-pub(crate) fn failure(
-    plan: &Plan,
-    position: usize,
-    error: diesel::result::Error,
-    rolled_back: bool,
-) -> ApplyError {
+/// Step `position` of `plan` failed.
+pub(crate) fn failure(plan: &Plan, position: usize, error: diesel::result::Error) -> ApplyError {
     let step = &plan.steps[position];
-    let texts = |range: &[Step]| -> Vec<String> { range.iter().map(Step::sql).collect() };
     ApplyError::Failed(Box::new(StatementFailure {
         number: step.number,
         op: step.op.clone(),
         statement: step.sql(),
         message: error.to_string(),
-        applied: if rolled_back {
-            Vec::new()
-        } else {
-            texts(&plan.steps[..position])
-        },
-        not_applied: texts(&plan.steps[position..]),
-        rolled_back,
         lock_timeout: locks_ran_out(&error),
     }))
 }

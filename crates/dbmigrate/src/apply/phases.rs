@@ -8,12 +8,13 @@
 //! removed, they stay, recorded, and the error says how to go on or back.
 
 use std::ops::Range;
+use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, QueryResult};
 
-use super::locks::{self, Notice, TableLock};
-use super::{ApplyError, Partway, Placement, Plan, Run, Work, execute, failure, plan};
+use super::locks::{self, LockPolicy, Notice, TableLock};
+use super::{ApplyError, Partway, Placement, Plan, Run, Step, Work, execute, failure, plan};
 use crate::compare::{CompareOptions, compare};
 use crate::connection::AnyConnection;
 use crate::history::{self, Progress};
@@ -24,6 +25,24 @@ use crate::schema::Schema;
 pub(crate) struct Phase {
     pub steps: Range<usize>,
     pub in_transaction: bool,
+}
+
+impl Phase {
+    /// How long the phase's statements wait for a lock. A phase that keeps no one waiting
+    /// (an index built concurrently, a validation) waits as long as it takes: a concurrent
+    /// build that gave up waiting for older transactions would lose its work. One that
+    /// would, or a backfill's row locks, waits as the policy says.
+    pub(crate) fn lock_timeout(&self, plan: &Plan, policy: &LockPolicy) -> Duration {
+        let steps = &plan.steps[self.steps.clone()];
+        let stops_someone = steps.iter().any(|s| {
+            matches!(s.work, Work::Backfill(_)) || s.locks.iter().any(|l| l.mode.stops_the_site())
+        });
+        if stops_someone {
+            policy.timeout
+        } else {
+            Duration::ZERO
+        }
+    }
 }
 
 /// The plan's steps grouped: runs of shared steps, each other step alone.
@@ -56,7 +75,7 @@ pub(crate) fn run(
 ) -> Result<(), ApplyError> {
     let dialect = conn.dialect();
     let saved = match run.revision {
-        Some((id, _, _)) => {
+        Some((id, _)) => {
             conn.batch_execute(&history::create_progress_sql(dialect))?;
             history::read_progress(conn)?
                 .into_iter()
@@ -64,8 +83,8 @@ pub(crate) fn run(
         }
         None => None,
     };
-    if let (Some(saved), Some((id, checksum, _))) = (&saved, run.revision)
-        && saved.checksum != checksum
+    if let (Some(saved), Some((id, _))) = (&saved, run.revision)
+        && saved.checksum != plan.digest(saved.steps_done as usize)
     {
         return Err(ApplyError::ChangedSinceStopped(id.to_string()));
     }
@@ -81,7 +100,7 @@ pub(crate) fn run(
     }
     let forget = run
         .revision
-        .map(|(id, _, _)| history::forget_progress_sql(dialect, id));
+        .map(|(id, _)| history::forget_progress_sql(dialect, id));
     conn.transaction(|c| {
         finish(c)?;
         if let Some(forget) = &forget {
@@ -113,12 +132,12 @@ fn run_phases(
 ) -> Result<(), Box<Stopped>> {
     let dialect = conn.dialect();
     let saving = |steps_done: usize, position: Option<i64>| {
-        run.revision.map(|(revision, checksum, direction)| {
+        run.revision.map(|(revision, direction)| {
             history::save_progress_sql(
                 dialect,
                 &Progress {
                     revision: revision.into(),
-                    checksum: checksum.into(),
+                    checksum: plan.digest(steps_done),
                     direction: direction.into(),
                     steps_done: steps_done as i64,
                     position,
@@ -135,6 +154,18 @@ fn run_phases(
             .flat_map(|s| s.locks.iter().cloned())
             .collect();
         let save = saving(phase.steps.end, None);
+        if let Some(sql) = dialect
+            .sql()
+            .lock_timeout_sql(phase.lock_timeout(plan, &policy))
+        {
+            conn.batch_execute(&sql).map_err(|e| {
+                Box::new(Stopped {
+                    done: first,
+                    error: e.into(),
+                    kept: None,
+                })
+            })?;
+        }
         if first == done
             && done > 0
             && let Some(cleanup) = &step.cleanup
@@ -161,15 +192,20 @@ fn run_phases(
                             None => Ok(()),
                         },
                     )
-                    .map_err(|e| e.at(plan, first, true))
+                    .map_err(|e| e.at(plan, first))
                     .and_then(|()| save_outside(conn, save.as_deref()))
             }
-            Work::Sql(_) if !phase.in_transaction => {
+            Work::Sql(sql) if !phase.in_transaction => {
+                let mut told = Vec::new();
                 let notify = &mut *run.notify;
-                locks::retrying(conn, &policy, &locks, notify, |c| {
-                    execute(c, step, &mut |_| {}).map_err(|e| failure(plan, first, e, true))
-                })
-                .and_then(|()| save_outside(conn, save.as_deref()))
+                let done = locks::retrying(conn, &policy, &locks, notify, |c| {
+                    dialect
+                        .sql()
+                        .execute_alone(c, sql, &mut |n| told.push(n))
+                        .map_err(|e| failure(plan, first, e))
+                });
+                told.into_iter().for_each(|n| (run.notify)(n));
+                done.and_then(|()| save_outside(conn, save.as_deref()))
             }
             Work::Sql(_) => {
                 let notify = &mut *run.notify;
@@ -177,7 +213,7 @@ fn run_phases(
                     c.transaction(|t| {
                         for position in phase.steps.clone() {
                             execute(t, &plan.steps[position], &mut |_| {})
-                                .map_err(|e| failure(plan, position, e, true))?;
+                                .map_err(|e| failure(plan, position, e))?;
                         }
                         if let Some(save) = &save {
                             t.batch_execute(save)?;
@@ -251,6 +287,8 @@ fn undo_or_keep(
                 done,
                 steps: plan.steps.len(),
                 why_kept,
+                applied: plan.steps[..done].iter().map(Step::sql).collect(),
+                recorded: run.revision.is_some(),
             }))
         }
     }
@@ -269,12 +307,19 @@ fn undo_steps(
         0 => std::sync::Arc::new(plan.before.clone()),
         _ => plan.steps[done - 1].reaches.clone(),
     };
-    if let Some(why_kept) = kept.or_else(|| removed(&plan.before, &reached)) {
+    let changed_rows = plan.steps[..done]
+        .iter()
+        .position(|s| s.changes_rows)
+        .map(|i| format!("step {} changed rows, which undoing cannot restore", i + 1));
+    if let Some(why_kept) = kept
+        .or(changed_rows)
+        .or_else(|| removed(&plan.before, &reached))
+    {
         return Err(why_kept);
     }
     (run.notify)(Notice::Undoing { steps: done });
     undo(conn, &reached, &plan.before, run).map_err(|e| format!("undoing them failed: {e}"))?;
-    if let Some((id, _, _)) = run.revision {
+    if let Some((id, _)) = run.revision {
         let forget = history::forget_progress_sql(conn.dialect(), id);
         conn.batch_execute(&forget)
             .and_then(|()| history::tidy_progress(conn))
@@ -291,6 +336,9 @@ pub(crate) fn undo_stopped(
     run: &mut Run,
 ) -> Result<(), ApplyError> {
     let done = (stopped.steps_done as usize).min(plan.steps.len());
+    if stopped.checksum != plan.digest(done) {
+        return Err(ApplyError::ChangedSinceStopped(stopped.revision.clone()));
+    }
     let kept = match plan.steps.get(done).map(|s| &s.work) {
         Some(Work::Backfill(backfill))
             if stopped.position.is_some() && backfill.changes_existing_rows(&plan.before) =>
@@ -351,7 +399,7 @@ pub(crate) fn undo(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::apply::{Drafted, Step};
+    use crate::apply::Drafted;
     use std::sync::Arc;
 
     fn plan_of(placements: &[Placement]) -> Plan {
@@ -365,6 +413,7 @@ mod tests {
                 placement: *placement,
                 locks: Vec::new(),
                 reaches: Arc::new(Schema::default()),
+                changes_rows: false,
                 cleanup: None,
             })
             .collect();

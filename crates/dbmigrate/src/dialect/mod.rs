@@ -28,7 +28,7 @@ use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind};
 
 pub use common::REBUILD_PREFIX;
 
-use crate::apply::{ApplyError, Drafted, LockHolder, LockPolicy, Plan, Run, TableLock};
+use crate::apply::{ApplyError, Drafted, LockHolder, LockPolicy, Notice, Plan, Run, TableLock};
 use crate::connection::{AnyConnection, ConnectError, ConnectFailure, Timeouts};
 use crate::lock::{LockError, MigrationLock};
 use crate::ops::{Op, OpError};
@@ -126,6 +126,16 @@ pub trait SqlDialect: Send + Sync {
     }
 
     // apply.rs
+    /// Runs one statement outside any transaction, in the form the database runs best.
+    fn execute_alone(
+        &self,
+        conn: &mut AnyConnection,
+        statement: &str,
+        notify: &mut dyn FnMut(Notice),
+    ) -> QueryResult<()> {
+        let _ = notify;
+        diesel::connection::SimpleConnection::batch_execute(conn, statement)
+    }
     /// Runs a plan's steps, then `finish`, as one unit where the database allows.
     fn run(
         &self,

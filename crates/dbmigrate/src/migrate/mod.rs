@@ -261,9 +261,6 @@ fn tables_phrase(tables: &[String]) -> String {
 
 fn outcome(cause: &ApplyError, remains_at: &str) -> String {
     match cause {
-        ApplyError::Failed(f) if !f.rolled_back => format!(
-            "\nThe revision is not recorded as applied. Undo the applied statements above by hand and run the command again, or finish the rest by hand and stamp the database at the revision. The history says: {remains_at}."
-        ),
         ApplyError::Partway(_) => {
             format!("\nThe revision is not recorded as applied; the history says: {remains_at}.")
         }

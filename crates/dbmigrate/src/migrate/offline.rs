@@ -102,6 +102,7 @@ fn offline_script(
     out.push_str(&history::create_sql(dialect));
     out.push('\n');
     let (begin, commit) = dialect.sql().script_frame();
+    let mut waiting = policy.timeout;
     for id in path {
         let revision = repo.revision(id).expect("in the graph");
         let step = Step {
@@ -140,6 +141,14 @@ fn offline_script(
         };
         let mut recorded = false;
         for (number, phase) in phases.iter().enumerate() {
+            let timeout = phase.lock_timeout(&plan, policy);
+            if dialect.sql().runs_in_phases() && timeout != waiting {
+                if let Some(sql) = dialect.sql().lock_timeout_sql(timeout) {
+                    out.push_str(&sql);
+                    out.push('\n');
+                }
+                waiting = timeout;
+            }
             if phase.in_transaction {
                 out.push_str(begin);
             } else {

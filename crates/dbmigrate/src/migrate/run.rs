@@ -189,19 +189,12 @@ fn undo_stopped(
     policy: &LockPolicy,
     on: &mut dyn FnMut(Event),
 ) -> Result<(), MigrateError> {
-    let revision = repo
-        .any_revision(&stopped.revision)
-        .filter(|r| r.checksum == stopped.checksum)
-        .ok_or_else(|| {
-            MigrateError::StepFailed(Box::new(StepFailure {
-                direction: Direction::Downgrade,
-                revision: stopped.revision.clone(),
-                message: String::new(),
-                dialect: conn.dialect(),
-                remains_at: status.position(),
-                cause: apply::ApplyError::ChangedSinceStopped(stopped.revision.clone()),
-            }))
-        })?;
+    let revision =
+        repo.any_revision(&stopped.revision)
+            .ok_or_else(|| MigrateError::UnknownApplied {
+                revisions: vec![stopped.revision.clone()],
+                location: repo.location().clone(),
+            })?;
     let step = Step {
         direction: Direction::Downgrade,
         revision,
@@ -213,7 +206,7 @@ fn undo_stopped(
     let mut run = Run {
         policy: *policy,
         notify: &mut notify,
-        revision: Some((&revision.id, &revision.checksum, "upgrade")),
+        revision: Some((&revision.id, "upgrade")),
         outside_transaction: !revision.transaction,
     };
     apply::undo_stopped(conn, &revision.upgrade, &before, stopped, &mut run)
@@ -391,7 +384,7 @@ fn run_step(
     let mut run = Run {
         policy: *policy,
         notify: &mut notify,
-        revision: Some((&revision.id, &revision.checksum, &direction_name)),
+        revision: Some((&revision.id, &direction_name)),
         outside_transaction: !revision.transaction,
     };
     apply::apply_with(conn, ops, &before, &mut run, finish)
@@ -465,6 +458,7 @@ pub fn stamp(
             }
             diesel::QueryResult::Ok(())
         })?;
+        history::forget_all_progress(conn)?;
         let after = status(conn, repo)?;
         Ok((before.position(), after.position()))
     })

@@ -1,12 +1,13 @@
-//! MySQL commits each DDL statement at once: a transaction would promise nothing, so the
-//! statements run one by one, each in the best online form the server takes
-//! (`online.rs`) and waiting for its lock as `apply::locks` says, and a failure reports
-//! exactly which ones took effect. A backfill commits batch by batch.
+//! MySQL commits each DDL statement at once: a transaction would promise nothing, so each
+//! step runs on its own, in the best online form the server takes (`online.rs`), waiting
+//! for its lock as `apply::locks` says, and is recorded as it finishes (`apply::phases`):
+//! a failure undoes the steps done where a comparison of schemas can, or leaves them
+//! recorded, so that `db upgrade` goes on from the step that failed. A backfill commits
+//! batch by batch.
 
 use diesel::QueryResult;
 
-use super::online;
-use crate::apply::{ApplyError, Plan, Run, Work, failure, locks};
+use crate::apply::{ApplyError, Placement, Plan, Run, phases};
 use crate::connection::AnyConnection;
 
 pub(super) const SCRIPT_FRAME: (&str, &str) = ("", "");
@@ -17,26 +18,9 @@ pub(super) fn run(
     run: &mut Run,
     finish: &mut dyn FnMut(&mut AnyConnection) -> QueryResult<()>,
 ) -> Result<(), ApplyError> {
-    let policy = run.policy;
-    for (position, step) in plan.steps.iter().enumerate() {
-        let rolled_back = position == 0;
-        match &step.work {
-            Work::Backfill(backfill) => backfill
-                .run_batched(conn, &policy, run.notify, None, &mut |_, _| Ok(()))
-                .map_err(|e| e.at(plan, position, rolled_back))?,
-            Work::Sql(sql) => {
-                let mut told = Vec::new();
-                let result = locks::retrying(conn, &policy, &step.locks, run.notify, |c| {
-                    online::execute(c, sql, &mut |notice| told.push(notice))
-                        .map_err(|e| failure(plan, position, e, rolled_back))
-                });
-                for notice in told {
-                    (run.notify)(notice);
-                }
-                result?;
-            }
-        }
+    let mut alone = plan.clone();
+    for step in &mut alone.steps {
+        step.placement = Placement::Outside;
     }
-    finish(conn)?;
-    Ok(())
+    phases::run(conn, &alone, run, finish)
 }

@@ -1,5 +1,5 @@
-//! MySQL and MariaDB: DDL commits at once, so statements run one by one with an exact
-//! account when one fails; AUTO_INCREMENT keys; utf8mb4 with a binary collation; GET_LOCK.
+//! MySQL and MariaDB: DDL commits at once, so statements run one by one, online where the
+//! server can, each recorded as it finishes; AUTO_INCREMENT keys; utf8mb4 with a binary collation; GET_LOCK.
 
 mod admin;
 mod apply;
@@ -16,7 +16,7 @@ use diesel::QueryResult;
 use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind};
 
 use super::{Dialect, SqlDialect};
-use crate::apply::{ApplyError, LockHolder, LockPolicy, Plan, Run, TableLock};
+use crate::apply::{ApplyError, LockHolder, LockPolicy, Notice, Plan, Run, TableLock};
 use crate::connection::{AnyConnection, ConnectError, ConnectFailure, Timeouts};
 use crate::lock::{LockError, MigrationLock};
 use crate::ops::{Op, OpError};
@@ -113,6 +113,14 @@ impl SqlDialect for Mysql {
         after_timeout: bool,
     ) -> QueryResult<Vec<LockHolder>> {
         lock::holders(conn, locks, after_timeout)
+    }
+    fn execute_alone(
+        &self,
+        conn: &mut AnyConnection,
+        statement: &str,
+        notify: &mut dyn FnMut(Notice),
+    ) -> QueryResult<()> {
+        online::execute(conn, statement, notify)
     }
     fn cast_to_bigint(&self, expression: &str) -> String {
         format!("CAST({expression} AS SIGNED)")

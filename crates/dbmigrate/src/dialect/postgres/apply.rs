@@ -5,6 +5,7 @@
 //! phases (`apply::phases`). Either way a step that needs a lock the site would queue
 //! behind waits for it as `apply::locks` says.
 
+use diesel::connection::SimpleConnection;
 use diesel::{Connection, QueryResult};
 
 use crate::apply::{ApplyError, Plan, Run, TableLock, locks, phases, run_all};
@@ -23,6 +24,8 @@ pub(super) fn run(
     }
     let locks: Vec<TableLock> = plan.steps.iter().flat_map(|s| s.locks.clone()).collect();
     let policy = run.policy;
+    // An earlier revision run in phases may have left the session waiting longer.
+    conn.batch_execute(&super::lock::timeout_sql(policy.timeout))?;
     let notify = &mut *run.notify;
     locks::retrying(conn, &policy, &locks, notify, |c| {
         c.transaction(|t| {

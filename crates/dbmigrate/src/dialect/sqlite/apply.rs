@@ -10,7 +10,7 @@ use diesel::connection::SimpleConnection;
 use diesel::sql_types::{Nullable, Text};
 use diesel::{Connection, QueryResult, QueryableByName, RunQueryDsl, sql_query};
 
-use crate::apply::{ApplyError, Notice, Plan, Run, Work, execute, failure};
+use crate::apply::{ApplyError, Notice, Plan, Run, TableLock, Work, execute, failure, locks};
 use crate::connection::AnyConnection;
 use crate::dialect::{Dialect, REBUILD_PREFIX};
 use crate::inspect::Name;
@@ -22,21 +22,29 @@ pub(super) const SCRIPT_FRAME: (&str, &str) = (
 
 /// The whole plan in one transaction, whatever its steps' placement says: SQLite builds no
 /// index concurrently, one writer at a time holds the file, and its table rebuilds need
-/// the transaction. A backfill runs its batches inside it.
+/// the transaction. A backfill runs its batches inside it. Another writer keeps it waiting
+/// at most the lock timeout (`busy_timeout`) a try, and the tries go on as the policy says.
 pub(super) fn run(
     conn: &mut AnyConnection,
     plan: &Plan,
     run: &mut Run,
     finish: &mut dyn FnMut(&mut AnyConnection) -> QueryResult<()>,
 ) -> Result<(), ApplyError> {
+    let locks: Vec<TableLock> = plan.steps.iter().flat_map(|s| s.locks.clone()).collect();
+    let policy = run.policy;
+    let notify = &mut *run.notify;
+    let mut told = Vec::new();
     conn.batch_execute("PRAGMA foreign_keys = OFF")?;
-    let result = conn.transaction(|c| {
-        let set_aside = run_setting_aside(c, plan, run.notify)?;
-        make_again(c, &set_aside)?;
-        check_foreign_keys(c)?;
-        finish(c)?;
-        Ok::<_, ApplyError>(())
+    let result = locks::retrying(conn, &policy, &locks, notify, |conn| {
+        conn.transaction(|c| {
+            let set_aside = run_setting_aside(c, plan, &mut |n| told.push(n))?;
+            make_again(c, &set_aside)?;
+            check_foreign_keys(c)?;
+            finish(c)?;
+            Ok::<_, ApplyError>(())
+        })
     });
+    told.into_iter().for_each(|n| (run.notify)(n));
     conn.batch_execute("PRAGMA foreign_keys = ON")?;
     result
 }
@@ -56,7 +64,7 @@ fn run_setting_aside(
         if starts_rebuild && set_aside.is_none() {
             set_aside = Some(set_aside_views_and_triggers(conn)?);
         }
-        execute(conn, step, notify).map_err(|e| failure(plan, position, e, true))?;
+        execute(conn, step, notify).map_err(|e| failure(plan, position, e))?;
     }
     Ok(set_aside.unwrap_or_default())
 }

@@ -15,7 +15,7 @@ use diesel::QueryResult;
 use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind};
 
 use super::{Dialect, SqlDialect};
-use crate::apply::{ApplyError, Plan, Run};
+use crate::apply::{ApplyError, LockPolicy, Plan, Run};
 use crate::connection::{AnyConnection, ConnectError, ConnectFailure, Timeouts};
 use crate::lock::{LockError, MigrationLock};
 use crate::ops::{Op, OpError};
@@ -83,6 +83,14 @@ impl SqlDialect for Sqlite {
         waiting: &mut dyn FnMut(),
     ) -> Result<MigrationLock, LockError> {
         lock::lock(url, waiting)
+    }
+    fn lock_wait_setup(&self, policy: &LockPolicy) -> Option<String> {
+        // Zero would be no waiting at all to SQLite; the largest it takes is as good as none.
+        let ms = match policy.timeout.as_millis() {
+            0 => i32::MAX as u128,
+            ms => ms.min(i32::MAX as u128),
+        };
+        Some(format!("PRAGMA busy_timeout = {ms};"))
     }
     fn maintenance_databases(&self) -> &'static [&'static str] {
         admin::MAINTENANCE_DATABASES
