@@ -1,6 +1,7 @@
 //! What a crash cannot lose, on each database: a post the site acknowledged is stored, with
 //! many writers at once and when the server is killed under them; a migration killed in
-//! the middle of rewriting a table leaves the table whole and the history true to it.
+//! the middle of rewriting a table leaves the table whole and the history true to it; a
+//! backfill killed partway goes on where it stopped, and updates no row twice.
 //!
 //! `CRASH_TRIALS` sets how many times each killing is tried (default 2);
 //! `scripts/reliability` runs many more.
@@ -168,6 +169,89 @@ on_each_database! {
             trials()
         );
     }
+
+    fn a_backfill_killed_partway_goes_on_where_it_stopped_and_updates_no_row_twice(db: &TestDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let (dir, url) = (dir.path(), db.url_string());
+        write_note_revisions(dir);
+        write_backfill_revision(dir);
+        run_ok(dir, &url, &["db", "upgrade", "b2b2b2b2b2b2"]);
+        fill_notes(db, ROWS);
+        let mut upgrade = support::command(dir, Some(&url), &["db", "upgrade"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut watcher = dbmigrate::connect(&db.url).unwrap();
+        let sqlite = db.dialect() == dbmigrate::Dialect::Sqlite;
+        let started = std::time::Instant::now();
+        if sqlite {
+            std::thread::sleep(Duration::from_millis(100));
+        } else {
+            while bumped(&mut watcher) == 0 {
+                assert!(started.elapsed() < Duration::from_secs(60), "the backfill began");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        let _ = upgrade.kill();
+        upgrade.wait().unwrap();
+        let done_when_killed = bumped(&mut watcher);
+        if sqlite {
+            // One transaction: all of it or none.
+            assert!([0, ROWS].contains(&done_when_killed), "{done_when_killed} rows done");
+        } else {
+            assert!(done_when_killed < ROWS, "killed before the end ({done_when_killed} rows done)");
+        }
+        if done_when_killed < ROWS {
+            let current = run_ok(dir, &url, &["db", "current"]);
+            assert!(current.contains("b2b2b2b2b2b2"), "{current}");
+        }
+        let output = support::microblog(dir, Some(&url), &["db", "upgrade"]);
+        let printed = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(output.status.success(), "{printed}");
+        if !sqlite {
+            assert!(printed.contains("going on from step 1 of 1, a backfill, after key"), "{printed}");
+        }
+        assert_eq!(bumped(&mut watcher), ROWS, "every row updated");
+        let twice = sql_query("SELECT COUNT(*) AS n FROM note WHERE n <> id + 1")
+            .get_result::<Count>(&mut watcher)
+            .unwrap()
+            .n;
+        assert_eq!(twice, 0, "no row updated twice");
+        eprintln!("{}: killed with {done_when_killed} of {ROWS} rows backfilled; resumed, each row once", db.dialect());
+    }
+}
+
+/// Rows the backfill revision has updated (`n` starts equal to `id`).
+fn bumped(conn: &mut dbmigrate::AnyConnection) -> i64 {
+    sql_query("SELECT COUNT(*) AS n FROM note WHERE n = id + 1")
+        .get_result::<Count>(conn)
+        .unwrap()
+        .n
+}
+
+fn write_backfill_revision(dir: &Path) {
+    std::fs::write(
+        dir.join("migrations/versions/c3c3c3c3c3c3_bump_note_n.toml"),
+        r#"revision = "c3c3c3c3c3c3"
+down_revision = "b2b2b2b2b2b2"
+message = "bump note.n"
+created = 2026-12-05T00:00:00Z
+
+[[upgrade]]
+op = "backfill"
+table = "note"
+set = { n = "n + 1" }
+batch_size = 500
+pause_ms = 5
+
+[[downgrade]]
+op = "backfill"
+table = "note"
+set = { n = "n - 1" }
+"#,
+    )
+    .unwrap();
 }
 
 const ROWS: i64 = 100_000;

@@ -283,8 +283,13 @@ pub enum Notice {
         done: u64,
         total: u64,
     },
-    /// A revision that stopped partway goes on from a step (from 1).
-    Resuming { step: usize, steps: usize },
+    /// A revision that stopped partway goes on from a step (from 1), a backfill after the
+    /// last key it had done.
+    Resuming {
+        step: usize,
+        steps: usize,
+        after_key: Option<i64>,
+    },
     /// What a revision that failed partway did is being undone.
     Undoing { steps: usize },
 }
@@ -300,10 +305,20 @@ impl fmt::Display for Notice {
             Notice::Backfilled { table, done, total } => {
                 write!(f, "backfilled '{table}': {done} of {total} keys")
             }
-            Notice::Resuming { step, steps } => write!(
-                f,
-                "the revision stopped partway the last time: going on from step {step} of {steps}"
-            ),
+            Notice::Resuming {
+                step,
+                steps,
+                after_key,
+            } => {
+                write!(
+                    f,
+                    "the revision stopped partway the last time: going on from step {step} of {steps}"
+                )?;
+                match after_key {
+                    Some(key) => write!(f, ", a backfill, after key {key}"),
+                    None => Ok(()),
+                }
+            }
             Notice::Undoing { steps } => write!(
                 f,
                 "undoing the {steps} step(s) done, to leave the database as it was"

@@ -89,10 +89,11 @@ pub(crate) fn run(
         return Err(ApplyError::ChangedSinceStopped(id.to_string()));
     }
     let (done, position) = saved.map_or((0, None), |p| (p.steps_done as usize, p.position));
-    if done > 0 {
+    if done > 0 || position.is_some() {
         (run.notify)(Notice::Resuming {
             step: done + 1,
             steps: plan.steps.len(),
+            after_key: position,
         });
     }
     if let Err(stopped) = run_phases(conn, plan, run, done, position) {
