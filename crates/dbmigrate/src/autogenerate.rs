@@ -3,9 +3,12 @@
 
 use diesel::QueryResult;
 
-use crate::compare::{CompareOptions, Comparison, Risk, compare};
+use std::collections::BTreeSet;
+
+use crate::compare::{ChangeKind, CompareOptions, Comparison, Risk, compare};
 use crate::connection::AnyConnection;
 use crate::inspect::inspect;
+use crate::ops::Op;
 use crate::revision::Revision;
 use crate::schema::{ColumnType, Schema};
 
@@ -112,7 +115,10 @@ pub fn risk_warnings(
     Ok(warnings)
 }
 
-/// A revision whose upgrade makes the change and whose downgrade undoes it.
+/// A revision whose upgrade makes the change and whose downgrade undoes it. Operations on
+/// tables that hold rows say which form they take (`online = true`, `concurrently = true`):
+/// the one that keeps the site running, on PostgreSQL; there to be read, and set to false
+/// for the plain statement.
 pub fn revision_for(
     comparison: &Comparison,
     message: &str,
@@ -120,8 +126,54 @@ pub fn revision_for(
     created: &str,
 ) -> Revision {
     let mut revision = Revision::new(message, down, created);
-    revision.upgrade = comparison.upgrade_ops();
-    revision.downgrade = comparison.downgrade_ops();
+    let made_by = |kind: ChangeKind| -> BTreeSet<String> {
+        comparison
+            .changes
+            .iter()
+            .filter(|c| c.kind == kind)
+            .flat_map(|c| c.upgrade.iter().chain(&c.downgrade))
+            .filter_map(|op| match op {
+                Op::CreateTable { table, .. } => Some(table.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let written = |ops: Vec<Op>, made: &BTreeSet<String>| -> Vec<Op> {
+        let dropped: BTreeSet<String> = ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::DropTable { table } => Some(table.clone()),
+                _ => None,
+            })
+            .collect();
+        ops.into_iter()
+            .map(|op| {
+                let on_rows = op
+                    .table()
+                    .is_some_and(|t| !made.contains(t) && !dropped.contains(t));
+                if on_rows && op.has_online_form() {
+                    op.with_online(true)
+                } else {
+                    op
+                }
+            })
+            .collect()
+    };
+    revision.upgrade = written(comparison.upgrade_ops(), &made_by(ChangeKind::AddedTable));
+    revision.downgrade = written(
+        comparison.downgrade_ops(),
+        &made_by(ChangeKind::RemovedTable),
+    );
+    let chose = revision
+        .upgrade
+        .iter()
+        .chain(&revision.downgrade)
+        .any(|op| op.online().is_some());
+    if chose {
+        revision.notes.push(
+            "`online = true` and `concurrently = true`: on PostgreSQL, the form that keeps the site running on a table with rows (an index built concurrently, a constraint validated without blocking writes, NOT NULL proven by a CHECK first, a per-row default backfilled). Set it to false for the one plain statement.".into(),
+        );
+    }
     revision
 }
 

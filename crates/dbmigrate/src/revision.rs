@@ -36,8 +36,24 @@ pub struct Revision {
     pub checksum: String,
     /// The file as it was read or written, for `db show --file`.
     pub text: String,
-    /// Written as comments at the top of a new file, for its reviewer; not read back.
+    /// Written as comments at the top of a new file, for its reviewer (`CHECK: …` for what
+    /// needs a look); not read back.
     pub notes: Vec<String>,
+}
+
+/// `text` in lines of at most `width` characters, broken between words.
+fn wrapped(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 1 + word.chars().count() <= width => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    lines
 }
 
 /// A revision file that cannot be read as one.
@@ -206,7 +222,10 @@ impl Revision {
         };
         writeln!(out, "# {title}").unwrap();
         for note in &self.notes {
-            writeln!(out, "#\n# CHECK: {note}").unwrap();
+            out.push_str("#\n");
+            for line in wrapped(note, 86) {
+                writeln!(out, "# {line}").unwrap();
+            }
         }
         out.push_str(
             "#\n# Operations run in order, each written once and turned into the SQL of the\n\

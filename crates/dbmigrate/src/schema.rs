@@ -97,6 +97,35 @@ pub enum ColumnDefault {
     CurrentTimestamp,
 }
 
+impl ColumnDefault {
+    /// Whether the default is the same for every row, so that a database can keep it once
+    /// rather than write it into each (PostgreSQL 11 and later): a literal, a cast of one,
+    /// or the transaction's time. Anything else is taken to be computed per row.
+    pub fn is_same_for_every_row(&self) -> bool {
+        let ColumnDefault::Literal(sql) = self else {
+            return true;
+        };
+        let lower = sql.trim().to_ascii_lowercase();
+        let value = lower.split("::").next().unwrap_or_default().trim();
+        let quoted = value.starts_with('\'') && value.ends_with('\'') && value.len() >= 2;
+        let number = value.parse::<f64>().is_ok();
+        let keyword = matches!(
+            value,
+            "true"
+                | "false"
+                | "null"
+                | "current_timestamp"
+                | "current_date"
+                | "current_time"
+                | "localtimestamp"
+                | "localtime"
+                | "now()"
+                | "transaction_timestamp()"
+        );
+        quoted || number || keyword
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Column {
@@ -494,5 +523,30 @@ mod tests {
         assert!(!ColumnType::String(Some(120)).fits_in(&ColumnType::String(Some(64))));
         assert!(ColumnType::Integer.fits_in(&ColumnType::BigInteger));
         assert!(!ColumnType::Text.fits_in(&ColumnType::String(Some(10))));
+    }
+
+    #[test]
+    fn defaults_the_same_for_every_row_are_told_from_those_computed_per_row() {
+        let literal = |sql: &str| ColumnDefault::Literal(sql.into());
+        for constant in [
+            "0",
+            "-1.5",
+            "'draft'",
+            "TRUE",
+            "NULL",
+            "now()",
+            "'{}'::jsonb",
+        ] {
+            assert!(literal(constant).is_same_for_every_row(), "{constant}");
+        }
+        assert!(ColumnDefault::CurrentTimestamp.is_same_for_every_row());
+        for per_row in [
+            "random()",
+            "gen_random_uuid()",
+            "clock_timestamp()",
+            "nextval('s')",
+        ] {
+            assert!(!literal(per_row).is_same_for_every_row(), "{per_row}");
+        }
     }
 }

@@ -95,12 +95,14 @@ pub fn squash(
         })
         .collect();
     squash.notes = vec![format!(
-        "this squash replaces {} revisions, from {} to {}; their files stay for databases partway through them. Once every database is at this revision or past it, they can be deleted.",
+        "CHECK: this squash replaces {} revisions, from {} to {}; their files stay for databases partway through them. Once every database is at this revision or past it, they can be deleted.",
         run.len(),
         first.id,
         last.id
     )];
-    squash.notes.extend(no_downgrade.clone());
+    squash
+        .notes
+        .extend(no_downgrade.iter().map(|n| format!("CHECK: {n}")));
 
     let before = repo.clone();
     let squash_id = squash.id.clone();

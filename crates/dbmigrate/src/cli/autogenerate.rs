@@ -94,7 +94,9 @@ pub fn migrate(
     }
     let created = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let mut revision = revision_for(&comparison, message, head.into_iter().collect(), &created);
-    revision.notes = warnings;
+    revision
+        .notes
+        .splice(0..0, warnings.iter().map(|w| format!("CHECK: {w}")));
     if let Some(id) = id {
         revision.id = id;
     }

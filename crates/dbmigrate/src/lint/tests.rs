@@ -55,6 +55,7 @@ fn op(text: &str) -> String {
 
 #[test]
 fn each_rule_finds_what_it_is_for() {
+    let too_long;
     let cases: &[(&str, &str, Dialect)] = &[
         (
             "drop-table",
@@ -88,7 +89,7 @@ fn each_rule_finds_what_it_is_for() {
         ),
         (
             "pg-index-blocks-writes",
-            "op = \"create_index\"\ntable = \"user\"\nname = \"ix_user_username\"\ncolumns = [\"username\"]",
+            "op = \"create_index\"\ntable = \"user\"\nname = \"ix_user_username\"\ncolumns = [\"username\"]\nconcurrently = false",
             Dialect::Postgres,
         ),
         (
@@ -97,9 +98,70 @@ fn each_rule_finds_what_it_is_for() {
             Dialect::Postgres,
         ),
         (
-            "pg-foreign-key-scans",
-            "op = \"create_foreign_key\"\ntable = \"user\"\nname = \"fk_user_id_user\"\ncolumns = [\"id\"]\nref_table = \"user\"\nref_columns = [\"id\"]",
+            "pg-constraint-scans-under-lock",
+            "op = \"create_foreign_key\"\ntable = \"user\"\nname = \"fk_user_id_user\"\ncolumns = [\"id\"]\nref_table = \"user\"\nref_columns = [\"id\"]\nonline = false",
             Dialect::Postgres,
+        ),
+        (
+            "pg-constraint-scans-under-lock",
+            "op = \"create_check_constraint\"\ntable = \"user\"\nname = \"ck_user_id\"\ncondition = \"id > 0\"\nonline = false",
+            Dialect::Postgres,
+        ),
+        (
+            "pg-not-null-scans-under-lock",
+            "op = \"alter_column\"\ntable = \"user\"\ncolumn = \"bio\"\nnullable = false\nonline = false",
+            Dialect::Postgres,
+        ),
+        (
+            "pg-default-rewrites",
+            "op = \"add_column\"\ntable = \"user\"\ncolumn = { name = \"seed\", type = \"float\", default = \"random()\" }\nonline = false",
+            Dialect::Postgres,
+        ),
+        (
+            "pg-name-too-long",
+            {
+                too_long = format!(
+                    "op = \"add_column\"\ntable = \"user\"\ncolumn = {{ name = \"{}\", type = \"text\" }}",
+                    "x".repeat(64)
+                );
+                &too_long
+            },
+            Dialect::Postgres,
+        ),
+        (
+            "rename-breaks-serving-release",
+            "op = \"alter_column\"\ntable = \"user\"\ncolumn = \"bio\"\nnew_name = \"about_me\"",
+            Dialect::Sqlite,
+        ),
+        (
+            "rename-breaks-serving-release",
+            "op = \"rename_table\"\ntable = \"user\"\nnew_name = \"person\"",
+            Dialect::Mysql,
+        ),
+        (
+            "drop-breaks-serving-release",
+            "op = \"drop_column\"\ntable = \"user\"\ncolumn = \"bio\"",
+            Dialect::Postgres,
+        ),
+        (
+            "type-change-breaks-serving-release",
+            "op = \"alter_column\"\ntable = \"user\"\ncolumn = \"id\"\ntype = \"bigint\"",
+            Dialect::Sqlite,
+        ),
+        (
+            "nullable-breaks-serving-release",
+            "op = \"alter_column\"\ntable = \"user\"\ncolumn = \"id\"\nnullable = true",
+            Dialect::Sqlite,
+        ),
+        (
+            "integer-key",
+            "op = \"create_table\"\ntable = \"tag\"\ncolumns = [{ name = \"id\", type = \"integer\", nullable = false, autoincrement = true }]",
+            Dialect::Mysql,
+        ),
+        (
+            "sql-updates-rows",
+            "op = \"sql\"\nsql = \"UPDATE user SET bio = ''\"",
+            Dialect::Sqlite,
         ),
     ];
     for (rule, text, dialect) in cases {
@@ -114,7 +176,7 @@ fn each_rule_finds_what_it_is_for() {
 #[test]
 fn sql_is_a_notice_it_cannot_judge() {
     let repo = repository(
-        &op("op = \"sql\"\nsql = \"UPDATE post SET body = ''\""),
+        &op("op = \"sql\"\nsql = \"CREATE EXTENSION IF NOT EXISTS pg_trgm\""),
         true,
     );
     let mut context = Context {
@@ -189,7 +251,7 @@ fn a_revision_without_downgrade_and_a_second_head_are_found() {
 #[test]
 fn an_accepted_finding_is_kept_with_its_reason_and_does_not_count() {
     let drop = format!(
-        "accept = [{{ rule = \"drop-column\", reason = \"bio moved to profile\" }}]\n{}",
+        "accept = [{{ rule = \"drop-column\", reason = \"bio moved to profile\" }}, {{ rule = \"drop-breaks-serving-release\", reason = \"the release before stopped reading it\" }}]\n{}",
         op("op = \"drop_column\"\ntable = \"user\"\ncolumn = \"bio\"")
     );
     let repo = repository(&drop, true);

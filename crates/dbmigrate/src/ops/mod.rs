@@ -82,12 +82,12 @@ pub enum Op {
         concurrently: Option<bool>,
     },
     DropIndex {
+        table: String,
+        name: String,
         /// Without locking out reads and writes, on PostgreSQL; by default as for
         /// `create_index`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         concurrently: Option<bool>,
-        table: String,
-        name: String,
     },
     CreateUniqueConstraint {
         table: String,
@@ -309,6 +309,24 @@ impl Op {
             | Op::CreateForeignKey { online, .. }
             | Op::CreateCheckConstraint { online, .. } => *online,
             _ => None,
+        }
+    }
+
+    /// Whether PostgreSQL has a form of it that keeps the site running on a table with rows
+    /// (`dialect/postgres/online.rs`), which `online`/`concurrently` chooses.
+    pub fn has_online_form(&self) -> bool {
+        match self {
+            Op::CreateIndex { .. }
+            | Op::DropIndex { .. }
+            | Op::CreateUniqueConstraint { .. }
+            | Op::CreateForeignKey { .. }
+            | Op::CreateCheckConstraint { .. } => true,
+            Op::AlterColumn { nullable, .. } => *nullable == Some(false),
+            Op::AddColumn { column, .. } => column
+                .default
+                .as_ref()
+                .is_some_and(|d| !d.is_same_for_every_row()),
+            _ => false,
         }
     }
 

@@ -20,7 +20,7 @@ use super::render::op_statements;
 use crate::apply::{Drafted, LockMode, Placement, TableLock};
 use crate::dialect::SqlDialect;
 use crate::ops::{Op, OpError};
-use crate::schema::{ColumnDefault, Index, Schema};
+use crate::schema::{Index, Schema};
 
 pub(super) fn op_steps(
     d: &Postgres,
@@ -150,7 +150,7 @@ pub(super) fn op_steps(
             if column
                 .default
                 .as_ref()
-                .is_some_and(|default| !is_constant(default)) =>
+                .is_some_and(|default| !default.is_same_for_every_row()) =>
         {
             let default = column.default.clone().expect("a default");
             let mut added = column.clone();
@@ -306,62 +306,9 @@ fn not_null_check_name(table: &str, column: &str) -> String {
     name
 }
 
-/// Whether a default is the same for every row, so PostgreSQL (11 and later) keeps it
-/// once rather than writing it into each: a literal, a cast of one, or the transaction's
-/// time. Anything else is taken to be computed per row.
-pub(super) fn is_constant(default: &ColumnDefault) -> bool {
-    let ColumnDefault::Literal(sql) = default else {
-        return true;
-    };
-    let text = sql.trim();
-    let lower = text.to_ascii_lowercase();
-    let value = lower.split("::").next().unwrap_or_default().trim();
-    let quoted = value.starts_with('\'') && value.ends_with('\'') && value.len() >= 2;
-    let number = value.parse::<f64>().is_ok();
-    let keyword = matches!(
-        value,
-        "true"
-            | "false"
-            | "null"
-            | "current_timestamp"
-            | "current_date"
-            | "current_time"
-            | "localtimestamp"
-            | "localtime"
-            | "now()"
-            | "transaction_timestamp()"
-    );
-    quoted || number || keyword
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn defaults_the_same_for_every_row_are_told_from_those_computed_per_row() {
-        let literal = |sql: &str| ColumnDefault::Literal(sql.into());
-        for constant in [
-            "0",
-            "-1.5",
-            "'draft'",
-            "TRUE",
-            "NULL",
-            "now()",
-            "'{}'::jsonb",
-        ] {
-            assert!(is_constant(&literal(constant)), "{constant}");
-        }
-        assert!(is_constant(&ColumnDefault::CurrentTimestamp));
-        for per_row in [
-            "random()",
-            "gen_random_uuid()",
-            "clock_timestamp()",
-            "nextval('s')",
-        ] {
-            assert!(!is_constant(&literal(per_row)), "{per_row}");
-        }
-    }
 
     #[test]
     fn the_not_null_check_fits_postgresql_names() {
