@@ -166,6 +166,28 @@ fn check_offline_compares_the_models_with_the_revisions_and_needs_no_database() 
 }
 
 #[test]
+fn check_offline_says_first_that_there_are_several_heads_even_when_they_conflict() {
+    let dir = tempfile::tempdir().unwrap();
+    let (dir, nowhere) = (dir.path(), "postgresql://nobody@127.0.0.1:1/unreachable");
+    copy_of_chapter_4_repository(dir);
+    // Beside the chapter's last revision, one that adds the same index: the two heads
+    // cannot both be replayed.
+    std::fs::write(
+        dir.join("migrations/versions/c0ffee000002_same_index.toml"),
+        "revision = \"c0ffee000002\"\ndown_revision = \"780739b227a7\"\nmessage = \"same index\"\n\n\
+         [[upgrade]]\nop = \"create_index\"\ntable = \"post\"\nname = \"ix_post_user_id\"\ncolumns = [\"user_id\"]\n",
+    )
+    .unwrap();
+    let check = exit(db(dir, nowhere, &["check", "--offline"]), 1);
+    assert!(
+        check
+            .stdout
+            .starts_with("The repository has several heads (1047ef9144ea, c0ffee000002)"),
+        "{check:?}"
+    );
+}
+
+#[test]
 fn check_fails_on_a_repository_with_several_heads_even_when_the_database_is_at_them() {
     let dir = tempfile::tempdir().unwrap();
     let (dir, url) = (dir.path(), "sqlite:///app.db");

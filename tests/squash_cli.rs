@@ -181,3 +181,31 @@ on_each_database! {
         assert!(current.stdout.trim().is_empty(), "the history forgot the replaced rows too: {current:?}");
     }
 }
+
+#[test]
+fn squashing_from_base_replaces_every_revision_up_to_the_one_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (dir, url) = (dir.path(), "sqlite:///app.db");
+    chapter_4_and_about_me(dir);
+    let squash = squash_id(&ok(db(
+        dir,
+        url,
+        &["squash", "base", "1047", "-m", "chapter 4"],
+    )));
+    let file = ok(db(dir, url, &["show", &squash, "--file"])).stdout;
+    assert!(
+        file.contains(r#"replaces = ["e517276bb1c2", "780739b227a7", "1047ef9144ea"]"#),
+        "{file}"
+    );
+    assert!(
+        !file.contains("down_revision = \""),
+        "it is a first revision: {file}"
+    );
+    let upgrade = ok(db(dir, url, &["upgrade"]));
+    assert!(
+        upgrade
+            .stdout
+            .contains(&format!("Running upgrade  -> {squash}, chapter 4")),
+        "{upgrade:?}"
+    );
+}

@@ -57,8 +57,9 @@ pub struct Squashed {
     pub no_downgrade: Option<String>,
 }
 
-/// Writes one revision replacing the run from `from` to `to` (ids or prefixes), after
-/// checking by replay that it leaves the same schema.
+/// Writes one revision replacing the run from `from` to `to` (ids or prefixes; `base` for
+/// `from` is the first revision of the line), after checking by replay that it leaves the
+/// same schema.
 pub fn squash(
     repo: &mut Repository,
     from: &str,
@@ -123,8 +124,18 @@ pub fn squash(
 
 /// The revisions from `from` to `to`, oldest first, each the only follower of the one before.
 fn straight_run(repo: &Repository, from: &str, to: &str) -> Result<Vec<Revision>, SquashError> {
-    let from = repo.resolve(from)?.clone();
     let to = repo.resolve(to)?.clone();
+    let from = match from {
+        // The first revision of the line that leads to `to`.
+        "base" => {
+            let mut first = to.clone();
+            while let [one] = first.down.as_slice() {
+                first = repo.revision(one).expect("in the graph").clone();
+            }
+            first
+        }
+        text => repo.resolve(text)?.clone(),
+    };
     if from.id == to.id {
         return Err(SquashError::TooShort(from.id));
     }

@@ -244,7 +244,7 @@ enum DbCommand<X: Subcommand> {
     /// databases at any of them still upgrade. The replaced files stay until every database
     /// is past them.
     Squash {
-        /// The first revision of the run.
+        /// The first revision of the run (`base`: the first revision of the line).
         from: String,
         /// The last revision of the run.
         to: String,
