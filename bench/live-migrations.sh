@@ -249,7 +249,7 @@ run_case() {
     fi
 }
 
-for name in index add-column-while-held unique foreign-key check not-null; do
+for name in ${CASES:-index add-column-while-held unique foreign-key check not-null}; do
     write_case "$name"
     for server in ours flask; do
         run_case "$server" "$name"

@@ -51,10 +51,13 @@ pub(super) fn lock(
 
 /// A migration's session: statements wait for locks at most the policy's timeout, and run
 /// as long as they need once they have them (a role's own `statement_timeout` would stop
-/// an index build partway).
+/// an index build partway); and one core is enough for it (an index build or a
+/// validation in parallel would take every core from the site it runs beside).
 pub(super) fn wait_setup(policy: &LockPolicy) -> String {
     format!(
-        "{}\nSET statement_timeout = 0;",
+        "{}\nSET statement_timeout = 0;\n\
+         -- One core for the migration; the others stay the site's.\n\
+         SET max_parallel_maintenance_workers = 0;\nSET max_parallel_workers_per_gather = 0;",
         timeout_sql(policy.timeout)
     )
 }
