@@ -20,18 +20,8 @@ use dbmigrate::inspect::inspect;
 use dbmigrate::migrate::{self, Event, MigrateError, UpgradeTarget};
 use dbmigrate::ops::Op;
 use dbmigrate::schema::{Column, ColumnType, Table};
-use dbmigrate::testing::{TestDb, assert_catalog_is};
-use dbmigrate::{
-    AnyConnection, Dialect, Repository, Revision, Timeouts, connect, on_each_database,
-};
-
-fn revision(id: &str, down: &[&str], upgrade: Vec<Op>, downgrade: Vec<Op>) -> String {
-    let mut revision = Revision::new(id, down.iter().map(|d| d.to_string()).collect(), "");
-    revision.id = id.to_string();
-    revision.upgrade = upgrade;
-    revision.downgrade = downgrade;
-    revision.to_toml()
-}
+use dbmigrate::testing::{TestDb, assert_catalog_is, repository, revision_file};
+use dbmigrate::{AnyConnection, Dialect, Repository, Timeouts, connect, on_each_database};
 
 /// `account (id, name, code)` and `note (id, account_id, body)`, as revision `a1`.
 fn tables() -> String {
@@ -46,17 +36,7 @@ fn tables() -> String {
     let mut ops = account.creation_ops();
     ops.extend(note.creation_ops());
     let drops = ["note", "account"].map(|t| Op::DropTable { table: t.into() });
-    revision("a1", &[], ops, drops.to_vec())
-}
-
-fn repository(files: &[String]) -> Repository {
-    let named: Vec<(String, &str)> = files
-        .iter()
-        .enumerate()
-        .map(|(i, text)| (format!("{i}.toml"), text.as_str()))
-        .collect();
-    let borrowed: Vec<(&str, &str)> = named.iter().map(|(n, t)| (n.as_str(), *t)).collect();
-    Repository::built_in("test", &borrowed).unwrap()
+    revision_file("a1", &[], "a1", ops, drops.to_vec())
 }
 
 fn add_column(table: &str, column: Column) -> Op {
@@ -163,7 +143,7 @@ fn applied(db: &TestDb, repo: &Repository) -> BTreeSet<String> {
 on_each_database! {
     fn a_revision_waits_out_of_the_lock_queue_while_a_session_holds_its_table_then_runs(db: &TestDb) {
         let (add, drop) = about_me();
-        let repo = repository(&[tables(), revision("b2", &["a1"], vec![add], vec![drop])]);
+        let repo = repository(&[tables(), revision_file("b2", &["a1"], "b2", vec![add], vec![drop])]);
         at_a1(db, &repo);
         let (mut held, holder_id) = holder(db);
         let (let_go, when) = mpsc::channel::<()>();
@@ -220,7 +200,7 @@ on_each_database! {
 
     fn a_revision_whose_lock_never_comes_fails_cleanly_naming_the_holder(db: &TestDb) {
         let (add, drop) = about_me();
-        let repo = repository(&[tables(), revision("b2", &["a1"], vec![add], vec![drop])]);
+        let repo = repository(&[tables(), revision_file("b2", &["a1"], "b2", vec![add], vec![drop])]);
         at_a1(db, &repo);
         let before = inspect(&mut connect(&db.url).unwrap()).unwrap();
         let (mut held, holder_id) = holder(db);
@@ -251,7 +231,7 @@ on_each_database! {
             add_column("account", Column::new("rank", ColumnType::Integer).not_null().default(dbmigrate::ColumnDefault::Literal("0".into()))),
             Op::Backfill { table: "note".into(), set: [("body".to_string(), "UPPER(body)".to_string())].into(), condition: None, batch_size: Some(1), pause_ms: None },
         ];
-        let repo = repository(&[tables(), revision("b2", &["a1"], ops, vec![])]);
+        let repo = repository(&[tables(), revision_file("b2", &["a1"], "b2", ops, vec![])]);
         at_a1(db, &repo);
         let (result, _) = upgrade_noting(db, &repo, &quick(5));
         result.unwrap();
@@ -294,7 +274,7 @@ on_each_database! {
             Op::CreateIndex { table: "note".into(), name: "ix_note_body".into(), columns: vec!["body".into()], unique: false, predicate: None, concurrently: None },
             Op::CreateForeignKey { table: "note".into(), name: "fk_note_account".into(), columns: vec!["account_id".into()], ref_table: "account".into(), ref_columns: vec!["id".into()], on_delete: None, online: None },
         ];
-        let repo = repository(&[tables(), revision("b2", &["a1"], ops, vec![])]);
+        let repo = repository(&[tables(), revision_file("b2", &["a1"], "b2", ops, vec![])]);
         at_a1(db, &repo);
         let mut conn = connect(&db.url).unwrap();
         conn.batch_execute("INSERT INTO note (account_id, body) VALUES (99, 'orphan')").unwrap();

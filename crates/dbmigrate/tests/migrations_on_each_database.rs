@@ -16,22 +16,8 @@ use dbmigrate::lock::MigrationLock;
 use dbmigrate::migrate::{self, DowngradeTarget, Event, MigrateError, UpgradeTarget};
 use dbmigrate::ops::Op;
 use dbmigrate::schema::{Column, ColumnType, Table};
-use dbmigrate::testing::{TestDb, assert_catalog_is};
-use dbmigrate::{AnyConnection, Dialect, Repository, Revision, connect, on_each_database};
-
-fn revision(
-    id: &str,
-    down: &[&str],
-    message: &str,
-    upgrade: Vec<Op>,
-    downgrade: Vec<Op>,
-) -> String {
-    let mut revision = Revision::new(message, down.iter().map(|d| d.to_string()).collect(), "");
-    revision.id = id.to_string();
-    revision.upgrade = upgrade;
-    revision.downgrade = downgrade;
-    revision.to_toml()
-}
+use dbmigrate::testing::{TestDb, assert_catalog_is, repository, revision_file};
+use dbmigrate::{AnyConnection, Dialect, Repository, connect, on_each_database};
 
 fn drop_table(table: &str) -> Op {
     Op::DropTable {
@@ -44,7 +30,7 @@ fn users_table() -> String {
         .id_column("id")
         .column(Column::new("username", ColumnType::String(Some(64))))
         .index("username", true);
-    revision(
+    revision_file(
         "a1",
         &[],
         "users table",
@@ -59,7 +45,7 @@ fn posts_table() -> String {
         .column(Column::new("body", ColumnType::String(Some(140))))
         .column(Column::new("user_id", ColumnType::Integer))
         .foreign_key("user_id", "user", "id");
-    revision(
+    revision_file(
         "b2",
         &["a1"],
         "posts table",
@@ -78,17 +64,7 @@ fn about_me() -> String {
         table: "user".into(),
         column: "about_me".into(),
     };
-    revision("c3", &["b2"], "about me", vec![add], vec![drop])
-}
-
-fn repository(files: &[String]) -> Repository {
-    let named: Vec<(String, &str)> = files
-        .iter()
-        .enumerate()
-        .map(|(i, text)| (format!("{i}.toml"), text.as_str()))
-        .collect();
-    let borrowed: Vec<(&str, &str)> = named.iter().map(|(n, t)| (n.as_str(), *t)).collect();
-    Repository::built_in("test", &borrowed).unwrap()
+    revision_file("c3", &["b2"], "about me", vec![add], vec![drop])
 }
 
 fn chapter_repository() -> Repository {
@@ -158,7 +134,7 @@ on_each_database! {
     }
 
     fn a_revision_that_fails_part_way_is_undone_and_not_recorded(db: &TestDb) {
-        let broken = revision(
+        let broken = revision_file(
             "c3",
             &["b2"],
             "broken",
@@ -264,7 +240,7 @@ on_each_database! {
     }
 
     fn a_revision_without_downgrade_operations_is_not_undone(db: &TestDb) {
-        let one_way = revision("b2", &["a1"], "one way", vec![drop_table("user")], vec![]);
+        let one_way = revision_file("b2", &["a1"], "one way", vec![drop_table("user")], vec![]);
         let repo = repository(&[users_table(), one_way]);
         let mut conn = connect(&db.url).unwrap();
         migrate::upgrade(&mut conn, &db.url, &repo, &UpgradeTarget::Head, quiet).unwrap();
@@ -276,8 +252,8 @@ on_each_database! {
 
 #[test]
 fn merged_branches_upgrade_through_both_and_downgrade_to_two_heads() {
-    let side = revision("b3", &["a1"], "side", vec![], vec![]);
-    let merge = revision("d4", &["b2", "b3"], "merge", vec![], vec![]);
+    let side = revision_file("b3", &["a1"], "side", vec![], vec![]);
+    let merge = revision_file("d4", &["b2", "b3"], "merge", vec![], vec![]);
     let repo = repository(&[users_table(), posts_table(), side, merge]);
     let db = TestDb::new(Dialect::Sqlite).unwrap();
     let mut conn = connect(&db.url).unwrap();

@@ -223,21 +223,28 @@ fn parse_duration(text: &str) -> Option<Duration> {
 /// queue behind it: the site's own transactions last milliseconds.
 pub const PATIENCE: Duration = Duration::from_millis(100);
 
-/// A session that holds a lock a step needs.
-#[derive(Debug, Clone, PartialEq)]
+/// A session that holds a lock a step needs, as each dialect's catalog query reads it.
+#[derive(Debug, Clone, PartialEq, diesel::QueryableByName)]
 pub struct LockHolder {
     /// The server's id of the session (PostgreSQL's pid, MySQL's connection id).
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
     pub pid: i64,
     /// The application (PostgreSQL's `application_name`) or the user (MySQL).
+    #[diesel(sql_type = diesel::sql_types::Text)]
     pub application: String,
     /// `idle in transaction`, `active`, …
+    #[diesel(sql_type = diesel::sql_types::Text)]
     pub state: String,
     /// When its transaction began, in UTC.
+    #[diesel(sql_type = diesel::sql_types::Text)]
     pub since: String,
     /// How long its transaction has lasted.
+    #[diesel(sql_type = diesel::sql_types::Double)]
     pub seconds: f64,
     /// The first line of its last query.
+    #[diesel(sql_type = diesel::sql_types::Text)]
     pub query: String,
+    #[diesel(sql_type = diesel::sql_types::Text, column_name = table_name)]
     pub table: String,
 }
 

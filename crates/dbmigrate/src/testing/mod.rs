@@ -103,6 +103,33 @@ pub fn assert_catalog_is(conn: &mut crate::AnyConnection, expected: &crate::Sche
     );
 }
 
+/// The text of a revision file: `id`, following `down`, with these operations.
+pub fn revision_file(
+    id: &str,
+    down: &[&str],
+    message: &str,
+    upgrade: Vec<crate::ops::Op>,
+    downgrade: Vec<crate::ops::Op>,
+) -> String {
+    let down = down.iter().map(|d| d.to_string()).collect();
+    let mut revision = crate::Revision::new(message, down, "");
+    revision.id = id.to_string();
+    revision.upgrade = upgrade;
+    revision.downgrade = downgrade;
+    revision.to_toml()
+}
+
+/// A repository of these revision files, built in (no folder).
+pub fn repository(files: &[String]) -> crate::Repository {
+    let named: Vec<(String, &str)> = files
+        .iter()
+        .enumerate()
+        .map(|(i, text)| (format!("{i}.toml"), text.as_str()))
+        .collect();
+    let borrowed: Vec<(&str, &str)> = named.iter().map(|(n, t)| (n.as_str(), *t)).collect();
+    crate::Repository::built_in("test", &borrowed).expect("the revisions read")
+}
+
 /// Whether `CI` is set to a true value (`1`, `true`, `yes`, `on`): then a test that cannot
 /// run is a failure, never a silent skip.
 pub fn under_ci() -> bool {

@@ -4,7 +4,7 @@
 //! ALTER TABLE waits for, and the site's queries queue behind), `innodb_lock_wait_timeout`
 //! on rows.
 
-use diesel::sql_types::{BigInt, Double, Nullable, Text};
+use diesel::sql_types::{BigInt, Nullable};
 use diesel::{QueryResult, QueryableByName, RunQueryDsl, sql_query};
 
 use crate::apply::{LockHolder, LockPolicy, TableLock};
@@ -64,22 +64,6 @@ pub(super) fn wait_setup(policy: &LockPolicy) -> String {
     )
 }
 
-#[derive(QueryableByName)]
-struct Open {
-    #[diesel(sql_type = BigInt)]
-    pid: i64,
-    #[diesel(sql_type = Text)]
-    application: String,
-    #[diesel(sql_type = Text)]
-    state: String,
-    #[diesel(sql_type = Text)]
-    since: String,
-    #[diesel(sql_type = Double)]
-    seconds: f64,
-    #[diesel(sql_type = Text)]
-    query: String,
-}
-
 /// MySQL keeps no list of who holds a table's metadata lock unless performance_schema
 /// watches it (off by default on MariaDB), so none is known before a try; after one timed
 /// out, the sessions with a transaction open are those that may hold it.
@@ -95,27 +79,17 @@ pub(super) fn holders(
     else {
         return Ok(Vec::new());
     };
-    let open: Vec<Open> = sql_query(
+    let open: Vec<LockHolder> = sql_query(format!(
         "SELECT CAST(p.ID AS SIGNED) AS pid, CONCAT(p.USER, '@', p.HOST) AS application, \
          CONCAT('open transaction, ', COALESCE(p.COMMAND, '')) AS state, \
          DATE_FORMAT(t.trx_started, '%Y-%m-%d %H:%i:%s') AS since, \
          CAST(TIMESTAMPDIFF(MICROSECOND, t.trx_started, NOW(6)) / 1000000 AS DOUBLE) AS seconds, \
-         COALESCE(p.INFO, t.trx_query, '') AS query \
+         COALESCE(p.INFO, t.trx_query, '') AS query, '{}' AS table_name \
          FROM information_schema.INNODB_TRX t \
          JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id \
          WHERE p.ID <> CONNECTION_ID() ORDER BY t.trx_started",
-    )
+        table.replace('\'', "''")
+    ))
     .load(conn)?;
-    Ok(open
-        .into_iter()
-        .map(|o| LockHolder {
-            pid: o.pid,
-            application: o.application,
-            state: o.state,
-            since: o.since,
-            seconds: o.seconds,
-            query: o.query,
-            table: table.clone(),
-        })
-        .collect())
+    Ok(open)
 }

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
-use diesel::sql_types::{Bool, Double, Integer, Text};
+use diesel::sql_types::{Bool, Double, Text};
 use diesel::{QueryableByName, RunQueryDsl, sql_query};
 
 use crate::apply::{LockHolder, LockMode, LockPolicy, TableLock, locks::PATIENCE};
@@ -72,22 +72,10 @@ pub(super) fn timeout_sql(timeout: Duration) -> String {
 
 #[derive(QueryableByName)]
 struct Holding {
-    #[diesel(sql_type = Integer)]
-    pid: i32,
-    #[diesel(sql_type = Text)]
-    application: String,
-    #[diesel(sql_type = Text)]
-    state: String,
-    #[diesel(sql_type = Text)]
-    since: String,
-    #[diesel(sql_type = Double)]
-    seconds: f64,
+    #[diesel(embed)]
+    holder: LockHolder,
     #[diesel(sql_type = Double)]
     idle_seconds: f64,
-    #[diesel(sql_type = Text)]
-    query: String,
-    #[diesel(sql_type = Text)]
-    table_name: String,
     #[diesel(sql_type = Text)]
     mode: String,
 }
@@ -108,7 +96,7 @@ pub(super) fn holders(
         .map(|l| format!("'{}'", l.table.replace('\'', "''")))
         .collect();
     let rows: Vec<Holding> = sql_query(format!(
-        "SELECT a.pid, COALESCE(a.application_name, '') AS application, \
+        "SELECT a.pid::bigint AS pid, COALESCE(a.application_name, '') AS application, \
          COALESCE(a.state, '') AS state, \
          COALESCE(to_char(a.xact_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), '') AS since, \
          COALESCE(EXTRACT(EPOCH FROM clock_timestamp() - a.xact_start), 0)::float8 AS seconds, \
@@ -130,24 +118,18 @@ pub(super) fn holders(
         let Some(held) = LockMode::from_catalog_name(&row.mode) else {
             continue;
         };
+        let holder = row.holder;
         let conflicts = locks
             .iter()
-            .any(|l| l.table == row.table_name && l.mode.conflicts_with(held));
-        let idle_in_transaction = row.state.starts_with("idle in transaction");
-        let long = row.seconds >= patience || idle_in_transaction && row.idle_seconds >= patience;
+            .any(|l| l.table == holder.table && l.mode.conflicts_with(held));
+        let idle_in_transaction = holder.state.starts_with("idle in transaction");
+        let long =
+            holder.seconds >= patience || idle_in_transaction && row.idle_seconds >= patience;
         let known = found
             .iter()
-            .any(|h| h.pid == i64::from(row.pid) && h.table == row.table_name);
+            .any(|h| h.pid == holder.pid && h.table == holder.table);
         if conflicts && (after_timeout || long) && !known {
-            found.push(LockHolder {
-                pid: row.pid.into(),
-                application: row.application,
-                state: row.state,
-                since: row.since,
-                seconds: row.seconds,
-                query: row.query,
-                table: row.table_name,
-            });
+            found.push(holder);
         }
     }
     Ok(found)
