@@ -55,7 +55,7 @@ fn site() -> &'static Site {
             batch: 1_000,
         };
         seed(&mut db.session, &plan, |_| {}).expect("seeded");
-        let app = Arc::new(App::new(&settings));
+        let app = Arc::new(App::new(&settings, None));
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

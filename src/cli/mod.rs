@@ -133,9 +133,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             warn_about_secret_key(&settings);
             give_large_blocks_back();
-            prepare_database(&settings)?;
+            let session_setup = prepare_database(&settings)?;
             let _written_at_the_end = start_logging();
-            let app = std::sync::Arc::new(crate::web::App::new(&settings));
+            let app = std::sync::Arc::new(crate::web::App::new(&settings, session_setup));
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
@@ -153,8 +153,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// Migrates a new database from the chosen repository, refuses one that is not at its
-/// head, and says what the database holds.
-fn prepare_database(settings: &Settings) -> anyhow::Result<()> {
+/// head, and says what the database holds; returns what each of the site's connections
+/// runs first (the schema of views of a revision expanded side by side, when it is this
+/// release's).
+fn prepare_database(settings: &Settings) -> anyhow::Result<Option<String>> {
     let mut db = Database::connect(&settings.database_url)?;
     let chosen = choose(None, &settings.context(), &APPLICATION)?;
     let mut progress = Progress::default();
@@ -169,6 +171,11 @@ fn prepare_database(settings: &Settings) -> anyhow::Result<()> {
     }
     db.share_between_readers_and_writers()
         .context("cannot switch the SQLite database to write-ahead logging")?;
+    let session_setup = dbmigrate::cli::session_setup(db.session.conn(), &chosen.repository)?;
+    if let Some(setup) = &session_setup {
+        diesel::connection::SimpleConnection::batch_execute(db.session.conn(), setup)?;
+        println!("The database runs a revision side by side: serving its new shape");
+    }
     let counts = db.counts().context("cannot read the database")?;
     println!(
         "{}: {} users, {} posts",
@@ -176,7 +183,7 @@ fn prepare_database(settings: &Settings) -> anyhow::Result<()> {
         counts.users,
         counts.posts
     );
-    Ok(())
+    Ok(session_setup)
 }
 
 /// `db seed`: the plan's rows, with a progress bar on a terminal.

@@ -50,12 +50,14 @@ pub struct App {
 pub type SharedApp = Arc<App>;
 
 impl App {
-    pub fn new(settings: &Settings) -> App {
+    /// `session_setup`: what each connection to a database server runs first.
+    pub fn new(settings: &Settings, session_setup: Option<String>) -> App {
         App {
             db: DbPool::new(
                 &settings.database_url,
                 settings.db_pool_size,
                 settings.db_timeout,
+                session_setup,
             ),
             templates: Templates::new(),
             pages: PageCache::default(),

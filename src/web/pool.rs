@@ -64,6 +64,8 @@ struct Shared {
     size: usize,
     /// One per connection, handed out first come, first served.
     turns: tokio::sync::Semaphore,
+    /// What each new connection runs first.
+    session_setup: Option<String>,
 }
 
 struct Idle {
@@ -113,8 +115,14 @@ const FINISHED: u8 = 2;
 const ABANDONED: u8 = 3;
 
 impl DbPool {
-    /// `timeout` bounds every wait on the database (`DB_TIMEOUT`).
-    pub fn new(url: &DatabaseUrl, size: u32, timeout: Duration) -> DbPool {
+    /// `timeout` bounds every wait on the database (`DB_TIMEOUT`); `session_setup` is what
+    /// each connection to a server runs first.
+    pub fn new(
+        url: &DatabaseUrl,
+        size: u32,
+        timeout: Duration,
+        session_setup: Option<String>,
+    ) -> DbPool {
         let shared = (url.dialect() != Dialect::Sqlite).then(|| {
             Arc::new(Shared {
                 idle: Mutex::new(Idle {
@@ -125,6 +133,7 @@ impl DbPool {
                 returned: Condvar::new(),
                 size: size.max(1) as usize,
                 turns: tokio::sync::Semaphore::new(size.max(1) as usize),
+                session_setup,
             })
         });
         DbPool {
@@ -306,12 +315,25 @@ fn run_local<T, E: fmt::Display>(
 /// was planned anew on every request for the same plan, four times the database's CPU of
 /// the page. The site's queries are key and index lookups whose plans do not depend on the
 /// values bound.
-fn for_the_site(mut conn: AnyConnection) -> Result<AnyConnection, WorkError> {
+fn for_the_site(
+    mut conn: AnyConnection,
+    session_setup: Option<&str>,
+) -> Result<AnyConnection, WorkError> {
+    let unavailable = |e: diesel::result::Error| WorkError::Unavailable(e.to_string());
     if conn.dialect() == Dialect::Postgres {
         conn.batch_execute("SET plan_cache_mode = force_generic_plan")
-            .map_err(|e| WorkError::Unavailable(e.to_string()))?;
+            .map_err(unavailable)?;
+    }
+    if let Some(setup) = session_setup {
+        conn.batch_execute(setup).map_err(unavailable)?;
     }
     Ok(conn)
+}
+
+/// Whether the database refused a statement it had prepared because the schema under it
+/// changed (a migration ran while the site served): prepared again, it runs.
+fn prepared_before_a_schema_change(message: &str) -> bool {
+    message.contains("cached plan must not change result type")
 }
 
 impl Shared {
@@ -320,7 +342,7 @@ impl Shared {
         url: &DatabaseUrl,
         timeout: Duration,
         state: &AtomicU8,
-        work: impl FnOnce(&mut Session) -> Result<T, E>,
+        work: impl FnOnce(&mut Session) -> Result<T, E> + Clone,
     ) -> Result<T, WorkError> {
         let mut session = self.check_out(url, timeout)?;
         if state
@@ -330,8 +352,19 @@ impl Shared {
             self.check_in(session);
             return Err(WorkError::Unavailable("given up while waiting".into()));
         }
-        let result = work(&mut session);
+        let mut result = work.clone()(&mut session);
         session.rollback();
+        if let Err(e) = &result
+            && prepared_before_a_schema_change(&e.to_string())
+        {
+            // The connection's prepared statements are stale: a new connection prepares
+            // them again; the work did nothing (the database refused it whole).
+            drop(session);
+            self.release_slot();
+            session = self.check_out(url, timeout)?;
+            result = work(&mut session);
+            session.rollback();
+        }
         let healthy = result.is_ok() || session.conn().batch_execute("SELECT 1").is_ok();
         let given_up = state
             .compare_exchange(RUNNING, FINISHED, Ordering::AcqRel, Ordering::Acquire)
@@ -386,7 +419,7 @@ impl Shared {
                 };
                 return connect_with(url, timeouts)
                     .map_err(|e| WorkError::Unavailable(e.to_string()))
-                    .and_then(for_the_site)
+                    .and_then(|conn| for_the_site(conn, self.session_setup.as_deref()))
                     .map(|conn| Session::new(conn, models::schema()))
                     .inspect_err(|_| self.release_slot());
             }

@@ -99,6 +99,61 @@ pub fn read(conn: &mut AnyConnection) -> QueryResult<BTreeMap<String, String>> {
     Ok(rows.into_iter().map(|r| (r.revision, r.checksum)).collect())
 }
 
+/// Revisions expanded side by side (`expand`) whose contract is pending, with the schema of
+/// views the release built for them reads through; there only while one is.
+pub const EXPANSION_TABLE: &str = "dbmigrate_expansion";
+
+/// A revision expanded, its contract pending.
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct Expanded {
+    #[diesel(sql_type = Text)]
+    pub revision: String,
+    #[diesel(sql_type = Text)]
+    pub view_schema: String,
+}
+
+/// Records `revision` as expanded (the table made first if needed).
+pub fn record_expansion_sql(dialect: Dialect, revision: &str, view_schema: &str) -> String {
+    let word = dialect.sql().word_type();
+    let table = dialect.quote(EXPANSION_TABLE);
+    format!(
+        "CREATE TABLE IF NOT EXISTS {table} (\n    revision {word} NOT NULL PRIMARY KEY,\n    view_schema {word} NOT NULL\n);\n\
+         INSERT INTO {table} (revision, view_schema) VALUES ('{}', '{}');",
+        plain(revision),
+        plain(view_schema)
+    )
+}
+
+/// Forgets that `revision` is expanded, and the table once no revision is.
+pub fn forget_expansion(conn: &mut AnyConnection, revision: &str) -> QueryResult<()> {
+    let dialect = conn.dialect();
+    let table = dialect.quote(EXPANSION_TABLE);
+    conn.batch_execute(&format!(
+        "DELETE FROM {table} WHERE revision = '{}'",
+        plain(revision)
+    ))?;
+    if read_expansions(conn)?.is_empty() {
+        conn.batch_execute(&format!("DROP TABLE IF EXISTS {table}"))?;
+    }
+    Ok(())
+}
+
+/// The revisions expanded, contract pending; none when the table is not there.
+pub fn read_expansions(conn: &mut AnyConnection) -> QueryResult<Vec<Expanded>> {
+    let has_table = inspect::table_names(conn)?
+        .iter()
+        .any(|name| name == EXPANSION_TABLE);
+    if !has_table {
+        return Ok(Vec::new());
+    }
+    let dialect = conn.dialect();
+    sql_query(format!(
+        "SELECT revision, view_schema FROM {}",
+        dialect.quote(EXPANSION_TABLE)
+    ))
+    .load(conn)
+}
+
 /// A revision stopped partway, as [`PROGRESS_TABLE`] keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
 pub struct Progress {

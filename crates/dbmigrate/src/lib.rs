@@ -10,6 +10,7 @@ pub mod cli;
 pub mod compare;
 pub mod connection;
 pub mod dialect;
+pub mod expand;
 pub mod graph;
 pub mod history;
 pub mod inspect;

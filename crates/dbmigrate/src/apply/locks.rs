@@ -299,6 +299,15 @@ pub enum Notice {
     },
     /// What a revision that failed partway did is being undone.
     Undoing { steps: usize },
+    /// A revision ran its expand phase: the release built for it reads through
+    /// `view_schema`; `db contract` finishes it.
+    Expanded { view_schema: String },
+    /// A revision breaks the release still serving, on a database where it cannot run
+    /// side by side.
+    NotSideBySide {
+        dialect: &'static str,
+        change: String,
+    },
 }
 
 impl fmt::Display for Notice {
@@ -329,6 +338,14 @@ impl fmt::Display for Notice {
             Notice::Undoing { steps } => write!(
                 f,
                 "undoing the {steps} step(s) done, to leave the database as it was"
+            ),
+            Notice::Expanded { view_schema } => write!(
+                f,
+                "expanded side by side: the release still serving keeps the tables as they were, the release built for this revision reads through the schema {view_schema}; once the last instance of the release before is gone, run `db contract`"
+            ),
+            Notice::NotSideBySide { dialect, change } => write!(
+                f,
+                "this revision breaks the release still serving ({change}), and {dialect} cannot serve both shapes at once: stop the site for it"
             ),
         }
     }

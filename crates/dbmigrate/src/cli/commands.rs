@@ -133,16 +133,27 @@ pub fn current(
     }
     for id in &status.current {
         let revision = repo.revision(id).expect("applied");
-        let edited = if status.edited.contains(id) {
-            " (edited since it was applied)"
-        } else {
-            ""
-        };
-        if verbose {
-            println!("{}", listing::verbose(repo, revision, None));
-        } else {
-            println!("{}{edited}", listing::short(repo, revision, None));
+        let mut marks = String::new();
+        if status.edited.contains(id) {
+            marks.push_str(" (edited since it was applied)");
         }
+        if let Some(expanded) = status.expanded.iter().find(|e| &e.revision == id) {
+            marks.push_str(&format!(
+                " (expanded side by side: the release built for it reads through {}; `db contract` once the release before it is gone)",
+                expanded.view_schema
+            ));
+        }
+        if verbose {
+            println!("{}{marks}", listing::verbose(repo, revision, None));
+        } else {
+            println!("{}{marks}", listing::short(repo, revision, None));
+        }
+    }
+    for stopped in &status.stopped {
+        println!(
+            "{} (its {} stopped after step {}: `db upgrade` goes on, `db downgrade` undoes it)",
+            stopped.revision, stopped.direction, stopped.steps_done
+        );
     }
     for partial in &status.partial {
         println!(
@@ -151,7 +162,13 @@ pub fn current(
         );
     }
     for id in &status.unknown {
-        println!("{id} (not in {})", repo.location());
+        match status.expanded.iter().find(|e| &e.revision == id) {
+            Some(_) => println!(
+                "{id} (not in {}: a later release's revision, expanded side by side; this release still reads the tables as they were)",
+                repo.location()
+            ),
+            None => println!("{id} (not in {})", repo.location()),
+        }
     }
     if status.current.is_empty() && status.unknown.is_empty() && status.partial.is_empty() {
         eprintln!("The database has no revision applied (it is at <base>).");

@@ -38,7 +38,7 @@ use crate::{connect, repository::RepositoryError};
 pub use advice::explain;
 pub use choice::{Chosen, Source, choose, choose_on_disk, source};
 pub use progress::Progress;
-pub use startup::{NotReady, Prepared, prepare_database};
+pub use startup::{NotReady, Prepared, prepare_database, session_setup};
 
 /// What an application tells the command set about itself.
 #[derive(Clone, Copy)]
@@ -175,7 +175,14 @@ enum DbCommand<X: Subcommand> {
         /// Print the SQL instead of running it (no connection); TARGET may be FROM:TO.
         #[arg(long)]
         sql: bool,
+        /// The site is stopped: a revision that would break the release serving runs in one
+        /// go, not side by side (expand, then `db contract`).
+        #[arg(long)]
+        site_stopped: bool,
     },
+    /// Finish the revisions run side by side: the shape the release before them read goes.
+    /// Run it once the last instance of that release has stopped.
+    Contract,
     /// Undo revisions down to TARGET: -N (default -1), a revision, or base.
     Downgrade {
         #[arg(default_value = "-1", allow_hyphen_values = true)]
@@ -359,7 +366,9 @@ pub fn run_with<X: Subcommand>(
         DbCommand::Squash { from, to, message } => {
             commands::squash(&mut on_disk()?.repository, &from, &to, message)?
         }
-        DbCommand::Upgrade { target, sql: true } => {
+        DbCommand::Upgrade {
+            target, sql: true, ..
+        } => {
             let repo = chosen()?.repository;
             let (from, to) = split_range(&target);
             let target: UpgradeTarget = to.parse()?;
@@ -379,14 +388,22 @@ pub fn run_with<X: Subcommand>(
                 migrate::downgrade_sql(&repo, url.dialect(), from, &target, &context.lock_policy)?
             );
         }
-        DbCommand::Upgrade { target, sql: false } => {
+        DbCommand::Upgrade {
+            target,
+            sql: false,
+            site_stopped,
+        } => {
             let target: UpgradeTarget = target.parse()?;
             let repo = chosen()?.repository;
             let mut conn = connect(url)?;
             let mut progress = Progress::default();
-            let policy = &context.lock_policy;
-            let done =
-                migrate::upgrade_with(&mut conn, url, &repo, &target, policy, |e| progress.show(e));
+            let options = migrate::Options {
+                policy: context.lock_policy,
+                side_by_side: !site_stopped,
+            };
+            let done = migrate::upgrade_with(&mut conn, url, &repo, &target, &options, |e| {
+                progress.show(e)
+            });
             progress.finish_line();
             if done?.is_empty() {
                 let status = migrate::status(&mut conn, &repo)?;
@@ -401,13 +418,30 @@ pub fn run_with<X: Subcommand>(
             let repo = chosen()?.repository;
             let mut conn = connect(url)?;
             let mut progress = Progress::default();
-            let policy = &context.lock_policy;
-            let done = migrate::downgrade_with(&mut conn, url, &repo, &target, policy, |e| {
+            let options = migrate::Options {
+                policy: context.lock_policy,
+                ..Default::default()
+            };
+            let done = migrate::downgrade_with(&mut conn, url, &repo, &target, &options, |e| {
                 progress.show(e)
             });
             progress.finish_line();
             if done?.is_empty() {
                 println!("Nothing to downgrade.");
+            }
+        }
+        DbCommand::Contract => {
+            let repo = chosen()?.repository;
+            let mut conn = connect(url)?;
+            let mut progress = Progress::default();
+            let options = migrate::Options {
+                policy: context.lock_policy,
+                ..Default::default()
+            };
+            let done = migrate::contract(&mut conn, url, &repo, &options, |e| progress.show(e));
+            progress.finish_line();
+            if done?.is_empty() {
+                println!("Nothing to contract: no revision runs side by side.");
             }
         }
         DbCommand::Current { verbose } => {

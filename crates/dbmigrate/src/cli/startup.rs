@@ -60,6 +60,27 @@ impl From<MigrateError> for NotReady {
     }
 }
 
+/// What each connection of the application runs first: on a database where the
+/// repository's head is expanded side by side, the schema of views of that revision goes
+/// first in the search path, so that the application sees the shape it was built for.
+pub fn session_setup(
+    conn: &mut AnyConnection,
+    repo: &crate::Repository,
+) -> Result<Option<String>, MigrateError> {
+    let status = migrate::status(conn, repo)?;
+    let heads = repo.graph().heads();
+    Ok(status
+        .expanded
+        .iter()
+        .find(|e| heads.contains(&e.revision))
+        .map(|e| {
+            format!(
+                "SELECT set_config('search_path', '\"{}\", ' || current_setting('search_path'), false)",
+                e.view_schema
+            )
+        }))
+}
+
 /// Makes sure the database can be used by `app`'s models, migrating it only if it is new.
 pub fn prepare_database(
     conn: &mut AnyConnection,
@@ -73,7 +94,11 @@ pub fn prepare_database(
     let exact = CompareOptions {
         detect_renames: false,
     };
-    let status = migrate::status(conn, repo)?;
+    let mut status = migrate::status(conn, repo)?;
+    // A revision of a later release, expanded side by side: this release's shape is the
+    // tables' own until it is contracted.
+    let expanded: Vec<&String> = status.expanded.iter().map(|e| &e.revision).collect();
+    status.unknown.retain(|id| !expanded.contains(&id));
     if !status.unknown.is_empty() {
         let revisions = match status.unknown.as_slice() {
             [one] => format!("revision {one}"),
@@ -93,7 +118,10 @@ pub fn prepare_database(
                 app.command("db init")
             )
         } else {
-            String::new()
+            format!(
+                " (a later release of {} may have made it: a release older than the database's shape cannot serve it)",
+                app.name
+            )
         };
         return Err(NotReady::UnknownRevision {
             revisions,

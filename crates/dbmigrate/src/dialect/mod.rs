@@ -144,6 +144,11 @@ pub trait SqlDialect: Send + Sync {
         run: &mut Run,
         finish: &mut dyn FnMut(&mut AnyConnection) -> QueryResult<()>,
     ) -> Result<(), ApplyError>;
+    /// Whether a revision that would break the release serving can run side by side
+    /// (`crate::expand`): schemas of views, and triggers.
+    fn runs_side_by_side(&self) -> bool {
+        false
+    }
     /// Whether a plan whose steps cannot share one transaction runs in phases
     /// (`apply::phases`), each recorded as it finishes.
     fn runs_in_phases(&self) -> bool {

@@ -103,6 +103,7 @@ pub const ENGINE_TABLES: &[&str] = &[
     "alembic_version",
     crate::history::HISTORY_TABLE,
     crate::history::PROGRESS_TABLE,
+    crate::history::EXPANSION_TABLE,
 ];
 
 /// The application's tables as the database sees them, in name order.

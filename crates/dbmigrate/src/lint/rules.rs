@@ -179,7 +179,7 @@ pub const RULES: &[Rule] = &[
     },
 ];
 
-const SIDE_BY_SIDE: &str = "stop the site for the upgrade, or do it over two releases: first the new shape beside the old (add, backfill), then the release that uses it, then drop the old shape in a later revision";
+const SIDE_BY_SIDE: &str = "on PostgreSQL `db upgrade` runs it side by side (the release serving keeps its shape until `db contract`); elsewhere stop the site for it, or spread it over two releases";
 
 fn drop_table(j: &mut Judging) -> Result<Option<Found>, MigrateError> {
     let Op::DropTable { table } = j.op else {
@@ -338,7 +338,7 @@ fn drop_breaks_release(j: &mut Judging) -> Result<Option<Found>, MigrateError> {
     };
     Ok(found(
         format!("the release still serving reads {what}, and fails once it is dropped"),
-        "first release models without it, then drop it in a later revision",
+        SIDE_BY_SIDE,
     ))
 }
 
@@ -346,7 +346,7 @@ fn type_change_breaks_release(j: &mut Judging) -> Result<Option<Found>, MigrateE
     let Some((table, column, from, to)) = j.type_change() else {
         return Ok(None);
     };
-    if read_alike(&from, &to) {
+    if crate::expand::read_alike(&from, &to) {
         return Ok(None);
     }
     Ok(found(
@@ -578,14 +578,6 @@ fn names(op: &Op) -> Vec<&str> {
         | Op::CreateCheckConstraint { name, .. } => vec![name],
         _ => Vec::new(),
     }
-}
-
-/// Whether a release built for `from` reads values of `to` as it did: the text types all
-/// read as a string; anything else must stay what it was.
-fn read_alike(from: &ColumnType, to: &ColumnType) -> bool {
-    use ColumnType::{Enum, String, Text};
-    let text = |t: &ColumnType| matches!(t, String(_) | Text | Enum(_));
-    from == to || text(from) && text(to)
 }
 
 /// Type changes PostgreSQL makes without rewriting the table: a longer VARCHAR, or

@@ -18,6 +18,7 @@ use crate::url::Dialect;
 mod adopt;
 mod offline;
 mod run;
+mod side_by_side;
 mod status;
 pub mod verify;
 pub use adopt::{Adoption, Match, find as find_adoption};
@@ -27,6 +28,7 @@ pub use run::{
     downgrade, downgrade_path, downgrade_with, stamp, stamp_set, upgrade, upgrade_path,
     upgrade_with,
 };
+pub use side_by_side::contract;
 pub(crate) use status::reached_at;
 pub use status::{PartialSquash, Status, checked_status, status};
 
@@ -34,6 +36,27 @@ pub use status::{PartialSquash, Status, checked_status, status};
 pub enum Direction {
     Upgrade,
     Downgrade,
+    /// The second phase of a revision run side by side.
+    Contract,
+}
+
+/// How revisions run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    pub policy: crate::apply::LockPolicy,
+    /// Whether a revision that would break the release still serving runs side by side
+    /// (expand, then `db contract`) where the database can (PostgreSQL); false when the
+    /// site is stopped for it.
+    pub side_by_side: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            policy: crate::apply::LockPolicy::default(),
+            side_by_side: true,
+        }
+    }
 }
 
 impl fmt::Display for Direction {
@@ -41,6 +64,7 @@ impl fmt::Display for Direction {
         f.write_str(match self {
             Direction::Upgrade => "upgrade",
             Direction::Downgrade => "downgrade",
+            Direction::Contract => "contract",
         })
     }
 }
@@ -58,6 +82,13 @@ impl fmt::Display for Step<'_> {
         let (from, to) = match self.direction {
             Direction::Upgrade => (down.as_str(), self.revision.id.as_str()),
             Direction::Downgrade => (self.revision.id.as_str(), down.as_str()),
+            Direction::Contract => {
+                return write!(
+                    f,
+                    "Running contract of {}, {}",
+                    self.revision.id, self.revision.message
+                );
+            }
         };
         write!(
             f,
@@ -211,6 +242,19 @@ pub enum MigrateError {
     )]
     StoppedPartway { revision: String, direction: String },
     #[error(
+        "revision {0} runs side by side and its contract is pending: once the last instance of the release before it is gone, run `db contract`, then upgrade"
+    )]
+    ContractPending(String),
+    #[error(
+        "revision {revision} would break the release still serving, and cannot run side by side: {cause}. With the site stopped, `db upgrade --site-stopped` runs it in one go"
+    )]
+    NotSideBySide {
+        revision: String,
+        cause: crate::expand::ExpandError,
+    },
+    #[error("revision {0} is recorded as expanded, but nothing in it runs side by side")]
+    NotExpandable(String),
+    #[error(
         "the database is at {position}, and squash {squash} replaced revision {revision} after it, whose file is gone; restore the files the squash replaced (from version control) and run the upgrade again"
     )]
     ReplacedFileMissing {
@@ -230,7 +274,7 @@ pub enum MigrateError {
     },
     #[error("`--sql` for a downgrade needs to know where to start: give a range FROM:TO")]
     OfflineDowngradeNeedsStart,
-    #[error("going from '{from}' to '{to}' is {}", match .direction { Direction::Upgrade => "an upgrade", Direction::Downgrade => "a downgrade" })]
+    #[error("going from '{from}' to '{to}' is {}", match .direction { Direction::Upgrade => "an upgrade", Direction::Downgrade => "a downgrade", Direction::Contract => "a contract" })]
     WrongDirection {
         from: String,
         to: String,

@@ -114,7 +114,7 @@ fn offline_script(
                 &revision.upgrade,
                 history::record_sql(dialect, id, &revision.checksum),
             ),
-            Direction::Downgrade => (
+            Direction::Downgrade | Direction::Contract => (
                 &revision.downgrade,
                 super::forget_sql(dialect, repo, revision),
             ),

@@ -8,8 +8,8 @@ use diesel::connection::SimpleConnection;
 
 use super::status::{checked_status, last_reached, stands_for, status};
 use super::{
-    Adoption, Direction, DowngradeTarget, Event, Match, MigrateError, Status, Step, StepFailure,
-    UpgradeTarget, adopt, replay,
+    Adoption, Direction, DowngradeTarget, Event, Match, MigrateError, Options, Status, Step,
+    StepFailure, UpgradeTarget, adopt, replay, side_by_side,
 };
 use crate::apply::{self, LockPolicy, Run};
 use crate::connection::AnyConnection;
@@ -24,7 +24,7 @@ use crate::url::{DatabaseUrl, Dialect};
 
 /// Runs `body` holding the migration lock, and gives the lock back whatever happens. The
 /// connection first takes the policy's lock timeout.
-fn locked<T>(
+pub(super) fn locked<T>(
     conn: &mut AnyConnection,
     url: &DatabaseUrl,
     policy: &LockPolicy,
@@ -49,22 +49,27 @@ pub fn upgrade(
     target: &UpgradeTarget,
     on: impl FnMut(Event),
 ) -> Result<Vec<String>, MigrateError> {
-    upgrade_with(conn, url, repo, target, &LockPolicy::default(), on)
+    upgrade_with(conn, url, repo, target, &Options::default(), on)
 }
 
-/// [`upgrade`], waiting for locks as `policy` says. A revision that stopped partway goes on
-/// from where it stopped.
+/// [`upgrade`], as `options` say. A revision that stopped partway goes on from where it
+/// stopped; none goes while one is expanded, its contract pending.
 pub fn upgrade_with(
     conn: &mut AnyConnection,
     url: &DatabaseUrl,
     repo: &Repository,
     target: &UpgradeTarget,
-    policy: &LockPolicy,
+    options: &Options,
     on: impl FnMut(Event),
 ) -> Result<Vec<String>, MigrateError> {
-    locked(conn, url, policy, on, |conn, on| {
+    locked(conn, url, &options.policy, on, |conn, on| {
         let mut status = checked_status(conn, repo, on)?;
         let mut path = upgrade_path(repo, &status.applied, target)?;
+        if let Some(expanded) = status.expanded.first()
+            && !path.is_empty()
+        {
+            return Err(MigrateError::ContractPending(expanded.revision.clone()));
+        }
         if let Some(stopped) = status.stopped.first() {
             let finishing = stopped.direction == Direction::Upgrade.to_string()
                 && path.contains(&stopped.revision);
@@ -87,7 +92,7 @@ pub fn upgrade_with(
         }
         for id in &path {
             let revision = repo.revision(id).expect("in the graph");
-            finish_or_run(conn, repo, revision, &mut status, policy, on)?;
+            finish_or_run(conn, repo, revision, &mut status, options, on)?;
         }
         Ok(path)
     })
@@ -100,7 +105,7 @@ fn finish_or_run(
     repo: &Repository,
     revision: &Revision,
     status: &mut Status,
-    policy: &LockPolicy,
+    options: &Options,
     on: &mut dyn FnMut(Event),
 ) -> Result<(), MigrateError> {
     if last_reached(repo, revision, &status.reached).is_none() {
@@ -108,7 +113,7 @@ fn finish_or_run(
             direction: Direction::Upgrade,
             revision,
         };
-        return run_step(conn, repo, &step, status, policy, on);
+        return run_step(conn, repo, &step, status, options, on);
     }
     for id in &revision.replaces {
         if status.reached.contains(id) {
@@ -121,7 +126,7 @@ fn finish_or_run(
                 revision: id.clone(),
                 position: status.position(),
             })?;
-        finish_or_run(conn, repo, replaced, status, policy, on)?;
+        finish_or_run(conn, repo, replaced, status, options, on)?;
     }
     Ok(())
 }
@@ -135,20 +140,20 @@ pub fn downgrade(
     target: &DowngradeTarget,
     on: impl FnMut(Event),
 ) -> Result<Vec<String>, MigrateError> {
-    downgrade_with(conn, url, repo, target, &LockPolicy::default(), on)
+    downgrade_with(conn, url, repo, target, &Options::default(), on)
 }
 
-/// [`downgrade`], waiting for locks as `policy` says. What a revision that stopped partway
-/// through its upgrade did is undone first, and counts as one step.
+/// [`downgrade`], as `options` say. What a revision that stopped partway through its upgrade
+/// did is undone first, and counts as one step; an expanded revision's expansion is undone.
 pub fn downgrade_with(
     conn: &mut AnyConnection,
     url: &DatabaseUrl,
     repo: &Repository,
     target: &DowngradeTarget,
-    policy: &LockPolicy,
+    options: &Options,
     on: impl FnMut(Event),
 ) -> Result<Vec<String>, MigrateError> {
-    locked(conn, url, policy, on, |conn, on| {
+    locked(conn, url, &options.policy, on, |conn, on| {
         let mut status = checked_status(conn, repo, on)?;
         if let Some(partial) = status.partial.first() {
             return Err(MigrateError::PartwayThroughSquash(partial.clone()));
@@ -158,7 +163,7 @@ pub fn downgrade_with(
         if let Some(stopped) = status.stopped.first().cloned()
             && stopped.direction == Direction::Upgrade.to_string()
         {
-            undo_stopped(conn, repo, &stopped, &mut status, policy, on)?;
+            undo_stopped(conn, repo, &stopped, &mut status, &options.policy, on)?;
             undone.push(stopped.revision);
             match target {
                 DowngradeTarget::Relative(1) => return Ok(undone),
@@ -173,7 +178,11 @@ pub fn downgrade_with(
                 direction: Direction::Downgrade,
                 revision,
             };
-            run_step(conn, repo, &step, &mut status, policy, on)?;
+            if status.expanded.iter().any(|e| &e.revision == id) {
+                side_by_side::undo_expansion(conn, repo, &step, &mut status, options, on)?;
+            } else {
+                run_step(conn, repo, &step, &mut status, options, on)?;
+            }
         }
         undone.extend(path);
         Ok(undone)
@@ -216,7 +225,7 @@ fn undo_stopped(
     Ok(())
 }
 
-fn step_failed(
+pub(super) fn step_failed(
     step: &Step,
     dialect: Dialect,
     status: &Status,
@@ -346,7 +355,7 @@ fn adoption(
 /// The schema a step starts from. SQLite rebuilds tables by copying them, so it must start
 /// from the tables as they really are; elsewhere the revisions' own account is used, which
 /// keeps each database's catalog quirks out of the way.
-fn schema_now(
+pub(super) fn schema_now(
     conn: &mut AnyConnection,
     repo: &Repository,
     applied: &BTreeSet<String>,
@@ -363,12 +372,19 @@ fn run_step(
     repo: &Repository,
     step: &Step,
     status: &mut Status,
-    policy: &LockPolicy,
+    options: &Options,
     on: &mut dyn FnMut(Event),
 ) -> Result<(), MigrateError> {
     let (direction, revision) = (step.direction, step.revision);
     let dialect = conn.dialect();
     let before = schema_now(conn, repo, &status.reached)?;
+    if direction == Direction::Upgrade
+        && let Some(expansion) = side_by_side::expansion(conn, revision, &before, options, on)?
+    {
+        return side_by_side::expand_step(
+            conn, repo, step, &expansion, &before, status, options, on,
+        );
+    }
     on(Event::Started(step));
     let started = Instant::now();
     let (ops, record) = match direction {
@@ -376,13 +392,15 @@ fn run_step(
             &revision.upgrade,
             history::record_sql(dialect, &revision.id, &revision.checksum),
         ),
-        Direction::Downgrade => (&revision.downgrade, forget_sql(dialect, repo, revision)),
+        Direction::Downgrade | Direction::Contract => {
+            (&revision.downgrade, forget_sql(dialect, repo, revision))
+        }
     };
     let finish = |c: &mut AnyConnection| c.batch_execute(&record);
     let direction_name = direction.to_string();
     let mut notify = |notice: apply::Notice| on(Event::Notice(&notice));
     let mut run = Run {
-        policy: *policy,
+        policy: options.policy,
         notify: &mut notify,
         revision: Some((&revision.id, &direction_name)),
         outside_transaction: !revision.transaction,
@@ -393,7 +411,7 @@ fn run_step(
         Direction::Upgrade => {
             status.reached.insert(revision.id.clone());
         }
-        Direction::Downgrade => {
+        Direction::Downgrade | Direction::Contract => {
             for id in stands_for(repo, revision) {
                 status.reached.remove(&id);
             }

@@ -27,6 +27,8 @@ pub struct Status {
     pub current: Vec<String>,
     /// Revisions run in phases that stopped partway, and how far they got.
     pub stopped: Vec<Progress>,
+    /// Revisions expanded side by side, their contract pending.
+    pub expanded: Vec<history::Expanded>,
 }
 
 /// A squash the database is partway through: it ran the first revisions the squash
@@ -51,10 +53,15 @@ impl Status {
                 s.revision, s.direction, s.steps_done
             )
         });
-        let position: Vec<String> = self
-            .current
-            .iter()
-            .cloned()
+        let expanded: BTreeSet<&String> = self.expanded.iter().map(|e| &e.revision).collect();
+        let current = self.current.iter().map(|id| {
+            if expanded.contains(id) {
+                format!("{id} (expanded side by side: contract pending)")
+            } else {
+                id.clone()
+            }
+        });
+        let position: Vec<String> = current
             .chain(partway)
             .chain(stopped)
             .chain(self.unknown.iter().cloned())
@@ -180,6 +187,7 @@ pub(super) fn stands_for(repo: &Repository, revision: &Revision) -> Vec<String> 
 pub fn status(conn: &mut AnyConnection, repo: &Repository) -> Result<Status, MigrateError> {
     let mut status = status_of(&history::read(conn)?, repo);
     status.stopped = history::read_progress(conn)?;
+    status.expanded = history::read_expansions(conn)?;
     Ok(status)
 }
 

@@ -68,6 +68,9 @@ impl SqlDialect for Postgres {
     fn runs_in_phases(&self) -> bool {
         true
     }
+    fn runs_side_by_side(&self) -> bool {
+        true
+    }
     fn run(
         &self,
         conn: &mut AnyConnection,
