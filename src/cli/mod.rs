@@ -254,6 +254,27 @@ fn warn_about_secret_key(settings: &Settings) {
     }
 }
 
+/// Where the database stands against the repository, for `config`: without creating a
+/// SQLite file that is not there, and waiting at most two seconds for a server.
+fn database_position(settings: &Settings) -> String {
+    if let dbmigrate::DatabaseUrl::Sqlite(dbmigrate::SqliteLocation::File(path)) =
+        &settings.database_url
+        && !path.exists()
+    {
+        return "(no database yet)".into();
+    }
+    let timeouts = dbmigrate::Timeouts {
+        wait: std::time::Duration::from_secs(2),
+        statement: None,
+    };
+    let position = || -> anyhow::Result<String> {
+        let chosen = choose(None, &settings.context(), &APPLICATION)?;
+        let mut conn = dbmigrate::connect_with(&settings.database_url, timeouts)?;
+        Ok(dbmigrate::migrate::status(&mut conn, &chosen.repository)?.position())
+    };
+    position().unwrap_or_else(|e| format!("(cannot tell: {e})"))
+}
+
 fn print_config(settings: &Settings) {
     let origin = |o: Origin| match o {
         Origin::Environment => "from the environment",
@@ -323,6 +344,7 @@ fn print_config(settings: &Settings) {
             settings.lock_policy.retries.to_string(),
         ),
         ("migrations", source.to_string()),
+        ("database at", database_position(settings)),
     ];
     for (name, value) in lines {
         println!("{name:<24} = {value}");

@@ -23,6 +23,7 @@ mod progress;
 mod startup;
 mod verify;
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -459,17 +460,13 @@ pub fn run_with<X: Subcommand>(
             let repo = chosen()?.repository;
             let wants_database =
                 indicate_current || rev_range.as_deref().is_some_and(|r| r.contains("current"));
-            let current = if wants_database {
-                let mut conn = connect(url)?;
-                Some(
-                    migrate::status(&mut conn, &repo)?
-                        .current
-                        .into_iter()
-                        .collect(),
-                )
+            let status = if wants_database {
+                Some(migrate::status(&mut connect(url)?, &repo)?)
             } else {
                 None
             };
+            let current: Option<BTreeSet<String>> =
+                status.as_ref().map(|s| s.current.iter().cloned().collect());
             let current = current.as_ref();
             print!(
                 "{}",
@@ -481,6 +478,12 @@ pub fn run_with<X: Subcommand>(
                     }
                 }
             );
+            for expanded in status.iter().flat_map(|s| &s.expanded) {
+                println!(
+                    "{} is expanded side by side: `db contract` once the release before it is gone",
+                    expanded.revision
+                );
+            }
         }
         DbCommand::Heads { verbose } => {
             let repo = chosen()?.repository;
