@@ -226,12 +226,12 @@ if profiles:
         if other:
             w(f"- {title}, largest of \"other\": {other}")
     w("")
-live_path = markdown_path.replace(".md", "-live.md")
-try:
-    w(open(live_path, encoding="utf-8").read().strip())
-    w("")
-except FileNotFoundError:
-    pass
+for part in ("-live.md", "-rolling.md"):
+    try:
+        w(open(markdown_path.replace(".md", part), encoding="utf-8").read().strip())
+        w("")
+    except FileNotFoundError:
+        pass
 notes_path = markdown_path.replace(".md", "-notes.md")
 try:
     notes = open(notes_path, encoding="utf-8").read().strip()
