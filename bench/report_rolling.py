@@ -40,7 +40,9 @@ out = [
     "place of the old ones (a reload), the old ones stopped with SIGTERM; `db contract`. "
     "Latencies in ms, p99 before and during (from the upgrade to the end of the contract), the "
     "longest during in brackets; failed: answers of 400 and above and requests never answered; "
-    "posts: acknowledged (303) and stored. Target: no failed request, no post lost, p99 within "
+    "posts: acknowledged (303) and stored (a post whose answer was still in flight when the load "
+    "stopped is stored but not counted as acknowledged). Target: no failed request, no "
+    "acknowledged post lost, p99 within "
     "4× of before (or 50 ms).",
     "",
     "| change | run | reads p99 before → during (longest) | reads failed | writes p99 before → during (longest) | writes failed | posts acknowledged / stored | target |",
@@ -50,7 +52,7 @@ for r in rows:
     change, _, mode = r["case"].partition("-")
     reads, writes = r["reads"], r["writes"]
     acknowledged, stored = posts.get(r["case"], (0, 0))
-    ok = (reads[2] == 0 and writes[2] == 0 and acknowledged == stored and r["status"] == "ok"
+    ok = (reads[2] == 0 and writes[2] == 0 and stored >= acknowledged and r["status"] == "ok"
           and within(reads[0], reads[1]) and within(writes[0], writes[1]))
     out.append(
         f"| {changes.get(change, change)} | {modes.get(mode, mode)} | {ms(reads[0])} → {ms(reads[1])} ({ms(reads[3])}) "

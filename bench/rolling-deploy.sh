@@ -14,6 +14,7 @@
 # docs/benchmarks-rolling.md (which bench/report.py puts into docs/benchmarks.md).
 #
 #   bench/rolling-deploy.sh                # about 25 minutes, the builds included
+#   SKIP_BUILD=1 bench/rolling-deploy.sh   # with the releases built by an earlier run
 #   POSTS=100000 bench/rolling-deploy.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,8 +50,10 @@ build() {
     git worktree remove --force "$work/src-$name"
 }
 for name in r1 rename widen drop; do
-    step "build $name"
-    build "$name"
+    if [ -z "${SKIP_BUILD:-}" ] || [ ! -x "$work/microblog-$name" ]; then
+        step "build $name"
+        build "$name"
+    fi
 done
 
 {
@@ -62,6 +65,12 @@ done
 } >"$out"
 
 url=$(pg_url rolling)
+# release NAME ARGS: a release's command, with the migrations built into it.
+release() {
+    local name=$1
+    shift
+    (cd "$work" && DATABASE_URL=$url "$work/microblog-$name" "$@")
+}
 nginx_conf() {
     cat >"$work/nginx.conf" <<EOF
 worker_processes 1;
@@ -113,7 +122,7 @@ deploy() {
     local change=$1 mode=$2 name="$1-$2"
     step "$name"
     pg_recreate_db rolling >/dev/null
-    DATABASE_URL=$url "$work/microblog-r1" db seed --users 100 --posts 1 >/dev/null 2>&1
+    release r1 db seed --users 100 --posts 1 >/dev/null
     pg_psql -d rolling -c "INSERT INTO post (body, timestamp, user_id, rank)
         SELECT 'post ' || g, timestamp '2025-01-01' + g * interval '30 seconds', 1 + g % 100, g % 1000
         FROM generate_series(1, $POSTS) AS g" -c "VACUUM (ANALYZE)"
@@ -134,7 +143,7 @@ deploy() {
     local t0 t1 status=ok flag=()
     [ "$mode" = in-one-go ] && flag=(--site-stopped)
     t0=$(now)
-    DATABASE_URL=$url "$work/microblog-$change" db upgrade "${flag[@]}" >"$work/upgrade.out" 2>&1 || status=failed
+    release "$change" db upgrade "${flag[@]}" >"$work/upgrade.out" 2>&1 || status=failed
     start "$change" 18803
     start "$change" 18804
     nginx_conf 18803 18804
@@ -143,7 +152,7 @@ deploy() {
     kill -TERM "$(cat "$work/pid-18801")" "$(cat "$work/pid-18802")"
     wait "$(cat "$work/pid-18801")" "$(cat "$work/pid-18802")" 2>/dev/null || true
     if [ "$mode" = side-by-side ]; then
-        DATABASE_URL=$url "$work/microblog-$change" db contract >>"$work/upgrade.out" 2>&1 || status=failed
+        release "$change" db contract >>"$work/upgrade.out" 2>&1 || status=failed
     fi
     t1=$(now)
     echo "upgrade rolling $name $t0 $t1 $status" >>"$log"

@@ -56,6 +56,12 @@ on_each_database! {
         }
         assert!(upgrade.stderr.contains("expanded side by side"), "{upgrade:?}");
         assert!(current.contains("feed00000022 (head) (expanded side by side"), "{current}");
+        let check = db(next.path(), &url, &["check"]);
+        assert_eq!(check.code, Some(1), "{check:?}");
+        assert!(check.stdout.contains("Revision feed00000022 runs side by side"), "{check:?}");
+        let autogenerate = db(next.path(), &url, &["migrate", "-m", "while expanded"]);
+        assert_ne!(autogenerate.code, Some(0), "{autogenerate:?}");
+        assert!(autogenerate.stderr.contains("run `db contract` first"), "{autogenerate:?}");
 
         let server = Server::start(serving.path(), &url, &[]);
         let writer = signed_up(&server, "bob");

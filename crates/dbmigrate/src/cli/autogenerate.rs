@@ -69,6 +69,11 @@ pub fn migrate(
     let mut conn = connect(url)?;
     let status = checked_status(&mut conn, &repo, target)?;
     let head = repo.head()?.map(|r| r.id.clone());
+    if let Some(expanded) = status.expanded.first() {
+        // The tables still have the old shape beside the new: comparing them with the
+        // models would write a revision of that mixture.
+        return Err(migrate::MigrateError::ContractPending(expanded.revision.clone()).into());
+    }
     if !status.is_at_head(&repo) {
         return Err(AutogenerateError::NotUpToDate {
             at: status.position(),
@@ -127,6 +132,8 @@ struct Report {
     database: Option<String>,
     heads: Vec<String>,
     pending: Vec<String>,
+    /// Revisions run side by side whose contract is pending.
+    expanded: Vec<String>,
     edited: Vec<String>,
     comparison: Comparison,
     /// What the lint finds in the pending revisions.
@@ -137,6 +144,7 @@ impl Report {
     fn agrees(&self) -> bool {
         self.heads.len() <= 1
             && self.pending.is_empty()
+            && self.expanded.is_empty()
             && self.comparison.is_empty()
             && crate::lint::exit_status(&self.findings) < 2
     }
@@ -172,6 +180,7 @@ pub fn check(
             database: None,
             heads,
             pending: Vec::new(),
+            expanded: Vec::new(),
             edited: Vec::new(),
             comparison,
             findings: Vec::new(),
@@ -181,14 +190,20 @@ pub fn check(
         let status = checked_status(&mut conn, &repo, target)?;
         let pending =
             migrate::upgrade_path(&repo, &status.applied, &migrate::UpgradeTarget::Heads)?;
-        let comparison =
-            compare_with_database(&mut conn, target, options, &context.ignored_tables)?;
+        let expanded: Vec<String> = status.expanded.iter().map(|e| e.revision.clone()).collect();
+        // While a revision runs side by side the tables hold both shapes: nothing to compare.
+        let comparison = if expanded.is_empty() {
+            compare_with_database(&mut conn, target, options, &context.ignored_tables)?
+        } else {
+            Comparison::default()
+        };
         drop(conn);
         Report {
             database: Some(url.to_string()),
             heads,
             findings: super::lint::findings(&repo, url, &[], false)?,
             pending,
+            expanded,
             edited: status.edited,
             comparison,
         }
@@ -200,6 +215,7 @@ pub fn check(
                 "up_to_date": report.agrees(),
                 "heads": report.heads,
                 "pending_revisions": report.pending,
+                "expanded_revisions": report.expanded,
                 "edited_revisions": report.edited,
                 "changes": report.comparison.changes,
                 "hints": report.comparison.hints,
@@ -227,6 +243,12 @@ fn print_report(app: &Application, report: &Report) {
     }
     for finding in &report.findings {
         println!("lint: {finding}");
+    }
+    for id in &report.expanded {
+        println!(
+            "Revision {id} runs side by side, its contract pending: run {} once the last instance of the release before it is gone",
+            app.command("db contract")
+        );
     }
     if !report.pending.is_empty() {
         println!(

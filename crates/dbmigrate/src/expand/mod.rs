@@ -200,6 +200,7 @@ pub fn plan(id: &str, upgrade: &[Op], parent: &Schema) -> Result<Option<Expansio
     let mut expand = Vec::new();
     let mut contract = Vec::new();
     let mut teardown = Vec::new();
+    let mut not_null = Vec::new();
     // Logical (table, column) of the revision's shape → the physical column behind it.
     let mut columns: BTreeMap<(String, String), String> = BTreeMap::new();
     // Logical table → physical table.
@@ -309,18 +310,30 @@ pub fn plan(id: &str, upgrade: &[Op], parent: &Schema) -> Result<Option<Expansio
                         contract.extend(held.contract);
                         teardown.extend(held.teardown);
                     }
-                    contract.push(op.clone());
+                    not_null.push(op.clone());
                     touched.insert(format!("{table}.{column}"));
                 }
             }
         }
         logical.apply(op)?;
     }
-    let views = views_sql(&view_schema, &logical, &physical, &tables, &columns);
+    let (views, names) = views_sql(&view_schema, &logical, &physical, &tables, &columns);
     expand.push(sql(views));
-    contract.push(sql(format!(
+    // The views first, then the tables: the new release's queries lock a view and then its
+    // table, and the contract taking them the other way round would deadlock with them.
+    let mut ordered = Vec::new();
+    if !names.is_empty() {
+        ordered.push(sql(format!(
+            "LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
+            names.join(", ")
+        )));
+    }
+    ordered.append(&mut contract);
+    ordered.push(sql(format!(
         "DROP SCHEMA IF EXISTS \"{view_schema}\" CASCADE"
     )));
+    ordered.append(&mut not_null);
+    let contract = ordered;
     teardown.insert(
         0,
         format!("DROP SCHEMA IF EXISTS \"{view_schema}\" CASCADE"),
@@ -346,16 +359,18 @@ pub(crate) fn sql(text: String) -> Op {
 
 /// The schema of views: one view per table whose name or columns differ from the table
 /// behind it, each column under the name the new release asks for. Tables that differ in
-/// nothing are read where they are (`public` is next in the search path).
+/// nothing are read where they are (`public` is next in the search path). With the views'
+/// names, schema-qualified.
 fn views_sql(
     schema: &str,
     logical: &Schema,
     physical: &Schema,
     tables: &BTreeMap<String, String>,
     columns: &BTreeMap<(String, String), String>,
-) -> String {
+) -> (String, Vec<String>) {
     let q = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
     let mut out = format!("CREATE SCHEMA \"{schema}\";");
+    let mut names = Vec::new();
     for table in &logical.tables {
         let behind = tables.get(&table.name).unwrap_or(&table.name);
         let Some(physical_table) = physical.table(behind) else {
@@ -388,14 +403,15 @@ fn views_sql(
                 }
             })
             .collect();
+        let view = format!("\"{schema}\".{}", q(&table.name));
         out.push_str(&format!(
-            "\nCREATE VIEW \"{schema}\".{} WITH (security_invoker = true) AS SELECT {} FROM {};",
-            q(&table.name),
+            "\nCREATE VIEW {view} AS SELECT {} FROM {};",
             select.join(", "),
             q(behind)
         ));
+        names.push(view);
     }
-    out
+    (out, names)
 }
 
 /// The tables and columns an operation names, as `table` and `table.column`.

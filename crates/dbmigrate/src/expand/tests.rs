@@ -52,12 +52,17 @@ fn a_renamed_column_is_the_old_column_under_the_new_name_until_contract() {
     let Op::Sql { sql: views, .. } = expansion.expand.last().unwrap() else {
         panic!("the views come last: {:?}", expansion.expand)
     };
-    assert!(views.contains(r#"CREATE VIEW "dbmigrate_b2"."post" WITH (security_invoker = true) AS SELECT "id", "body" AS "text", "user_id" FROM "post""#), "{views}");
+    assert!(views.contains(r#"CREATE VIEW "dbmigrate_b2"."post" AS SELECT "id", "body" AS "text", "user_id" FROM "post""#), "{views}");
     assert!(
         !views.contains(r#""dbmigrate_b2"."user""#),
         "a table that did not change has no view: {views}"
     );
-    assert_eq!(expansion.contract[0], rename_body());
+    assert_eq!(
+        expansion.contract[0],
+        sql(r#"LOCK TABLE "dbmigrate_b2"."post" IN ACCESS EXCLUSIVE MODE"#.into()),
+        "the views are locked before the tables"
+    );
+    assert_eq!(expansion.contract[1], rename_body());
 }
 
 #[test]
@@ -117,7 +122,8 @@ fn what_a_revision_cannot_run_side_by_side_is_refused_with_the_reason_and_not_nu
         .unwrap()
         .unwrap();
     assert_eq!(
-        deferred.contract[0], not_null,
+        deferred.contract.last(),
+        Some(&not_null),
         "NOT NULL waits for the contract"
     );
     let retype_key = Op::AlterColumn {

@@ -242,7 +242,7 @@ pub enum MigrateError {
     )]
     StoppedPartway { revision: String, direction: String },
     #[error(
-        "revision {0} runs side by side and its contract is pending: once the last instance of the release before it is gone, run `db contract`, then upgrade"
+        "revision {0} runs side by side and its contract is pending: once the last instance of the release before it is gone, run `db contract` first"
     )]
     ContractPending(String),
     #[error(
