@@ -172,7 +172,7 @@ load() {
     echo "requests $kind $server $name $file.log" >>"$log"
     local unfinished
     # requests: T total, S started, D done, OK succeeded, F failed, E errored, O timeout
-    unfinished=$(awk '/^requests:/ {print $10 + $12 + $14}' "$file.out")
+    unfinished=$(awk '/^requests:/ {print $12}' "$file.out")
     echo "unfinished $kind $server $name ${unfinished:-0}" >>"$log"
 }
 

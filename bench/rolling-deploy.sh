@@ -115,7 +115,7 @@ load() {
     local file="$work/h2load-$kind-$name"
     timeout -s INT $((LOAD + 60)) h2load --h1 -D "$LOAD" -N 30s --log-file="$file.log" "$@" >"$file.out" 2>&1 || true
     echo "requests $kind rolling $name $file.log" >>"$log"
-    echo "unfinished $kind rolling $name $(awk '/^requests:/ {print $10 + $12 + $14}' "$file.out")" >>"$log"
+    echo "unfinished $kind rolling $name $(awk '/^requests:/ {print $12}' "$file.out")" >>"$log"
 }
 
 deploy() {
