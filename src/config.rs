@@ -40,6 +40,9 @@ pub struct Settings {
     pub max_connections: u32,
     /// Reverse proxies whose `X-Forwarded-For` says who the client is (`TRUSTED_PROXIES`).
     pub trusted_proxies: Vec<IpAddr>,
+    /// Whether the session cookie is marked `Secure` (`SESSION_COOKIE_SECURE`): always, never,
+    /// or, unset, when a trusted proxy says the visitor came over HTTPS.
+    pub session_cookie_secure: Option<bool>,
     /// The migration repository every command uses, when set (`MIGRATIONS_DIR`).
     pub migrations_dir: Option<PathBuf>,
     /// Tables of the database autogenerate leaves alone (`MIGRATIONS_IGNORE_TABLES`).
@@ -63,6 +66,8 @@ pub enum ConfigError {
     NotAnAddress { name: &'static str, value: String },
     #[error(transparent)]
     LockPolicy(#[from] PolicyError),
+    #[error("{name} is true or false, not '{value}'")]
+    NotABoolean { name: &'static str, value: String },
     #[error("{name} must be a whole number from 1 to {max}, not '{value}'")]
     OutOfRange {
         name: &'static str,
@@ -127,6 +132,16 @@ impl Settings {
             })
             .transpose()?
             .unwrap_or_default();
+        let session_cookie_secure = lookup("SESSION_COOKIE_SECURE")
+            .map(|value| match value.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => Ok(true),
+                "false" | "0" | "no" | "off" => Ok(false),
+                _ => Err(ConfigError::NotABoolean {
+                    name: "SESSION_COOKIE_SECURE",
+                    value,
+                }),
+            })
+            .transpose()?;
         Ok(Settings {
             database_url,
             database_url_origin,
@@ -139,6 +154,7 @@ impl Settings {
             request_timeout,
             max_connections,
             trusted_proxies,
+            session_cookie_secure,
             migrations_dir: lookup("MIGRATIONS_DIR").map(PathBuf::from),
             ignored_tables: dbmigrate::cli::table_patterns(
                 lookup("MIGRATIONS_IGNORE_TABLES").as_deref(),
@@ -225,6 +241,17 @@ mod tests {
                 name: "POSTS_PER_PAGE",
                 ..
             })
+        ));
+    }
+
+    #[test]
+    fn the_secure_cookie_setting_is_a_boolean_or_unset() {
+        assert_eq!(settings(&[]).unwrap().session_cookie_secure, None);
+        let forced = settings(&[("SESSION_COOKIE_SECURE", "True")]).unwrap();
+        assert_eq!(forced.session_cookie_secure, Some(true));
+        assert!(matches!(
+            settings(&[("SESSION_COOKIE_SECURE", "sometimes")]),
+            Err(ConfigError::NotABoolean { .. })
         ));
     }
 

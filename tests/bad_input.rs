@@ -82,8 +82,15 @@ fn http_cases() -> Vec<Case> {
             431,
             false,
         ),
-        case("a method nobody knows", with("BREW /index HTTP/1.1\r\nHost: x\r\nConnection: close"), 405, false),
-        case("logging out by POST", post("/logout", FORM, b""), 405, false),
+        case(
+            "headers of 80,000 bytes",
+            with(&format!("GET /index HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Big: {}", "a".repeat(80_000))),
+            431,
+            true,
+        ),
+        case("a method nobody knows", with("BREW /index HTTP/1.1\r\nHost: x\r\nConnection: close"), 405, true),
+        case("a method the page does not take", with("DELETE /user/john HTTP/1.1\r\nHost: x\r\nConnection: close"), 405, true),
+        case("logging out without the CSRF token", post("/logout", FORM, b""), 400, true),
         case("HTTP/1.0", with("GET /index HTTP/1.0"), 200, true),
         case("no Host header", with("GET /index HTTP/1.1\r\nConnection: close"), 200, true),
         case("a forged session cookie", with("GET /index HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: session=garbage%FF"), 200, true),
@@ -112,6 +119,15 @@ fn hostile_and_malformed_requests_get_a_precise_answer_and_change_nothing() {
             .nth(1)
             .and_then(|s| s.parse::<u16>().ok());
         let shown_in_layout = answer.contains("<title>");
+        let guarded = answer
+            .to_ascii_lowercase()
+            .contains("\r\nx-content-type-options: nosniff\r\n");
+        if !guarded {
+            wrong.push(format!(
+                "{}: answered without the security headers",
+                case.what
+            ));
+        }
         if status != Some(case.status) || (case.in_layout && !shown_in_layout) {
             wrong.push(format!(
                 "{}: expected {}{}, got {status_line}",

@@ -243,7 +243,7 @@ fn a_visitor_clicks_through_register_login_post_index_and_user_page() {
     browser.type_into("#password", "correct horse");
     browser.type_into("#password2", "correct horse");
     browser.screenshot(&shots, "1-register");
-    browser.click("button[type=submit]");
+    browser.click("main button[type=submit]");
     browser.wait_for_text("Congratulations, you are now a registered user!");
     assert_eq!(browser.current_path(), "/login");
 
@@ -251,12 +251,12 @@ fn a_visitor_clicks_through_register_login_post_index_and_user_page() {
     browser.type_into("#password", "correct horse");
     browser.click("input[name=remember_me]");
     browser.screenshot(&shots, "2-login");
-    browser.click("button[type=submit]");
+    browser.click("main button[type=submit]");
     browser.wait_for_text("Hi, susan!");
     assert_eq!(browser.current_path(), "/index");
 
     browser.type_into("#post", "Hello from a real browser <b>not bold</b>");
-    browser.click("button[type=submit]");
+    browser.click("main button[type=submit]");
     let text = browser.wait_for_text("Your post is now live!");
     assert!(
         text.contains("says:\nHello from a real browser <b>not bold</b>\n"),
@@ -269,6 +269,6 @@ fn a_visitor_clicks_through_register_login_post_index_and_user_page() {
     assert_eq!(browser.current_path(), "/user/susan");
     browser.screenshot(&shots, "4-user");
 
-    browser.click("a[href='/logout']");
+    browser.click("form.logout button");
     browser.wait_for_text("Register");
 }

@@ -25,7 +25,7 @@ on_each_database! {
         assert_eq!((username.ty.clone(), username.nullable), (ColumnType::String(Some(64)), true));
         let index_names: Vec<(&str, bool)> =
             user.indexes.iter().map(|i| (i.name.as_str(), i.unique)).collect();
-        assert_eq!(index_names, [("ix_user_email", true), ("ix_user_username", true)]);
+        assert_eq!(index_names, [("ix_user_email", true), ("ix_user_username", true), ("ix_user_username_key", false)]);
         let post = read.table("post").unwrap();
         assert_eq!(post.indexes[0].name, "ix_post_timestamp");
         assert!(!post.indexes[0].unique);

@@ -219,3 +219,37 @@ fn a_sqlite_lock_held_past_the_timeout_is_answered_503_and_nothing_is_half_writt
     assert_eq!(support::site::rows(&db, "post"), 0);
     assert_eq!(ann.write("in time").status, 303);
 }
+
+#[test]
+fn writers_queued_behind_a_sqlite_lock_are_each_answered_within_the_timeout_of_their_arrival() {
+    let db = TestDb::new(Dialect::Sqlite).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &db.url_string(), &[("DB_TIMEOUT", "2")]);
+    let writers: Vec<Client> = ["ann", "bob", "cid"]
+        .iter()
+        .map(|name| signed_up(&server, name))
+        .collect();
+    let lock = hold_the_write_lock(&db, Duration::from_secs(8));
+    std::thread::scope(|scope| {
+        let posting: Vec<_> = writers
+            .iter()
+            .map(|writer| {
+                scope.spawn(move || {
+                    let started = Instant::now();
+                    let status = writer.write("queued behind the lock").status;
+                    (status, started.elapsed())
+                })
+            })
+            .collect();
+        for posted in posting {
+            let (status, took) = posted.join().unwrap();
+            assert_eq!(status, 503);
+            assert!(
+                took < Duration::from_secs(3),
+                "answered {took:?} after it arrived, with DB_TIMEOUT at 2 s"
+            );
+        }
+    });
+    lock.join().unwrap();
+    assert_eq!(support::site::rows(&db, "post"), 0);
+}

@@ -30,7 +30,7 @@ on_each_database! {
         assert!(profile.body.contains("User: john") && profile.body.contains("my first post!"));
         assert!(profile.body.contains(" UTC</time>"), "{}", profile.body);
 
-        let home = client.follow(client.get("/logout"));
+        let home = client.follow(client.log_out());
         assert!(home.body.contains("href=\"/login\"") && !home.body.contains("Hi, john!"));
         assert!(home.body.contains("my first post!"), "anyone can read the posts");
         assert_eq!((rows(db, "user"), rows(db, "post")), (1, 1));
@@ -45,7 +45,7 @@ on_each_database! {
         assert!(stolen.get("/index").body.contains("Hi, ann!"), "the copy works until logout");
         let tokens = [stolen.get("/index").csrf_token(), phone.get("/index").csrf_token()];
 
-        laptop.follow(laptop.get("/logout"));
+        laptop.follow(laptop.log_out());
         for (client, token) in [&stolen, &phone].into_iter().zip(tokens) {
             assert!(!client.get("/index").body.contains("Hi, ann!"));
             let refused = client.post("/index", &[("csrf_token", &token), ("post", "not mine")]);

@@ -85,3 +85,21 @@ fn a_form_sent_too_slowly_is_dropped_with_a_page_in_the_sites_layout() {
         "{answer}"
     );
 }
+
+#[test]
+fn idle_connections_at_the_cap_make_room_for_a_visitor_at_once() {
+    let db = TestDb::new(dbmigrate::Dialect::Sqlite).unwrap();
+    let (server, _dir) = start(&db, &[("MAX_CONNECTIONS", "20"), ("CLIENT_TIMEOUT", "60")]);
+    // Three times the cap: sockets that connect and send nothing, as an attacker's do,
+    // each held open for as long as the client timeout allows.
+    let idle: Vec<TcpStream> = (0..60).map(|_| connect(&server.base)).collect();
+    let started = Instant::now();
+    let page = visitor(&server).get("/index");
+    let waited = started.elapsed();
+    assert_eq!(page.status, 200);
+    assert!(
+        waited < Duration::from_secs(10),
+        "the visitor waited {waited:?} behind idle connections (the client timeout is 60 s)"
+    );
+    drop(idle);
+}

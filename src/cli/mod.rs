@@ -323,6 +323,14 @@ fn print_config(settings: &Settings) {
                     .join(", "),
             },
         ),
+        (
+            "SESSION_COOKIE_SECURE",
+            match settings.session_cookie_secure {
+                None => "when a trusted proxy says the visitor came over HTTPS".to_string(),
+                Some(true) => "always".to_string(),
+                Some(false) => "never".to_string(),
+            },
+        ),
         ("MIGRATIONS_DIR", migrations_dir),
         (
             "MIGRATIONS_IGNORE_TABLES",

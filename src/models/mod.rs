@@ -31,6 +31,10 @@ mod declared {
         /// earlier one is no longer honoured, wherever it was copied to.
         #[column(server_default = "0")]
         pub session_generation: i32,
+        /// The confusable skeleton of `username` (see `users.rs`): names that look alike
+        /// share it, so a registration can refuse a lookalike of a name already taken.
+        #[column(length = 255, index)]
+        pub username_key: Option<String>,
     }
 
     /// A user's page reads their newest posts from `ix_post_user_id_timestamp` in order;
@@ -54,6 +58,7 @@ mod declared {
 }
 
 pub use declared::*;
+pub use users::{lookalike_taken, normalized_username, username_key, username_refusal};
 
 /// Now, in UTC, to the microsecond: the precision all three databases keep, so that a
 /// timestamp reads back as the instant that was written.

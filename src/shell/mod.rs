@@ -74,7 +74,7 @@ impl Shell {
                     }
                     _ => error.to_string().replace('\n', " "),
                 };
-                println!("error: {message}");
+                eprintln!("error: {message}");
                 if self.state.has_changes() {
                     self.state.rollback();
                 }

@@ -1,7 +1,8 @@
-//! Registering, logging in and out. Passwords are kept only as Argon2id hashes.
+//! Registering, logging in and out. Passwords are kept only as Argon2id hashes, made and
+//! checked on the bounded pool of `hashing.rs`.
 
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::{Argon2, PasswordHash};
+use std::time::Duration;
+
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -12,10 +13,13 @@ use serde::Deserialize;
 
 use super::client_address::ClientAddress;
 use super::forms::{CheckedForm, carries_csrf_token};
+use super::hashing::Busy;
 use super::pages::{Errors, check_length, check_no_nul, current_user};
 use super::visit::Visit;
 use super::{App, Page, SharedApp, WorkError};
-use crate::models::{User, max_length, user};
+use crate::models::{
+    User, lookalike_taken, max_length, normalized_username, user, username_key, username_refusal,
+};
 use dbmigrate::ConstraintViolation;
 use dbmigrate::model::DbError;
 
@@ -36,6 +40,13 @@ impl NextQuery {
         let a_path = next.parse::<axum::http::uri::PathAndQuery>().is_ok();
         (on_this_site && plain && a_path).then_some(next)
     }
+
+    /// The target as a `Location` header carries it: characters outside ASCII
+    /// percent-encoded, as a browser would send them.
+    fn location(&self) -> Option<String> {
+        let target = self.target()?;
+        Some(percent_encoding::utf8_percent_encode(target, percent_encoding::CONTROLS).to_string())
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -49,7 +60,13 @@ pub struct LoginForm {
     remember_me: Option<String>,
 }
 
-carries_csrf_token!(LoginForm, RegisterForm);
+carries_csrf_token!(LoginForm, RegisterForm, LogoutForm);
+
+#[derive(Deserialize, Default)]
+pub struct LogoutForm {
+    #[serde(default)]
+    csrf_token: String,
+}
 
 #[derive(Deserialize, Default)]
 pub struct RegisterForm {
@@ -139,31 +156,34 @@ pub async fn login(
     if !errors.is_empty() {
         return Ok(show_login(&app, visit, &next, &form, errors));
     }
-    let username = form.username.trim().to_string();
-    let attempt = match app.logins.begin(&username, client) {
+    let typed = form.username.trim().to_string();
+    let attempt = match app.throttle.begin(&typed, client) {
         Ok(attempt) => attempt,
         Err(wait) => return Ok(too_many_logins(&app, visit, &next, &form, wait)),
     };
+    // Names are stored normalised; one stored before that was done is found as typed.
+    let normalized = normalized_username(&typed);
     let found = app
         .db
         .run(move |s| {
-            user::table
-                .filter(user::username.eq(&username))
-                .first::<User>(s.conn())
-                .optional()
+            let mut found = user::table
+                .filter(user::username.eq_any([&typed, &normalized]))
+                .load::<User>(s.conn())?;
+            found.sort_by_key(|u| u.username.as_deref() != Some(typed.as_str()));
+            Ok::<_, DbError>(found.into_iter().next())
         })
         .await?;
-    let password = form.password.clone();
     let stored = found.as_ref().and_then(|u| u.password_hash.clone());
-    let verified =
-        tokio::task::spawn_blocking(move || verify_password(stored.as_deref(), &password))
-            .await
-            .unwrap_or(false);
+    let verified = match app.hashing.verify(stored, form.password.clone()).await {
+        Ok(verified) => verified,
+        Err(Busy) => return Ok(too_busy(&app, visit)),
+    };
     match found {
         Some(user) if verified => {
-            app.logins.succeeded(attempt);
+            app.throttle.succeeded(attempt);
             visit.log_in(&user, form.remember_me.is_some());
-            Ok(app.redirect(visit, next.target().unwrap_or("/index")))
+            let to = next.location();
+            Ok(app.redirect(visit, to.as_deref().unwrap_or("/index")))
         }
         _ => {
             visit.flash("Invalid username or password");
@@ -174,6 +194,17 @@ pub async fn login(
             Ok(app.redirect(visit, &back))
         }
     }
+}
+
+/// Every turn of the password hashing pool is taken and stays taken: try again soon.
+fn too_busy(app: &App, visit: Visit) -> Response {
+    app.refusal(
+        visit,
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        "Busy",
+        "The site is checking too many passwords at once. Try again in a minute.",
+        Some(Duration::from_secs(60)),
+    )
 }
 
 /// The same answer whether the username exists or not: the limit is on guessing.
@@ -208,11 +239,28 @@ fn query_of(next: &NextQuery) -> String {
     )
 }
 
+/// Logging out asks first: a link cannot do it, only this site's own form (with its
+/// token), so that another site cannot log a visitor out.
+pub async fn logout_form(State(app): State<SharedApp>, headers: HeaderMap) -> Response {
+    let mut visit = app.visit(&headers);
+    let Ok(Some(user)) = current_user(&app, &visit).await else {
+        return app.redirect(visit, "/index");
+    };
+    let csrf_token = visit.csrf_token();
+    app.page(
+        visit,
+        Page::new(
+            "logout.html",
+            Some(user),
+            minijinja::context! { title => "Log out", csrf_token => csrf_token },
+        ),
+    )
+}
+
 pub async fn logout(
     State(app): State<SharedApp>,
-    headers: HeaderMap,
+    CheckedForm { form: _, mut visit }: CheckedForm<LogoutForm>,
 ) -> Result<Response, WorkError> {
-    let mut visit = app.visit(&headers);
     if let Some(login) = visit.login() {
         app.db.write(move |s| login.end_everywhere(s)).await?;
         app.db.note_write();
@@ -249,7 +297,8 @@ fn show_register(app: &App, mut visit: Visit, form: &RegisterForm, errors: Error
 /// The checks a form can make on its own, before the database is asked.
 fn check_registration(form: &RegisterForm) -> Errors {
     let mut errors = Errors::new();
-    let username = form.username.trim();
+    let username = normalized_username(&form.username);
+    let username = username.as_str();
     let email = form.email.trim();
     required(&mut errors, "username", username);
     required(&mut errors, "email", email);
@@ -269,6 +318,9 @@ fn check_registration(form: &RegisterForm) -> Errors {
         username,
         max_length::<User>("username"),
     );
+    if let Some(refusal) = username_refusal(username) {
+        errors.entry("username").or_default().push(refusal.into());
+    }
     if !email.is_empty() && !is_valid_email(email) {
         errors
             .entry("email")
@@ -286,44 +338,63 @@ fn check_registration(form: &RegisterForm) -> Errors {
     errors
 }
 
-/// An address of the form `local@domain.tld`, with no spaces: what email-validator's
-/// syntax check lets through, near enough for a sign-up form.
+/// An address a mail server would take: `local@domain.tld`, checked by `email_address`
+/// (RFC 5321/5322), less what a sign-up form has no use for and a page could be fooled by:
+/// quoted local parts, addresses at an IP literal, display names, a domain without a dot.
 pub fn is_valid_email(email: &str) -> bool {
-    let Some((local, domain)) = email.rsplit_once('@') else {
+    use email_address::{EmailAddress, Options};
+    let options = Options::default()
+        .with_required_tld()
+        .without_domain_literal()
+        .without_display_text();
+    let Ok(address) = EmailAddress::parse_with_options(email, options) else {
         return false;
     };
-    let labels: Vec<&str> = domain.split('.').collect();
-    !local.is_empty()
-        && local.len() <= 64
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        && !local.contains('@')
-        && labels.len() >= 2
-        && labels.iter().all(|l| {
-            !l.is_empty()
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
-        })
+    let plain_local = !address.local_part().starts_with('"');
+    let plain_domain = address
+        .domain()
+        .split('.')
+        .all(|label| !label.is_empty() && label.chars().all(|c| c.is_alphanumeric() || c == '-'));
+    plain_local && plain_domain
 }
 
 const USERNAME_TAKEN: &str = "Please use a different username.";
 const EMAIL_TAKEN: &str = "Please use a different email address.";
+const LOOKALIKE_TAKEN: &str =
+    "Please use a different username: this one looks like a username already taken.";
 
 pub async fn register(
     State(app): State<SharedApp>,
+    ClientAddress(client): ClientAddress,
     CheckedForm { form, mut visit }: CheckedForm<RegisterForm>,
 ) -> Result<Response, WorkError> {
     let mut errors = check_registration(&form);
     if !errors.is_empty() {
         return Ok(show_register(&app, visit, &form, errors));
     }
+    if let Err(wait) = app.throttle.begin_registration(client) {
+        let minutes = wait.as_secs().div_ceil(60).max(1);
+        let explanation = format!(
+            "Too many registrations from your address. Try again in {minutes} minute{}.",
+            if minutes == 1 { "" } else { "s" }
+        );
+        let status = axum::http::StatusCode::TOO_MANY_REQUESTS;
+        return Ok(app.refusal(
+            visit,
+            status,
+            "Too many registrations",
+            &explanation,
+            Some(wait),
+        ));
+    }
     let (username, email) = (
-        form.username.trim().to_string(),
+        normalized_username(&form.username),
         form.email.trim().to_string(),
     );
-    let password = form.password.clone();
-    let Ok(Ok(hash)) = tokio::task::spawn_blocking(move || hash_password(&password)).await else {
-        return Err(WorkError::Failed("cannot hash a password".into()));
+    let hash = match app.hashing.hash(form.password.clone()).await {
+        Ok(Some(hash)) => hash,
+        Ok(None) => return Err(WorkError::Failed("cannot hash a password".into())),
+        Err(Busy) => return Ok(too_busy(&app, visit)),
     };
     let db = app.db.clone();
     let registered = app
@@ -340,6 +411,8 @@ pub async fn register(
             };
             if taken("username", &username, s)? {
                 errors.insert("username", vec![USERNAME_TAKEN.into()]);
+            } else if lookalike_taken(s.conn(), &username)? {
+                errors.insert("username", vec![LOOKALIKE_TAKEN.into()]);
             }
             if taken("email", &email, s)? {
                 errors.insert("email", vec![EMAIL_TAKEN.into()]);
@@ -348,6 +421,7 @@ pub async fn register(
                 return Ok(errors);
             }
             let mut new_user = User::new(&username, &email);
+            new_user.username_key = Some(username_key(&username));
             new_user.password_hash = Some(hash);
             s.add(new_user);
             match s.commit() {
@@ -375,55 +449,18 @@ pub async fn register(
     Ok(show_register(&app, visit, &form, errors))
 }
 
-pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
-    Ok(Argon2::default()
-        .hash_password(password.as_bytes())?
-        .to_string())
-}
-
-/// Whether `password` is the one `stored` was made from. Without a stored hash (no such
-/// user, or one without a password) a hash is checked all the same, so that the answer
-/// takes as long and says nothing of which usernames exist.
-fn verify_password(stored: Option<&str>, password: &str) -> bool {
-    static STAND_IN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    match stored {
-        Some(hash) => password_matches(hash, password),
-        None => {
-            let stand_in = STAND_IN.get_or_init(|| {
-                hash_password("a password nobody has").expect("hashing a constant works")
-            });
-            let _ = password_matches(stand_in, password);
-            false
-        }
-    }
-}
-
-pub fn password_matches(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok()
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn a_password_is_kept_as_a_salted_hash_that_verifies() {
-        let hash = hash_password("cat").unwrap();
-        assert!(hash.starts_with("$argon2id$"));
-        assert!(!hash.contains("cat"));
-        assert_ne!(hash, hash_password("cat").unwrap(), "salted");
-        assert!(password_matches(&hash, "cat"));
-        assert!(!password_matches(&hash, "dog"));
-        assert!(!password_matches("not a hash", "cat"));
-    }
-
-    #[test]
     fn email_addresses_are_checked_for_their_shape() {
-        for good in ["john@example.com", "a.b+c@mail.example.org", "ü@exämple.de"] {
+        for good in [
+            "john@example.com",
+            "a.b+c@mail.example.org",
+            "o'brien@example.ie",
+            "ü@exämple.de",
+        ] {
             assert!(is_valid_email(good), "{good}");
         }
         for bad in [
@@ -435,6 +472,17 @@ mod tests {
             "john@exa mple.com",
             "john@-x.com",
             "a@b@c.com",
+            "a<b>@x.org",
+            "\"><x>@x.org",
+            "a..b@x.org",
+            ".a@x.org",
+            "a.@x.org",
+            "a,b@x.org",
+            "\"a b\"@x.org",
+            "a@[127.0.0.1]",
+            "John <john@example.com>",
+            "a@x..org",
+            "a@x_y.org",
         ] {
             assert!(!is_valid_email(bad), "{bad}");
         }
@@ -460,6 +508,11 @@ mod tests {
         assert_eq!(
             next("/user/john?page=2").target(),
             Some("/user/john?page=2")
+        );
+        assert_eq!(
+            next("/user/zoë").location().as_deref(),
+            Some("/user/zo%C3%AB"),
+            "written into Location as a browser sends it"
         );
     }
 }

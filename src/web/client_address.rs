@@ -20,18 +20,34 @@ impl FromRequestParts<SharedApp> for ClientAddress {
         parts: &mut Parts,
         app: &SharedApp,
     ) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(peer)| {
-                peer.ip()
-            });
         Ok(ClientAddress(client_of(
-            peer,
+            peer_of(&parts.extensions),
             &parts.headers,
             &app.trusted_proxies,
         )))
     }
+}
+
+/// The address of the connection's other end.
+pub fn peer_of(extensions: &axum::http::Extensions) -> IpAddr {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(peer)| {
+            peer.ip()
+        })
+}
+
+/// Whether a trusted proxy says the client reached it over HTTPS (`X-Forwarded-Proto`, the
+/// value the nearest proxy wrote, last); a client's own claim counts for nothing.
+pub fn forwarded_https(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> bool {
+    trusted.contains(&peer)
+        && headers
+            .get_all("x-forwarded-proto")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .next_back()
+            .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
 }
 
 /// Walks `X-Forwarded-For` from the right (the entry the nearest proxy added) past the
@@ -69,6 +85,21 @@ mod tests {
 
     fn ip(text: &str) -> IpAddr {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn https_is_taken_from_a_trusted_proxy_only() {
+        let mut proto = HeaderMap::new();
+        proto.append("x-forwarded-proto", "https".parse().unwrap());
+        let proxy = ip("127.0.0.1");
+        assert!(forwarded_https(proxy, &proto, &[proxy]));
+        assert!(!forwarded_https(ip("198.51.100.7"), &proto, &[proxy]));
+        assert!(!forwarded_https(proxy, &HeaderMap::new(), &[proxy]));
+        proto.append("x-forwarded-proto", "http".parse().unwrap());
+        assert!(
+            !forwarded_https(proxy, &proto, &[proxy]),
+            "the nearest proxy's word counts"
+        );
     }
 
     #[test]

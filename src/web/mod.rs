@@ -3,9 +3,11 @@
 mod accounts;
 mod client_address;
 mod forms;
+mod hashing;
 mod page_cache;
 mod pages;
 mod pool;
+mod refusals;
 mod server;
 mod templates;
 mod throttle;
@@ -24,7 +26,7 @@ use minijinja::Value;
 use minijinja::value::Serde;
 use serde::Serialize;
 
-pub use accounts::hash_password;
+pub use hashing::hash_password;
 use page_cache::PageCache;
 pub use pool::{DataVersion, DbPool, WorkError};
 pub use server::{Limits, serve};
@@ -44,7 +46,9 @@ pub struct App {
     posts_per_page: i64,
     request_timeout: std::time::Duration,
     trusted_proxies: Vec<std::net::IpAddr>,
-    logins: throttle::LoginThrottle,
+    session_cookie_secure: Option<bool>,
+    throttle: throttle::Throttle,
+    hashing: hashing::Hashing,
 }
 
 pub type SharedApp = Arc<App>;
@@ -65,7 +69,10 @@ impl App {
             posts_per_page: i64::from(settings.posts_per_page),
             request_timeout: settings.request_timeout,
             trusted_proxies: settings.trusted_proxies.clone(),
-            logins: throttle::LoginThrottle::default(),
+            session_cookie_secure: settings.session_cookie_secure,
+            throttle: throttle::Throttle::default(),
+            // Half the request's time at most waiting for a turn, half for the rest.
+            hashing: hashing::Hashing::for_this_machine(settings.request_timeout / 2),
         }
     }
 
@@ -86,8 +93,11 @@ impl App {
         keep: Option<(&str, DataVersion)>,
     ) -> Response {
         let messages = visit.take_flashes();
+        // The layout's logout button posts this visitor's token, as every form does.
+        let logout_token = page.current_user.as_ref().map(|_| visit.csrf_token());
         let context = minijinja::context! {
             messages => messages,
+            logout_token => logout_token,
             current_user => page.current_user.as_ref().map(|u| Value::from(Serde(UserView::from(u)))),
             ..page.context
         };
@@ -121,6 +131,36 @@ impl App {
             .get(key, version)
             .map(|html| Html(html).into_response());
         (Some(version), hit)
+    }
+
+    /// A refusal in the site's layout: what happened and what to do, with how long to wait
+    /// when that is known.
+    fn refusal(
+        &self,
+        visit: Visit,
+        status: StatusCode,
+        title: &str,
+        explanation: &str,
+        retry_after: Option<std::time::Duration>,
+    ) -> Response {
+        let mut response = self.page(
+            visit,
+            Page {
+                status,
+                ..Page::new(
+                    "rejected.html",
+                    None,
+                    minijinja::context! { title => title, explanation => explanation },
+                )
+            },
+        );
+        if let Some(wait) = retry_after {
+            let seconds = wait.as_secs().max(1);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 
     fn redirect(&self, visit: Visit, to: &str) -> Response {
@@ -227,7 +267,7 @@ pub fn router(app: SharedApp) -> Router {
         .route("/index", get(pages::index).post(pages::write_post))
         .route("/user/{username}", get(pages::user))
         .route("/login", get(accounts::login_form).post(accounts::login))
-        .route("/logout", get(accounts::logout))
+        .route("/logout", get(accounts::logout_form).post(accounts::logout))
         .route(
             "/register",
             get(accounts::register_form).post(accounts::register),
@@ -238,6 +278,11 @@ pub fn router(app: SharedApp) -> Router {
             app.clone(),
             in_the_sites_layout,
         ))
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            head_within_limit,
+        ))
+        .layer(middleware::from_fn_with_state(app.clone(), secure_cookies))
         .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn(log_request))
         .with_state(app)
@@ -283,6 +328,59 @@ async fn security_headers(request: Request, next: Next) -> Response {
     response
 }
 
+/// A request whose head (request line and headers) is larger than the documented limit is
+/// refused in the site's layout, whatever hyper's buffer let through.
+async fn head_within_limit(State(app): State<SharedApp>, request: Request, next: Next) -> Response {
+    let head = request.method().as_str().len()
+        + request.uri().to_string().len()
+        + request
+            .headers()
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 4)
+            .sum::<usize>();
+    if head <= server::MAX_HEAD_BYTES {
+        return next.run(request).await;
+    }
+    let visit = app.visit(&cookies_of(request.headers()));
+    app.refusal(
+        visit,
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        "Too much sent",
+        "The request's headers are larger than this site accepts, so nothing was done. Clearing this site's cookies may help.",
+        None,
+    )
+}
+
+/// The session cookie is marked `Secure` where the visitor came over HTTPS, as a trusted
+/// proxy says (or always, or never, as `SESSION_COOKIE_SECURE` says).
+async fn secure_cookies(State(app): State<SharedApp>, request: Request, next: Next) -> Response {
+    let secure = app.session_cookie_secure.unwrap_or_else(|| {
+        let peer = client_address::peer_of(request.extensions());
+        client_address::forwarded_https(peer, request.headers(), &app.trusted_proxies)
+    });
+    let mut response = next.run(request).await;
+    if secure {
+        let headers = response.headers_mut();
+        let cookies: Vec<header::HeaderValue> = headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .cloned()
+            .collect();
+        headers.remove(header::SET_COOKIE);
+        for cookie in cookies {
+            let marked = [cookie.as_bytes(), b"; Secure"].concat();
+            let lowered = cookie.as_bytes().to_ascii_lowercase();
+            let already = lowered.windows(8).any(|w| w == b"; secure");
+            let cookie = match header::HeaderValue::from_bytes(&marked) {
+                Ok(marked) if !already => marked,
+                _ => cookie,
+            };
+            headers.append(header::SET_COOKIE, cookie);
+        }
+    }
+    response
+}
+
 /// What is answered without a handler's say is shown in the site's layout too: the
 /// framework's plain-text refusals (a body too large, a form it cannot read), and a request
 /// that took longer than `REQUEST_TIMEOUT` (a client sending its form slowly, a database
@@ -314,6 +412,19 @@ async fn in_the_sites_layout(
         Ok(mut response) => {
             if let Some(error) = response.extensions_mut().remove::<WorkError>() {
                 return app.failure(app.visit(&cookies), error);
+            }
+            if response.status() == StatusCode::METHOD_NOT_ALLOWED {
+                let allow = response.headers().get(header::ALLOW).cloned();
+                let mut page = app.refusal(
+                    app.visit(&cookies),
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "Not allowed",
+                    "This page cannot be asked for that way, so nothing was done.",
+                    None,
+                );
+                page.headers_mut()
+                    .extend(allow.map(|allow| (header::ALLOW, allow)));
+                return page;
             }
             let plain_text = response
                 .headers()

@@ -159,7 +159,7 @@ impl DbPool {
         F: FnOnce(&mut Session) -> Result<T, E> + Clone + Send + 'static,
     {
         let Some(shared) = &self.shared else {
-            return self.run_sqlite(work).await;
+            return self.run_sqlite(work, Instant::now() + self.timeout).await;
         };
         let (url, shared, timeout) = (self.url.clone(), shared.clone(), self.timeout);
         let state = Arc::new(AtomicU8::new(WAITING));
@@ -186,7 +186,9 @@ impl DbPool {
         }
     }
 
-    /// [`DbPool::run`] for work that writes: on SQLite, after the writers before it.
+    /// [`DbPool::run`] for work that writes: on SQLite, after the writers before it, all
+    /// within `DB_TIMEOUT` of the request's arrival (the wait for the writers before it
+    /// included, so that a queue behind an outside lock does not add up the waits).
     pub async fn write<T, E, F>(&self, work: F) -> Result<T, WorkError>
     where
         T: Send + 'static,
@@ -196,16 +198,20 @@ impl DbPool {
         if self.shared.is_some() {
             return self.run(work).await;
         }
-        let Ok(_turn) = tokio::time::timeout(self.timeout, self.writers.lock()).await else {
+        let deadline = Instant::now() + self.timeout;
+        let turn = tokio::time::timeout_at(deadline.into(), self.writers.lock()).await;
+        let Ok(_turn) = turn else {
             return Err(WorkError::Unavailable(format!(
                 "the writers before this one took longer than DB_TIMEOUT ({} s)",
                 self.timeout.as_secs_f64()
             )));
         };
-        self.run_sqlite(work).await
+        self.run_sqlite(work, deadline).await
     }
 
-    async fn run_sqlite<T, E, F>(&self, work: F) -> Result<T, WorkError>
+    /// Runs `work` inline; if it meets a lock, on a blocking thread that waits for the lock
+    /// until `deadline`.
+    async fn run_sqlite<T, E, F>(&self, work: F, deadline: Instant) -> Result<T, WorkError>
     where
         T: Send + 'static,
         E: fmt::Display + Send + 'static,
@@ -214,15 +220,18 @@ impl DbPool {
         match run_local(&self.url, Duration::ZERO, work.clone()) {
             Err(Locked) => {
                 let (url, timeout) = (self.url.clone(), self.timeout);
-                tokio::task::spawn_blocking(move || match run_local(&url, timeout, work) {
-                    Err(Locked) => Err(WorkError::Unavailable(format!(
-                        "the SQLite database stayed locked by another connection for DB_TIMEOUT ({} s)",
-                        timeout.as_secs_f64()
-                    ))),
-                    Ok(result) => result,
+                tokio::task::spawn_blocking(move || {
+                    let wait = deadline.saturating_duration_since(Instant::now());
+                    run_local(&url, wait.max(Duration::from_millis(1)), work)
                 })
                 .await
-                .unwrap_or_else(|e| Err(WorkError::Failed(format!("the database work stopped: {e}"))))
+                .unwrap_or_else(|e| Ok(Err(WorkError::Failed(format!("the database work stopped: {e}")))))
+                .unwrap_or_else(|Locked| {
+                    Err(WorkError::Unavailable(format!(
+                        "the SQLite database stayed locked by another connection for DB_TIMEOUT ({} s)",
+                        timeout.as_secs_f64()
+                    )))
+                })
             }
             Ok(result) => result,
         }
@@ -265,7 +274,7 @@ impl DataVersion {
 /// The work met another connection's lock, and did nothing.
 struct Locked;
 
-/// Runs `work` on this thread's SQLite session, opened to wait up to `wait` for locks. A
+/// Runs `work` on this thread's SQLite session, waiting up to `wait` for locks. A
 /// session whose work failed otherwise is closed, so that the next work starts on a fresh
 /// one (a file that was read-only, or replaced, is then seen as it is now).
 fn run_local<T, E: fmt::Display>(
@@ -289,6 +298,15 @@ fn run_local<T, E: fmt::Display>(
             }
         }
         let (_, session) = slot.as_mut().expect("just opened");
+        if !wait.is_zero() {
+            // The session was opened for an earlier wait: this one is what is left of the
+            // request's time.
+            let set = format!("PRAGMA busy_timeout = {}", wait.as_millis());
+            if let Err(e) = session.conn().batch_execute(&set) {
+                *slot = None;
+                return Ok(Err(WorkError::Unavailable(e.to_string())));
+            }
+        }
         let result = work(session);
         session.rollback();
         match result {

@@ -14,6 +14,7 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("index.html", include_str!("../../templates/index.html")),
     ("user.html", include_str!("../../templates/user.html")),
     ("login.html", include_str!("../../templates/login.html")),
+    ("logout.html", include_str!("../../templates/logout.html")),
     (
         "register.html",
         include_str!("../../templates/register.html"),

@@ -4,6 +4,9 @@
 //! moment it starts, so that many sent at once cannot slip through together; one that
 //! succeeds is then taken back, and clears its username's count.
 //!
+//! And on registering: at most [`REGISTRATIONS_PER_ADDRESS`] from one client address in
+//! [`WINDOW`], each counted when its password is about to be hashed (the costly part).
+//!
 //! The counts live in this process: several instances behind one address each count on
 //! their own.
 
@@ -15,6 +18,7 @@ use std::time::{Duration, Instant};
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
 pub const PER_USERNAME: u32 = 10;
 pub const PER_ADDRESS: u32 = 50;
+pub const REGISTRATIONS_PER_ADDRESS: u32 = 20;
 /// Past this many usernames and addresses, the oldest are forgotten first.
 const MOST_TRACKED: usize = 100_000;
 
@@ -22,6 +26,7 @@ const MOST_TRACKED: usize = 100_000;
 enum Subject {
     Username(String),
     Address(IpAddr),
+    Registrations(IpAddr),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -31,18 +36,18 @@ struct Failures {
 }
 
 #[derive(Default)]
-pub struct LoginThrottle {
+pub struct Throttle {
     failures: Mutex<HashMap<Subject, Failures>>,
 }
 
-/// A login attempt under way, counted as failed until [`LoginThrottle::succeeded`].
+/// A login attempt under way, counted as failed until [`Throttle::succeeded`].
 #[derive(Debug)]
 pub struct Attempt {
     username: Subject,
     address: Subject,
 }
 
-impl LoginThrottle {
+impl Throttle {
     /// Starts an attempt, or says how long until one is allowed.
     pub fn begin(&self, username: &str, address: IpAddr) -> Result<Attempt, Duration> {
         self.begin_at(username, address, Instant::now())
@@ -57,30 +62,50 @@ impl LoginThrottle {
         }
     }
 
+    /// Counts a registration from `address`, or says how long until one is allowed.
+    pub fn begin_registration(&self, address: IpAddr) -> Result<(), Duration> {
+        self.begin_registration_at(address, Instant::now())
+    }
+
+    fn begin_registration_at(&self, address: IpAddr, now: Instant) -> Result<(), Duration> {
+        let subject = Subject::Registrations(network_of(address));
+        self.count_at(&[(&subject, REGISTRATIONS_PER_ADDRESS)], now)
+    }
+
     fn begin_at(&self, username: &str, address: IpAddr, now: Instant) -> Result<Attempt, Duration> {
         let attempt = Attempt {
             username: Subject::Username(username.to_string()),
             address: Subject::Address(network_of(address)),
         };
+        self.count_at(
+            &[
+                (&attempt.username, PER_USERNAME),
+                (&attempt.address, PER_ADDRESS),
+            ],
+            now,
+        )?;
+        Ok(attempt)
+    }
+
+    /// One more for each subject, unless one of them is at its limit: then how long until
+    /// its window ends.
+    fn count_at(&self, subjects: &[(&Subject, u32)], now: Instant) -> Result<(), Duration> {
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let wait = [
-            (&attempt.username, PER_USERNAME),
-            (&attempt.address, PER_ADDRESS),
-        ]
-        .into_iter()
-        .filter_map(|(subject, limit)| {
-            let entry = failures.get(subject)?;
-            let elapsed = now.saturating_duration_since(entry.since);
-            (elapsed < WINDOW && entry.count >= limit).then(|| WINDOW - elapsed)
-        })
-        .max();
+        let wait = subjects
+            .iter()
+            .filter_map(|&(subject, limit)| {
+                let entry = failures.get(subject)?;
+                let elapsed = now.saturating_duration_since(entry.since);
+                (elapsed < WINDOW && entry.count >= limit).then(|| WINDOW - elapsed)
+            })
+            .max();
         if let Some(wait) = wait {
             return Err(wait);
         }
         if failures.len() >= MOST_TRACKED {
             forget_oldest(&mut failures, now);
         }
-        for subject in [&attempt.username, &attempt.address] {
+        for &(subject, _) in subjects {
             let entry = failures.entry(subject.clone()).or_insert(Failures {
                 count: 0,
                 since: now,
@@ -93,7 +118,7 @@ impl LoginThrottle {
             }
             entry.count += 1;
         }
-        Ok(attempt)
+        Ok(())
     }
 }
 
@@ -135,7 +160,7 @@ mod tests {
 
     #[test]
     fn a_username_is_locked_after_its_failures_until_the_window_ends() {
-        let throttle = LoginThrottle::default();
+        let throttle = Throttle::default();
         let start = Instant::now();
         for n in 0..PER_USERNAME {
             assert!(throttle.begin_at("ann", address(n as u8), start).is_ok());
@@ -152,7 +177,7 @@ mod tests {
 
     #[test]
     fn an_address_is_locked_after_its_failures_whatever_the_username() {
-        let throttle = LoginThrottle::default();
+        let throttle = Throttle::default();
         let now = Instant::now();
         for n in 0..PER_ADDRESS {
             assert!(throttle.begin_at(&format!("user{n}"), HOME, now).is_ok());
@@ -163,7 +188,7 @@ mod tests {
 
     #[test]
     fn a_success_clears_the_username_and_is_not_held_against_the_address() {
-        let throttle = LoginThrottle::default();
+        let throttle = Throttle::default();
         let now = Instant::now();
         for _ in 0..PER_USERNAME - 1 {
             throttle.begin_at("ann", HOME, now).unwrap();
@@ -181,6 +206,22 @@ mod tests {
     }
 
     #[test]
+    fn an_address_may_register_a_few_accounts_per_window_and_no_more() {
+        let throttle = Throttle::default();
+        let now = Instant::now();
+        for _ in 0..REGISTRATIONS_PER_ADDRESS {
+            assert!(throttle.begin_registration_at(HOME, now).is_ok());
+        }
+        assert_eq!(throttle.begin_registration_at(HOME, now), Err(WINDOW));
+        assert!(throttle.begin_registration_at(address(3), now).is_ok());
+        assert!(
+            throttle.begin_at("ann", HOME, now).is_ok(),
+            "logging in is counted apart"
+        );
+        assert!(throttle.begin_registration_at(HOME, now + WINDOW).is_ok());
+    }
+
+    #[test]
     fn an_ipv6_client_is_counted_by_its_64_bit_network() {
         let one: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
         let other: IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
@@ -193,7 +234,7 @@ mod tests {
 
     #[test]
     fn the_table_of_failures_stays_bounded() {
-        let throttle = LoginThrottle::default();
+        let throttle = Throttle::default();
         let now = Instant::now();
         for n in 0..MOST_TRACKED + 10 {
             let network =

@@ -282,6 +282,7 @@ mod tests {
             email: None,
             password_hash: None,
             session_generation: 3,
+            username_key: None,
         }
     }
 

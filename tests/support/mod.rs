@@ -174,6 +174,22 @@ impl Server {
         );
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The most memory the server has held at once so far (its peak resident set).
+    pub fn peak_memory_mib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("a server on Linux has a /proc status");
+        let kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM in /proc status");
+        kib / 1024
+    }
+
     /// Kills the server outright (SIGKILL), as a crash or the OOM killer does.
     pub fn kill(mut self) {
         self.child.kill().expect("the server can be killed");

@@ -13,6 +13,16 @@ pub fn start(db: &TestDb, env: &[(&str, &str)]) -> (Server, tempfile::TempDir) {
 }
 
 pub fn visitor(server: &Server) -> Client {
+    visitor_with(server, Vec::new())
+}
+
+/// A visitor behind a proxy the server trusts, which says the client is at `address`.
+pub fn visitor_from(server: &Server, address: &str) -> Client {
+    visitor_with(server, vec![("x-forwarded-for".into(), address.into())])
+}
+
+/// A visitor whose every request carries `headers`, as a proxy in front would add them.
+pub fn visitor_with(server: &Server, headers: Vec<(String, String)>) -> Client {
     let agent = ureq::Agent::config_builder()
         .max_redirects(0)
         .http_status_as_error(false)
@@ -22,12 +32,14 @@ pub fn visitor(server: &Server) -> Client {
     Client {
         agent,
         base: server.base.clone(),
+        headers,
     }
 }
 
 pub struct Client {
     pub agent: ureq::Agent,
     pub base: String,
+    headers: Vec<(String, String)>,
 }
 
 pub struct Reply {
@@ -70,33 +82,41 @@ pub fn reply(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) ->
 impl Client {
     /// The reply, or `None` when the server did not answer (it is gone).
     pub fn try_get(&self, path: &str) -> Option<Reply> {
-        let response = self
-            .agent
-            .get(&format!("{}{path}", self.base))
-            .call()
-            .ok()?;
+        let response = self.sent_get(path).ok()?;
         Some(reply(Ok(response)))
     }
 
     pub fn try_post(&self, path: &str, fields: &[(&str, &str)]) -> Option<Reply> {
-        let response = self
-            .agent
-            .post(&format!("{}{path}", self.base))
-            .send_form(fields.iter().copied())
-            .ok()?;
+        let response = self.sent_post(path, fields).ok()?;
         Some(reply(Ok(response)))
     }
 
     pub fn get(&self, path: &str) -> Reply {
-        reply(self.agent.get(&format!("{}{path}", self.base)).call())
+        reply(self.sent_get(path))
     }
 
     pub fn post(&self, path: &str, fields: &[(&str, &str)]) -> Reply {
-        reply(
-            self.agent
-                .post(&format!("{}{path}", self.base))
-                .send_form(fields.iter().copied()),
-        )
+        reply(self.sent_post(path, fields))
+    }
+
+    fn sent_get(&self, path: &str) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+        let mut request = self.agent.get(&format!("{}{path}", self.base));
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
+        }
+        request.call()
+    }
+
+    fn sent_post(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+        let mut request = self.agent.post(&format!("{}{path}", self.base));
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
+        }
+        request.send_form(fields.iter().copied())
     }
 
     /// Follows a redirect, as a browser would.
@@ -134,6 +154,12 @@ impl Client {
                 ("password", password),
             ],
         )
+    }
+
+    /// The layout's logout button, with the token of the page it is on.
+    pub fn log_out(&self) -> Reply {
+        let token = self.get("/index").csrf_token();
+        self.post("/logout", &[("csrf_token", &token)])
     }
 
     pub fn write(&self, body: &str) -> Reply {

@@ -26,6 +26,8 @@ pub mod models {
         pub password_hash: Option<String>,
         #[column(server_default = "0")]
         pub session_generation: i32,
+        #[column(length = 255, index)]
+        pub username_key: Option<String>,
         #[column(length = 140)]
         pub about_me: Option<String>,
         #[column(default = utc_now)]

@@ -105,8 +105,10 @@ on_each_database! {
         assert_eq!(detected, [
             "Detected added table 'followers'",
             "Detected added column 'user.session_generation'",
+            "Detected added column 'user.username_key'",
             "Detected added column 'user.about_me'",
             "Detected added column 'user.last_seen'",
+            "Detected added index 'ix_user_username_key' on '[\"username_key\"]'",
             "Detected removed index 'ix_post_user_id' on 'post'",
             "Detected added index 'ix_post_user_id_timestamp' on '[\"user_id\", \"timestamp\"]'",
         ], "{migrated:?}");
