@@ -113,6 +113,8 @@ load() {
     local kind=$1 name=$2
     shift 2
     local file="$work/h2load-$kind-$name"
+    # h2load appends to its log file: an earlier run's requests must not count again.
+    rm -f "$file.log"
     timeout -s INT $((LOAD + 60)) h2load --h1 -D "$LOAD" -N 30s --log-file="$file.log" "$@" >"$file.out" 2>&1 || true
     echo "requests $kind rolling $name $file.log" >>"$log"
     echo "unfinished $kind rolling $name $(awk '/^requests:/ {print $12}' "$file.out")" >>"$log"

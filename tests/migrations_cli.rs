@@ -447,10 +447,11 @@ fn offline_sql_is_written_for_the_urls_database_without_connecting() {
 }
 
 #[test]
-fn the_readmes_example_revision_reads_and_applies() {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let example = readme
+fn the_migration_guides_example_revision_reads_and_applies() {
+    let guide =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/migrations.md"))
+            .unwrap();
+    let example = guide
         .split("```toml\n")
         .nth(1)
         .unwrap()

@@ -448,18 +448,7 @@ async fn in_the_sites_layout(
             }
         }
     };
-    let visit = app.visit(&cookies);
-    app.page(
-        visit,
-        Page {
-            status,
-            ..Page::new(
-                "rejected.html",
-                None,
-                minijinja::context! { title => title, explanation => explanation },
-            )
-        },
-    )
+    app.refusal(app.visit(&cookies), status, title, explanation, None)
 }
 
 /// A handler's failure: an empty response with the error attached, which
