@@ -1,6 +1,7 @@
 //! The web site: axum routes over the models, Jinja templates, sessions in a signed cookie.
 
 mod accounts;
+mod changes;
 mod client_address;
 mod forms;
 mod hashing;
@@ -126,10 +127,13 @@ impl App {
         let Some(version) = self.db.data_version().await else {
             return (None, None);
         };
-        let hit = self
-            .pages
-            .get(key, version)
-            .map(|html| Html(html).into_response());
+        // `X-Cache: hit`, as caching proxies say it: the page was served as kept.
+        let hit = self.pages.get(key, version).map(|html| {
+            let mut response = Html(html).into_response();
+            let hit = header::HeaderValue::from_static("hit");
+            response.headers_mut().insert("x-cache", hit);
+            response
+        });
         (Some(version), hit)
     }
 

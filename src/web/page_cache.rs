@@ -1,6 +1,7 @@
 //! Pages rendered for anonymous visitors, kept while the data under them is unchanged. A
-//! hit costs one `PRAGMA data_version` instead of the page's queries and its rendering.
-//! Only SQLite offers the marker (see [`DataVersion`]); elsewhere nothing is cached.
+//! hit costs one `PRAGMA data_version` (SQLite) or a look at what the listener heard
+//! (PostgreSQL, `changes.rs`) instead of the page's queries and its rendering. MySQL has
+//! no such marker (see [`DataVersion`]): nothing is kept there.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -15,7 +16,8 @@ const CAPACITY: usize = 1024;
 
 #[derive(Default)]
 pub struct PageCache {
-    /// Versions are per connection, and each worker thread has its own: entries are too.
+    /// SQLite's versions are per connection, and each worker thread has its own: entries
+    /// are too (on PostgreSQL, every entry has the listener's thread).
     entries: Mutex<HashMap<(ThreadId, String), (DataVersion, Bytes)>>,
 }
 

@@ -26,6 +26,7 @@ use diesel::{QueryDsl, RunQueryDsl};
 use dbmigrate::model::Session;
 use dbmigrate::{AnyConnection, DatabaseUrl, Dialect, Timeouts, connect_with};
 
+use super::changes::ServerChanges;
 use crate::models;
 
 /// Why database work did not give its result.
@@ -56,6 +57,8 @@ pub struct DbPool {
     /// they came, rather than in SQLite's busy handler, whose growing sleeps let a writer
     /// lose to later ones again and again.
     writers: Arc<tokio::sync::Mutex<()>>,
+    /// On PostgreSQL, what the listener has heard of the data's changes.
+    changes: Option<Arc<ServerChanges>>,
 }
 
 struct Shared {
@@ -136,11 +139,14 @@ impl DbPool {
                 session_setup,
             })
         });
+        let changes =
+            (url.dialect() == Dialect::Postgres).then(|| ServerChanges::listen(url, timeout));
         DbPool {
             url: Arc::new(url.clone()),
             timeout,
             shared,
             writers: Arc::new(tokio::sync::Mutex::new(())),
+            changes,
         }
     }
 
@@ -237,13 +243,22 @@ impl DbPool {
         }
     }
 
-    /// The version of the data this worker thread's SQLite connection sees; `None` on
-    /// PostgreSQL and MySQL, which have no such cheap marker, or when it cannot be read.
+    /// The version of the data this worker thread's SQLite connection sees, or on
+    /// PostgreSQL the changes the listener has heard of (`changes.rs`); `None` on MySQL,
+    /// which has neither, or when it cannot be told.
     pub async fn data_version(&self) -> Option<DataVersion> {
+        let writes = WRITES.load(Ordering::Acquire);
+        if let Some(changes) = &self.changes {
+            let (thread, heard) = changes.version()?;
+            return Some(DataVersion {
+                thread,
+                data_version: i64::try_from(heard).unwrap_or(i64::MAX),
+                writes,
+            });
+        }
         if self.shared.is_some() {
             return None;
         }
-        let writes = WRITES.load(Ordering::Acquire);
         let read = run_local(&self.url, Duration::ZERO, |s| {
             pragma_data_version::table
                 .select(pragma_data_version::data_version)

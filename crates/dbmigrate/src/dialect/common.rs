@@ -163,3 +163,13 @@ pub(super) fn statements(
         Op::Sql { sql, .. } => vec![sql.clone()],
     })
 }
+
+/// An `sql` operation's text for one database: nothing when it is empty there (a
+/// revision that does something on one database only leaves the others' variants empty).
+pub(crate) fn sql_statements(sql: &str) -> Vec<String> {
+    if sql.trim().is_empty() {
+        Vec::new()
+    } else {
+        vec![sql.to_string()]
+    }
+}

@@ -120,7 +120,7 @@ pub(super) fn op_statements(
             }
             statements
         }
-        Op::Sql { sql, mysql, .. } => vec![mysql.as_ref().unwrap_or(sql).clone()],
+        Op::Sql { sql, mysql, .. } => common::sql_statements(mysql.as_ref().unwrap_or(sql)),
         _ => common::statements(d, op, after)?,
     })
 }

@@ -150,7 +150,7 @@ pub(super) fn op_statements(
         }
         Op::Sql {
             sql, postgresql, ..
-        } => vec![postgresql.as_ref().unwrap_or(sql).clone()],
+        } => common::sql_statements(postgresql.as_ref().unwrap_or(sql)),
         _ => common::statements(d, op, after)?,
     })
 }

@@ -80,7 +80,7 @@ pub(super) fn op_statements(
         | Op::SetPrimaryKey { table: name, .. }
         | Op::CreateCheckConstraint { table: name, .. }
         | Op::DropCheckConstraint { table: name, .. } => rebuilt(name),
-        Op::Sql { sql, sqlite, .. } => vec![sqlite.as_ref().unwrap_or(sql).clone()],
+        Op::Sql { sql, sqlite, .. } => common::sql_statements(sqlite.as_ref().unwrap_or(sql)),
         _ => common::statements(d, op, after)?,
     })
 }
