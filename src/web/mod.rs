@@ -456,7 +456,7 @@ async fn in_the_sites_layout(
 }
 
 /// A handler's failure: an empty response with the error attached, which
-/// [`in_the_sites_layout`] turns into the error page, with the visitor's cookies.
+/// `in_the_sites_layout` turns into the error page, with the visitor's cookies.
 impl IntoResponse for WorkError {
     fn into_response(self) -> Response {
         let mut response = StatusCode::INTERNAL_SERVER_ERROR.into_response();

@@ -1,6 +1,4 @@
-//! The migration engine: a database-neutral schema model, its SQL for SQLite, PostgreSQL and
-//! MySQL/MariaDB, catalog reading, and connections chosen at run time by URL. It knows
-//! nothing of any application; applications hand it their schema as a value.
+#![doc = include_str!("../README.md")]
 
 pub mod admin;
 pub mod apply;

@@ -16,19 +16,21 @@ pub struct TestDb {
     _dir: Option<tempfile::TempDir>,
 }
 
-fn server_url(dialect: Dialect) -> DatabaseUrl {
+/// The server the tests of `dialect` make their databases on; SQLite has none.
+fn server_url(dialect: Dialect) -> Option<DatabaseUrl> {
     let (variable, default) = match dialect {
         Dialect::Postgres => (
             "DBMIGRATE_TEST_POSTGRES_URL",
             "postgresql://postgres@127.0.0.1:5432/test",
         ),
-        _ => (
+        Dialect::Mysql => (
             "DBMIGRATE_TEST_MYSQL_URL",
             "mysql://root@127.0.0.1:3306/test",
         ),
+        Dialect::Sqlite => return None,
     };
     let url = std::env::var(variable).unwrap_or_else(|_| default.to_string());
-    DatabaseUrl::parse(&url).unwrap_or_else(|e| panic!("{variable}: {e}"))
+    Some(DatabaseUrl::parse(&url).unwrap_or_else(|e| panic!("{variable}: {e}")))
 }
 
 fn unique_name() -> String {
@@ -47,14 +49,14 @@ fn unique_name() -> String {
 impl TestDb {
     /// A fresh, empty database; `None` (after saying so) when the server is not there.
     pub fn new(dialect: Dialect) -> Option<TestDb> {
-        if dialect == Dialect::Sqlite {
+        let Some(server) = server_url(dialect) else {
             let dir = tempfile::tempdir().expect("temporary directory");
             return Some(TestDb {
                 url: DatabaseUrl::sqlite_file(dir.path().join("test.db")),
                 _dir: Some(dir),
             });
-        }
-        let url = server_url(dialect).with_database_name(&unique_name());
+        };
+        let url = server.with_database_name(&unique_name());
         match admin::create_database(&url) {
             Ok(_) => Some(TestDb { url, _dir: None }),
             Err(error) if under_ci() => {
