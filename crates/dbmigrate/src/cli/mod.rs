@@ -20,10 +20,10 @@ mod drawing;
 mod lint;
 mod listing;
 mod progress;
+mod running;
 mod startup;
 mod verify;
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -32,7 +32,6 @@ use clap::{Args, Subcommand};
 use crate::Schema;
 use crate::apply::LockPolicy;
 use crate::compare::CompareOptions;
-use crate::migrate::{self, DowngradeTarget, MigrateError, UpgradeTarget};
 use crate::url::DatabaseUrl;
 use crate::{connect, repository::RepositoryError};
 
@@ -351,14 +350,12 @@ pub fn run_with<X: Subcommand>(
             message,
             head,
             rev_id,
-        } => {
-            let mut repo = on_disk()?.repository;
-            let down = match head {
-                Some(text) => vec![repo.resolve(&text)?.id.clone()],
-                None => repo.head()?.map(|r| r.id.clone()).into_iter().collect(),
-            };
-            commands::write_revision(&mut repo, &message.unwrap_or_default(), down, rev_id)?;
-        }
+        } => running::revision(
+            &mut on_disk()?.repository,
+            &message.unwrap_or_default(),
+            head.as_deref(),
+            rev_id,
+        )?,
         DbCommand::Merge { message, revisions } => {
             let mut repo = on_disk()?.repository;
             let down = commands::merge_parents(&repo, &revisions)?;
@@ -369,86 +366,22 @@ pub fn run_with<X: Subcommand>(
         }
         DbCommand::Upgrade {
             target, sql: true, ..
-        } => {
-            let repo = chosen()?.repository;
-            let (from, to) = split_range(&target);
-            let target: UpgradeTarget = to.parse()?;
-            print!(
-                "{}",
-                migrate::upgrade_sql(&repo, url.dialect(), from, &target, &context.lock_policy)?
-            );
-        }
+        } => running::upgrade_sql(context, &chosen()?.repository, &target)?,
         DbCommand::Downgrade { target, sql: true } => {
-            let repo = chosen()?.repository;
-            let (Some(from), to) = split_range(&target) else {
-                return Err(MigrateError::OfflineDowngradeNeedsStart.into());
-            };
-            let target: DowngradeTarget = to.parse()?;
-            print!(
-                "{}",
-                migrate::downgrade_sql(&repo, url.dialect(), from, &target, &context.lock_policy)?
-            );
+            running::downgrade_sql(context, &chosen()?.repository, &target)?
         }
         DbCommand::Upgrade {
             target,
             sql: false,
             site_stopped,
-        } => {
-            let target: UpgradeTarget = target.parse()?;
-            let repo = chosen()?.repository;
-            let mut conn = connect(url)?;
-            let mut progress = Progress::default();
-            let options = migrate::Options {
-                policy: context.lock_policy,
-                side_by_side: !site_stopped,
-            };
-            let done = migrate::upgrade_with(&mut conn, url, &repo, &target, &options, |e| {
-                progress.show(e)
-            });
-            progress.finish_line();
-            if done?.is_empty() {
-                let status = migrate::status(&mut conn, &repo)?;
-                println!(
-                    "Nothing to upgrade: the database is at {}.",
-                    commands::position(&repo, &status)
-                );
-            }
-        }
+        } => running::upgrade(context, &chosen()?.repository, &target, site_stopped)?,
         DbCommand::Downgrade { target, sql: false } => {
-            let target: DowngradeTarget = target.parse()?;
-            let repo = chosen()?.repository;
-            let mut conn = connect(url)?;
-            let mut progress = Progress::default();
-            let options = migrate::Options {
-                policy: context.lock_policy,
-                ..Default::default()
-            };
-            let done = migrate::downgrade_with(&mut conn, url, &repo, &target, &options, |e| {
-                progress.show(e)
-            });
-            progress.finish_line();
-            if done?.is_empty() {
-                println!("Nothing to downgrade.");
-            }
+            running::downgrade(context, &chosen()?.repository, &target)?
         }
-        DbCommand::Contract => {
-            let repo = chosen()?.repository;
-            let mut conn = connect(url)?;
-            let mut progress = Progress::default();
-            let options = migrate::Options {
-                policy: context.lock_policy,
-                ..Default::default()
-            };
-            let done = migrate::contract(&mut conn, url, &repo, &options, |e| progress.show(e));
-            progress.finish_line();
-            if done?.is_empty() {
-                println!("Nothing to contract: no revision runs side by side.");
-            }
-        }
+        DbCommand::Contract => running::contract(context, &chosen()?.repository)?,
         DbCommand::Current { verbose } => {
             let repo = chosen()?.repository;
-            let mut conn = connect(url)?;
-            commands::current(&repo, &mut conn, url, verbose)?;
+            commands::current(&repo, &mut connect(url)?, url, verbose)?;
         }
         DbCommand::History {
             rev_range,
@@ -457,72 +390,24 @@ pub fn run_with<X: Subcommand>(
             graph,
             format,
         } => {
-            let repo = chosen()?.repository;
-            let wants_database =
-                indicate_current || rev_range.as_deref().is_some_and(|r| r.contains("current"));
-            let status = if wants_database {
-                Some(migrate::status(&mut connect(url)?, &repo)?)
-            } else {
-                None
+            let asked = running::HistoryRequest {
+                rev_range,
+                verbose,
+                indicate_current,
+                graph,
+                format,
             };
-            let current: Option<BTreeSet<String>> =
-                status.as_ref().map(|s| s.current.iter().cloned().collect());
-            let current = current.as_ref();
-            print!(
-                "{}",
-                match format {
-                    HistoryFormat::Dot => drawing::dot(&repo, current),
-                    HistoryFormat::Text if graph => drawing::graph(&repo, current),
-                    HistoryFormat::Text => {
-                        listing::history(&repo, rev_range.as_deref(), verbose, current)?
-                    }
-                }
-            );
-            for expanded in status.iter().flat_map(|s| &s.expanded) {
-                println!(
-                    "{} is expanded side by side: `db contract` once the release before it is gone",
-                    expanded.revision
-                );
-            }
+            running::history(context, &chosen()?.repository, asked)?
         }
-        DbCommand::Heads { verbose } => {
-            let repo = chosen()?.repository;
-            for id in repo.graph().heads() {
-                let revision = repo.revision(&id).expect("a head is a revision");
-                if verbose {
-                    println!("{}", listing::verbose(&repo, revision, None));
-                } else {
-                    println!("{}", listing::short(&repo, revision, None));
-                }
-            }
-        }
+        DbCommand::Heads { verbose } => running::heads(&chosen()?.repository, verbose),
         DbCommand::Branches { verbose } => {
-            let repo = chosen()?.repository;
-            print!("{}", listing::branches(&repo, verbose));
+            print!("{}", listing::branches(&chosen()?.repository, verbose));
         }
         DbCommand::Show { revision, file } => {
-            let repo = chosen()?.repository;
-            let revision = match revision.as_str() {
-                "head" => repo
-                    .head()?
-                    .ok_or_else(|| anyhow::anyhow!("the repository has no revisions yet"))?,
-                text => repo.resolve(text)?,
-            };
-            if file {
-                println!("# {}", revision.source);
-                print!("{}", revision.text);
-            } else {
-                print!("{}", listing::show(&repo, revision, None));
-            }
+            running::show(&chosen()?.repository, &revision, file)?
         }
         DbCommand::Stamp { revisions, purge } => {
-            let repo = chosen()?.repository;
-            let mut conn = connect(url)?;
-            let mut progress = Progress::default();
-            let (before, after) = migrate::stamp(&mut conn, url, &repo, &revisions, purge, |e| {
-                progress.show(e)
-            })?;
-            println!("Stamped the database: {before} -> {after}");
+            running::stamp(context, &chosen()?.repository, &revisions, purge)?
         }
     }
     Ok(ExitCode::SUCCESS)
