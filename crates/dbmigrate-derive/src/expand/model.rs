@@ -18,7 +18,7 @@ pub(super) fn model_items(
     let ident = &model.item.ident;
     let new_ident = format_ident!("New{}", ident);
     let keys: Vec<&Column> = model.columns.iter().filter(|c| c.primary_key).collect();
-    let key_idents: Vec<&Ident> = keys.iter().map(|c| &c.ident).collect();
+    let key_idents = key_idents(model);
     let has_changes = model.columns.iter().any(|c| !c.primary_key);
     let inserted: Vec<&Column> = model.columns.iter().filter(|c| !c.autoincrement).collect();
     let key_type = if keys.len() == 1 {
@@ -61,6 +61,16 @@ pub(super) fn model_items(
 
         #display
     }
+}
+
+/// The fields of the primary key, in order.
+fn key_idents(model: &Model) -> Vec<&Ident> {
+    model
+        .columns
+        .iter()
+        .filter(|c| c.primary_key)
+        .map(|c| &c.ident)
+        .collect()
 }
 
 /// Whether rows of the model can point at rows added in the same unit of work.
@@ -138,12 +148,7 @@ fn model_impl(
     let table = &model.table_ident;
     let table_name = &model.table;
     let name = ident.to_string();
-    let key_idents: Vec<&Ident> = model
-        .columns
-        .iter()
-        .filter(|c| c.primary_key)
-        .map(|c| &c.ident)
-        .collect();
+    let key_idents = key_idents(model);
     let key_value = if key_idents.len() == 1 {
         let key = key_idents[0];
         quote!(::core::clone::Clone::clone(&self.#key))
@@ -283,12 +288,7 @@ fn new_row_impl(
             }
         }
         None => {
-            let key_idents: Vec<&Ident> = model
-                .columns
-                .iter()
-                .filter(|c| c.primary_key)
-                .map(|c| &c.ident)
-                .collect();
+            let key_idents = key_idents(model);
             let key = if key_idents.len() == 1 {
                 let key = key_idents[0];
                 quote!(::core::clone::Clone::clone(&self.#key).unwrap_or_default())
