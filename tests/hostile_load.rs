@@ -137,6 +137,40 @@ on_each_database! {
         assert!(refused.body.contains("looks like a username already taken"), "{}", error_of(&refused));
         assert_eq!(rows(db, "user"), 1);
     }
+
+    fn users_made_elsewhere_are_given_their_keys_when_the_server_starts(db: &TestDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let made = support::microblog(
+            dir.path(),
+            Some(&db.url_string()),
+            &["shell", "-c", r#"db.session.add(User(#{username: "carol", email: "carol@example.com"})); db.session.commit();"#],
+        );
+        assert!(made.status.success(), "{made:?}");
+        assert_eq!(keyless_users(db), 1, "the shell does not compute the key");
+        let _server = support::Server::start(dir.path(), &db.url_string(), &[]);
+        let started = std::time::Instant::now();
+        while keyless_users(db) > 0 {
+            assert!(started.elapsed() < std::time::Duration::from_secs(10), "no key given");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+fn keyless_users(db: &TestDb) -> i64 {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = dbmigrate::connect(&db.url).unwrap();
+    let user = db.dialect().quote("user");
+    diesel::sql_query(format!(
+        "SELECT COUNT(*) AS n FROM {user} WHERE username_key IS NULL"
+    ))
+    .get_result::<Count>(&mut conn)
+    .unwrap()
+    .n
 }
 
 #[test]

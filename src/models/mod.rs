@@ -58,7 +58,9 @@ mod declared {
 }
 
 pub use declared::*;
-pub use users::{lookalike_taken, normalized_username, username_key, username_refusal};
+pub use users::{
+    fill_username_keys, lookalike_taken, normalized_username, username_key, username_refusal,
+};
 
 /// Now, in UTC, to the microsecond: the precision all three databases keep, so that a
 /// timestamp reads back as the instant that was written.

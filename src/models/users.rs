@@ -76,26 +76,31 @@ pub fn username_key(name: &str) -> String {
 /// How many users without a key are given one at a time.
 const KEY_BATCH: i64 = 500;
 
-/// Whether a user other than one named exactly `name` has a name that looks like it.
-/// Users made before keys were kept (or by another program) are given theirs first.
-pub fn lookalike_taken(conn: &mut dbmigrate::AnyConnection, name: &str) -> QueryResult<bool> {
-    loop {
+/// Gives up to [`KEY_BATCH`] users made before keys were kept (or by another program)
+/// their key, in one transaction; how many were given one.
+pub fn fill_username_keys(conn: &mut dbmigrate::AnyConnection) -> QueryResult<usize> {
+    conn.transaction(|conn| {
         let keyless: Vec<(i32, Option<String>)> = user::table
             .filter(user::username_key.is_null())
             .select((user::id, user::username))
             .order(user::id)
             .limit(KEY_BATCH)
             .load(conn)?;
-        if keyless.is_empty() {
-            break;
-        }
-        for (id, username) in keyless {
+        for (id, username) in &keyless {
             let key = username_key(username.as_deref().unwrap_or(""));
             diesel::update(user::table.filter(user::id.eq(id)))
                 .set(user::username_key.eq(key))
                 .execute(conn)?;
         }
-    }
+        Ok(keyless.len())
+    })
+}
+
+/// Whether a user other than one named exactly `name` has a name that looks like it.
+/// Users without a key yet are given theirs first (the server does so in the background
+/// when it starts, so that there are few left by then).
+pub fn lookalike_taken(conn: &mut dbmigrate::AnyConnection, name: &str) -> QueryResult<bool> {
+    while fill_username_keys(conn)? > 0 {}
     let others: i64 = user::table
         .filter(user::username_key.eq(username_key(name)))
         .filter(user::username.ne(name))

@@ -119,6 +119,7 @@ pub async fn serve(app: SharedApp, address: SocketAddr, limits: Limits) -> std::
     tracing::info!("serving on http://{bound}/, at most {connections} connections at once");
     println!("Serving on http://{bound}/ (Ctrl-C to stop)");
 
+    tokio::spawn(give_users_their_keys(app.clone()));
     let router = router(app);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -190,6 +191,25 @@ pub async fn serve(app: SharedApp, address: SocketAddr, limits: Limits) -> std::
     let _ = slots.acquire_many(all).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Users made before usernames had keys (or by another program) are given theirs a batch
+/// at a time, between the site's own writes, so that no registration waits for them all.
+async fn give_users_their_keys(app: SharedApp) {
+    loop {
+        match app
+            .db
+            .write(|s| crate::models::fill_username_keys(s.conn()))
+            .await
+        {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!("cannot give users their username keys now: {e}");
+                break;
+            }
+        }
+    }
 }
 
 fn lock(open: &Mutex<OpenConnections>) -> std::sync::MutexGuard<'_, OpenConnections> {
