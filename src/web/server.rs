@@ -240,38 +240,10 @@ fn connections_allowed(wanted: u32, database_connections: usize) -> usize {
 }
 
 /// Raises this process's limit on open files to the most the system allows it (as Go's
-/// runtime does), and returns the limit in force.
-#[cfg(unix)]
+/// runtime does), and returns the limit in force; unknown (no limit assumed) when the
+/// system will not say.
 fn raise_file_limit() -> u64 {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit and setrlimit only read and write the struct given to them.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
-            return u64::MAX;
-        }
-        if limit.rlim_cur < limit.rlim_max {
-            let raised = libc::rlimit {
-                rlim_cur: limit.rlim_max,
-                rlim_max: limit.rlim_max,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-                limit = raised;
-            }
-        }
-    }
-    #[allow(
-        clippy::useless_conversion,
-        reason = "rlim_t is u64 on Linux, not on every Unix"
-    )]
-    u64::try_from(limit.rlim_cur).unwrap_or(u64::MAX)
-}
-
-#[cfg(not(unix))]
-fn raise_file_limit() -> u64 {
-    u64::MAX
+    rlimit::increase_nofile_limit(u64::MAX).unwrap_or(u64::MAX)
 }
 
 fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
