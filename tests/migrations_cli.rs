@@ -473,3 +473,36 @@ fn the_migration_guides_example_revision_reads_and_applies() {
     );
     ok(db(dir.path(), "sqlite:///app.db", &["downgrade"]));
 }
+
+/// `db edit` with an editor that appends `line` to the file it is given.
+fn edited(dir: &Path, url: &str, revision: &str, line: &str) -> Printed {
+    let editor = dir.join("editor.sh");
+    std::fs::write(&editor, format!("#!/bin/sh\necho '{line}' >> \"$1\"\n")).unwrap();
+    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    command(dir, Some(url), &["db", "edit", revision])
+        .env("EDITOR", &editor)
+        .output()
+        .unwrap()
+        .into()
+}
+
+on_each_database! {
+    fn db_edit_opens_the_revision_checks_it_and_says_when_the_database_ran_it_before(db_: &TestDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let (dir, url) = (dir.path(), db_.url_string());
+        copy_of_chapter_4_repository(dir);
+        let untouched = ok(edited(dir, &url, "head", "# reviewed before it ran"));
+        assert!(!untouched.stderr.contains("was applied"), "not applied yet: {untouched:?}");
+        if let dbmigrate::DatabaseUrl::Sqlite(dbmigrate::url::SqliteLocation::File(file)) = &db_.url {
+            assert!(!file.exists(), "editing a file makes no database");
+        }
+        ok(db(dir, &url, &["upgrade"]));
+
+        let applied = ok(edited(dir, &url, "head", "# reviewed after it ran"));
+        assert!(applied.stderr.contains("was applied to this database before the edit"), "{applied:?}");
+
+        let broken = failed(edited(dir, &url, "e517", "upgrade = = 1"));
+        assert!(broken.stderr.contains("kept as edited"), "{broken:?}");
+        assert!(failed(db(dir, &url, &["history"])).stderr.contains("e517276bb1c2"));
+    }
+}

@@ -231,6 +231,11 @@ enum DbCommand<X: Subcommand> {
         #[arg(long)]
         file: bool,
     },
+    /// Open a revision's file in $VISUAL or $EDITOR, and check it once the editor closes.
+    Edit {
+        #[arg(default_value = "head")]
+        revision: String,
+    },
     /// Record the database as being at REVISION(s) without running anything.
     Stamp {
         #[arg(required = true, value_name = "REVISION")]
@@ -408,6 +413,10 @@ pub fn run_with<X: Subcommand>(
         }
         DbCommand::Stamp { revisions, purge } => {
             running::stamp(context, &chosen()?.repository, &revisions, purge)?
+        }
+        DbCommand::Edit { revision } => {
+            let dir = choice::init_directory(explicit, context);
+            return running::edit(context, &dir, &revision);
         }
     }
     Ok(ExitCode::SUCCESS)

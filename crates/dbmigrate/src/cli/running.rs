@@ -208,3 +208,81 @@ pub(super) fn revision(
     commands::write_revision(repo, message, down, rev_id)?;
     Ok(())
 }
+
+/// `db edit [REV]`: the revision's file in `$VISUAL` or `$EDITOR`, checked once the editor
+/// closes; a revision already applied to the database is pointed out, since the database
+/// keeps what the file did before.
+pub(super) fn edit(
+    context: &Context,
+    dir: &std::path::Path,
+    revision: &str,
+) -> anyhow::Result<std::process::ExitCode> {
+    let (id, file) = match Repository::open(dir) {
+        Ok(repo) => {
+            let found = match revision {
+                "head" => repo
+                    .head()?
+                    .ok_or_else(|| anyhow::anyhow!("the repository has no revisions yet"))?,
+                text => repo.resolve(text)?,
+            };
+            (found.id.clone(), found.source.clone())
+        }
+        // A file the last edit broke is still found by its id, to be fixed.
+        Err(broken) => match file_named(dir, revision) {
+            Some(file) => (revision.to_string(), file),
+            None => return Err(broken.into()),
+        },
+    };
+    let editor = ["VISUAL", "EDITOR"]
+        .into_iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "neither VISUAL nor EDITOR is set; set EDITOR to the editor to open {file} with"
+            )
+        })?;
+    // Through the shell, as git does: EDITOR may hold arguments (`code --wait`).
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{editor} \"$1\""))
+        .arg("sh")
+        .arg(&file)
+        .status()
+        .map_err(|e| anyhow::anyhow!("cannot start the editor '{editor}': {e}"))?;
+    if !status.success() {
+        anyhow::bail!("the editor '{editor}' failed ({status}); {file} is as the editor left it");
+    }
+    if let Err(e) = Repository::open(dir) {
+        eprintln!("error: {e}");
+        eprintln!("{file} is kept as edited; run `db edit {id}` again to fix it");
+        return Ok(std::process::ExitCode::FAILURE);
+    }
+    // Only a database that is there is asked; editing needs none, and makes no SQLite file.
+    let absent = matches!(&context.url, crate::DatabaseUrl::Sqlite(crate::url::SqliteLocation::File(path)) if !path.exists());
+    if !absent
+        && let Ok(mut conn) = connect(&context.url)
+        && let Ok(status) = migrate::status(&mut conn, &Repository::open(dir)?)
+        && status.edited.contains(&id)
+    {
+        eprintln!(
+            "warning: {id} was applied to this database before the edit, which keeps what the revision did then; \
+             `db downgrade` past it and `db upgrade` run it as it is now"
+        );
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// The one file of `dir`'s versions whose name starts with `id`.
+fn file_named(dir: &std::path::Path, id: &str) -> Option<String> {
+    let versions = dir.join("versions");
+    let mut found = std::fs::read_dir(&versions)
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.file_name()
+                .is_some_and(|name| name.to_string_lossy().starts_with(id))
+        });
+    let file = found.next()?;
+    found.next().is_none().then(|| file.display().to_string())
+}
