@@ -1,6 +1,6 @@
-//! docs/tutorial.md is executed as written: every command in it runs, in order, in a new
-//! empty directory, and its output must be what the page shows. A change that alters the
-//! output fails here until the page is updated.
+//! docs/tutorial.md and the examples of docs/migrations.md are executed as written: every
+//! command in them runs, in order, in a new empty directory, and its output must be what
+//! the page shows. A change that alters the output fails here until the page is updated.
 
 use std::path::Path;
 
@@ -20,7 +20,8 @@ fn the_tutorials_commands_print_what_it_shows() {
     trycmd::TestCases::new()
         .register_bin("microblog", microblog)
         .register_bin("followers", followers)
-        .case("docs/tutorial.md");
+        .case("docs/tutorial.md")
+        .case("docs/migrations.md");
 }
 
 #[test]
