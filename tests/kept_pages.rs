@@ -39,6 +39,13 @@ fn comes_to_be_kept(client: &Client) -> bool {
     false
 }
 
+/// Once the staleness bound has passed since `text` was written, the next view shows it.
+fn shown_after_the_bound(reader: &Client, text: &str) {
+    std::thread::sleep(STALE_AT_MOST);
+    let page = reader.get("/index");
+    assert!(page.body.contains(text), "{}", page.body);
+}
+
 /// A post written by another program, straight into the database.
 fn written_elsewhere(db: &TestDb, body: &str) {
     let mut conn = dbmigrate::connect(&db.url).unwrap();
@@ -76,13 +83,7 @@ fn two_instances(db: &TestDb) {
         writer.write("posted through the first instance").status,
         303
     );
-    std::thread::sleep(STALE_AT_MOST);
-    let page = reader.get("/index");
-    assert!(
-        page.body.contains("posted through the first instance"),
-        "{}",
-        page.body
-    );
+    shown_after_the_bound(&reader, "posted through the first instance");
 }
 
 #[test]
@@ -102,13 +103,7 @@ fn listener_lost(db: &TestDb) {
     )
     .unwrap();
     written_elsewhere(db, "written while nobody listened");
-    std::thread::sleep(STALE_AT_MOST);
-    let page = reader.get("/index");
-    assert!(
-        page.body.contains("written while nobody listened"),
-        "{}",
-        page.body
-    );
+    shown_after_the_bound(&reader, "written while nobody listened");
 }
 
 #[test]
