@@ -2,7 +2,8 @@
 //! the data: on SQLite a change made by anyone shows at once; on PostgreSQL a change made
 //! anywhere (another instance, another program) shows on every instance within the bound
 //! `STALE_AT_MOST` (1 s), and an instance that cannot tell renders pages afresh. MySQL keeps
-//! no pages.
+//! no pages. Logged-in visitors' users, kept on PostgreSQL under the same versions, follow
+//! the same bound: a logout on one instance ends the session's copies on the others.
 
 mod support;
 
@@ -135,4 +136,30 @@ fn without_triggers(db: &TestDb) {
 #[test]
 fn a_postgresql_database_without_the_triggers_keeps_no_pages() {
     on(Dialect::Postgres, without_triggers);
+}
+
+fn logout_elsewhere(db: &TestDb) {
+    let (first, _first_dir) = start(db, &[]);
+    let (second, _second_dir) = start(db, &[]);
+    let laptop = signed_up(&first, "ann");
+    let copy = support::site::copy_of(&laptop, &second);
+    assert!(
+        comes_to_be_kept(&visitor(&second)),
+        "the second instance hears changes"
+    );
+    for _ in 0..3 {
+        assert!(
+            copy.get("/index").body.contains("Hi, ann!"),
+            "the copy holds until logout"
+        );
+    }
+    laptop.follow(laptop.log_out());
+    std::thread::sleep(STALE_AT_MOST);
+    let page = copy.get("/index");
+    assert!(!page.body.contains("Hi, ann!"), "{}", page.body);
+}
+
+#[test]
+fn a_logout_on_one_instance_ends_the_sessions_copies_on_another_within_the_bound() {
+    on(Dialect::Postgres, logout_elsewhere);
 }

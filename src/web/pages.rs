@@ -11,7 +11,8 @@ use minijinja::value::Serde;
 use serde::{Deserialize, Serialize};
 
 use super::forms::{CheckedForm, carries_csrf_token};
-use super::visit::Visit;
+use super::pool::DataVersion;
+use super::visit::{Login, Visit};
 use super::{App, Page, SharedApp, WorkError, user_url};
 use crate::models::{Post, User};
 use crate::models::{max_length, post, user};
@@ -154,10 +155,55 @@ impl Listing {
 
 /// The logged-in visitor's user, if any (a session whose user is gone counts as none).
 pub async fn current_user(app: &App, visit: &Visit) -> Result<Option<User>, WorkError> {
-    let Some(login) = visit.login() else {
-        return Ok(None);
+    let viewer = Viewer::of(app, visit);
+    let Some(login) = viewer.to_read() else {
+        return Ok(viewer.resolve(app, None));
     };
-    app.db.run(move |s| login.user(s)).await
+    let read = app.db.run(move |s| login.user(s)).await?;
+    Ok(viewer.resolve(app, read))
+}
+
+/// The visitor's user as far as this process knows it without asking the database.
+pub enum Viewer {
+    /// No login; or a user whose row was read since the data last changed (`None` when the
+    /// session no longer holds for it).
+    Known(Option<User>),
+    /// To be read with the page's database work, then kept under the version taken before.
+    ToRead(Login, Option<DataVersion>),
+}
+
+impl Viewer {
+    pub fn of(app: &App, visit: &Visit) -> Viewer {
+        let Some(login) = visit.login() else {
+            return Viewer::Known(None);
+        };
+        let version = app.db.heard_version();
+        match version.and_then(|version| app.users.get(login.user_id(), version)) {
+            Some(user) => Viewer::Known(Some(user).filter(|user| login.holds_for(user))),
+            None => Viewer::ToRead(login, version),
+        }
+    }
+
+    /// The session the page's database work must check, if the process cannot.
+    pub fn to_read(&self) -> Option<Login> {
+        match self {
+            Viewer::ToRead(login, _) => Some(*login),
+            Viewer::Known(_) => None,
+        }
+    }
+
+    /// The user, given what the database work read for [`Viewer::to_read`].
+    pub fn resolve(self, app: &App, read: Option<User>) -> Option<User> {
+        match self {
+            Viewer::Known(user) => user,
+            Viewer::ToRead(_, version) => {
+                if let (Some(version), Some(user)) = (version, &read) {
+                    app.users.put(version, user);
+                }
+                read
+            }
+        }
+    }
 }
 
 carries_csrf_token!(PostForm);
@@ -187,7 +233,8 @@ async fn show_index(
     errors: Errors,
 ) -> Result<Response, WorkError> {
     let per_page = app.posts_per_page;
-    let login = visit.login();
+    let viewer = Viewer::of(app, &visit);
+    let login = viewer.to_read();
     let key = format!("/index?page={page}");
     let (version, kept) = if form.is_none() && errors.is_empty() {
         app.kept_page(&visit, &key).await
@@ -208,6 +255,7 @@ async fn show_index(
             Ok((user, rows))
         })
         .await?;
+    let user = viewer.resolve(app, user);
     let views = rows
         .into_iter()
         .map(|(post, author)| PostView::new(post, author.as_deref()))
@@ -300,7 +348,8 @@ pub async fn user(
         return Ok(app.not_found(visit, None));
     }
     let (page, per_page) = (query.number(), app.posts_per_page);
-    let login = visit.login();
+    let known = Viewer::of(&app, &visit);
+    let login = known.to_read();
     let key = format!("{}?page={page}", user_url(&username));
     let (version, kept) = app.kept_page(&visit, &key).await;
     if let Some(kept) = kept {
@@ -329,6 +378,7 @@ pub async fn user(
             Ok((viewer, shown, posts))
         })
         .await?;
+    let viewer = known.resolve(&app, viewer);
     let Some(shown) = shown else {
         return Ok(app.not_found(visit, viewer));
     };

@@ -247,18 +247,13 @@ impl DbPool {
     /// PostgreSQL the changes the listener has heard of (`changes.rs`); `None` on MySQL,
     /// which has neither, or when it cannot be told.
     pub async fn data_version(&self) -> Option<DataVersion> {
-        let writes = WRITES.load(Ordering::Acquire);
-        if let Some(changes) = &self.changes {
-            let (thread, heard) = changes.version()?;
-            return Some(DataVersion {
-                thread,
-                data_version: i64::try_from(heard).unwrap_or(i64::MAX),
-                writes,
-            });
+        if self.changes.is_some() {
+            return self.heard_version();
         }
         if self.shared.is_some() {
             return None;
         }
+        let writes = WRITES.load(Ordering::Acquire);
         let read = run_local(&self.url, Duration::ZERO, |s| {
             pragma_data_version::table
                 .select(pragma_data_version::data_version)
@@ -272,6 +267,18 @@ impl DbPool {
             }),
             _ => None,
         }
+    }
+
+    /// On PostgreSQL, the version of the data as the listener has heard of it, which costs
+    /// no query; `None` elsewhere, or while the listener cannot vouch for it.
+    pub fn heard_version(&self) -> Option<DataVersion> {
+        let writes = WRITES.load(Ordering::Acquire);
+        let (thread, heard) = self.changes.as_ref()?.version()?;
+        Some(DataVersion {
+            thread,
+            data_version: i64::try_from(heard).unwrap_or(i64::MAX),
+            writes,
+        })
     }
 
     /// Records that this process committed a change.

@@ -226,9 +226,20 @@ fn hex(bytes: &[u8]) -> String {
 impl Login {
     /// The user, if they exist and this session has not been ended since.
     pub fn user(self, session: &mut Session) -> Result<Option<User>, DbError> {
-        Ok(session.get::<User>(self.user_id)?.filter(|user| {
-            user.session_generation == self.generation && self.password == Some(password_tag(user))
-        }))
+        Ok(session
+            .get::<User>(self.user_id)?
+            .filter(|user| self.holds_for(user)))
+    }
+
+    /// Whether this session still holds for `user`'s row as it is.
+    pub fn holds_for(&self, user: &User) -> bool {
+        user.id == self.user_id
+            && user.session_generation == self.generation
+            && self.password == Some(password_tag(user))
+    }
+
+    pub fn user_id(&self) -> i32 {
+        self.user_id
     }
 
     /// Ends this session and every other the user has, on every device.
