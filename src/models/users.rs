@@ -76,7 +76,7 @@ pub fn username_key(name: &str) -> String {
 /// How many users without a key are given one at a time.
 const KEY_BATCH: i64 = 500;
 
-/// Gives up to [`KEY_BATCH`] users made before keys were kept (or by another program)
+/// Gives up to `KEY_BATCH` (500) users made before keys were kept (or by another program)
 /// their key, in one transaction; how many were given one.
 pub fn fill_username_keys(conn: &mut dbmigrate::AnyConnection) -> QueryResult<usize> {
     conn.transaction(|conn| {
