@@ -16,9 +16,9 @@ use super::forms::{CheckedForm, carries_csrf_token};
 use super::hashing::Busy;
 use super::pages::{Errors, check_length, check_no_nul, current_user};
 use super::visit::Visit;
-use super::{App, Page, SharedApp, WorkError};
+use super::{App, Page, SharedApp, WorkError, set_retry_after};
 use crate::models::{
-    User, lookalike_taken, max_length, normalized_username, user, username_key, username_refusal,
+    User, lookalike_taken, max_length, normalized_username, user, username_refusal,
 };
 use dbmigrate::ConstraintViolation;
 use dbmigrate::model::DbError;
@@ -213,20 +213,22 @@ fn too_many_logins(
     mut visit: Visit,
     next: &NextQuery,
     form: &LoginForm,
-    wait: std::time::Duration,
+    wait: Duration,
 ) -> Response {
-    let minutes = wait.as_secs().div_ceil(60).max(1);
     visit.flash(format!(
-        "Too many failed logins. Try again in {minutes} minute{}.",
-        if minutes == 1 { "" } else { "s" }
+        "Too many failed logins. Try again in {}.",
+        in_minutes(wait)
     ));
     let mut response = show_login(app, visit, next, form, Errors::new());
     *response.status_mut() = axum::http::StatusCode::TOO_MANY_REQUESTS;
-    response.headers_mut().insert(
-        axum::http::header::RETRY_AFTER,
-        wait.as_secs().max(1).into(),
-    );
+    set_retry_after(&mut response, wait);
     response
+}
+
+/// `wait` as a person reads it: whole minutes, at least one.
+fn in_minutes(wait: Duration) -> String {
+    let minutes = wait.as_secs().div_ceil(60).max(1);
+    format!("{minutes} minute{}", if minutes == 1 { "" } else { "s" })
 }
 
 fn query_of(next: &NextQuery) -> String {
@@ -373,10 +375,9 @@ pub async fn register(
         return Ok(show_register(&app, visit, &form, errors));
     }
     if let Err(wait) = app.throttle.begin_registration(client) {
-        let minutes = wait.as_secs().div_ceil(60).max(1);
         let explanation = format!(
-            "Too many registrations from your address. Try again in {minutes} minute{}.",
-            if minutes == 1 { "" } else { "s" }
+            "Too many registrations from your address. Try again in {}.",
+            in_minutes(wait)
         );
         let status = axum::http::StatusCode::TOO_MANY_REQUESTS;
         return Ok(app.refusal(
@@ -421,7 +422,6 @@ pub async fn register(
                 return Ok(errors);
             }
             let mut new_user = User::new(&username, &email);
-            new_user.username_key = Some(username_key(&username));
             new_user.password_hash = Some(hash);
             s.add(new_user);
             match s.commit() {

@@ -162,10 +162,7 @@ impl App {
             },
         );
         if let Some(wait) = retry_after {
-            let seconds = wait.as_secs().max(1);
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, seconds.into());
+            set_retry_after(&mut response, wait);
         }
         response
     }
@@ -209,6 +206,14 @@ impl App {
             },
         )
     }
+}
+
+/// `Retry-After`: the whole seconds to wait, at least one.
+fn set_retry_after(response: &mut Response, wait: std::time::Duration) {
+    let seconds = wait.as_secs().max(1);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, seconds.into());
 }
 
 /// What a handler renders.

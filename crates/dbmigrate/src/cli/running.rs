@@ -8,6 +8,7 @@ use super::{Context, HistoryFormat, Progress, commands, drawing, listing, split_
 use crate::connect;
 use crate::migrate::{self, DowngradeTarget, MigrateError, UpgradeTarget};
 use crate::repository::Repository;
+use crate::revision::Revision;
 
 /// Runs `work` with its events shown as they come, the last line ended after.
 fn with_progress<T>(work: impl FnOnce(&mut Progress) -> T) -> T {
@@ -177,13 +178,18 @@ pub(super) fn heads(repo: &Repository, verbose: bool) {
     }
 }
 
-pub(super) fn show(repo: &Repository, revision: &str, file: bool) -> anyhow::Result<()> {
-    let revision = match revision {
+/// The revision `text` names: `head`, an id, or a unique prefix of one.
+fn named<'r>(repo: &'r Repository, text: &str) -> anyhow::Result<&'r Revision> {
+    Ok(match text {
         "head" => repo
             .head()?
             .ok_or_else(|| anyhow::anyhow!("the repository has no revisions yet"))?,
         text => repo.resolve(text)?,
-    };
+    })
+}
+
+pub(super) fn show(repo: &Repository, revision: &str, file: bool) -> anyhow::Result<()> {
+    let revision = named(repo, revision)?;
     if file {
         println!("# {}", revision.source);
         print!("{}", revision.text);
@@ -219,12 +225,7 @@ pub(super) fn edit(
 ) -> anyhow::Result<std::process::ExitCode> {
     let (id, file) = match Repository::open(dir) {
         Ok(repo) => {
-            let found = match revision {
-                "head" => repo
-                    .head()?
-                    .ok_or_else(|| anyhow::anyhow!("the repository has no revisions yet"))?,
-                text => repo.resolve(text)?,
-            };
+            let found = named(&repo, revision)?;
             (found.id.clone(), found.source.clone())
         }
         // A file the last edit broke is still found by its id, to be fixed.
@@ -252,16 +253,19 @@ pub(super) fn edit(
     if !status.success() {
         anyhow::bail!("the editor '{editor}' failed ({status}); {file} is as the editor left it");
     }
-    if let Err(e) = Repository::open(dir) {
-        eprintln!("error: {e}");
-        eprintln!("{file} is kept as edited; run `db edit {id}` again to fix it");
-        return Ok(std::process::ExitCode::FAILURE);
-    }
+    let edited = match Repository::open(dir) {
+        Ok(edited) => edited,
+        Err(e) => {
+            eprintln!("error: {e}");
+            eprintln!("{file} is kept as edited; run `db edit {id}` again to fix it");
+            return Ok(std::process::ExitCode::FAILURE);
+        }
+    };
     // Only a database that is there is asked; editing needs none, and makes no SQLite file.
     let absent = matches!(&context.url, crate::DatabaseUrl::Sqlite(crate::url::SqliteLocation::File(path)) if !path.exists());
     if !absent
         && let Ok(mut conn) = connect(&context.url)
-        && let Ok(status) = migrate::status(&mut conn, &Repository::open(dir)?)
+        && let Ok(status) = migrate::status(&mut conn, &edited)
         && status.edited.contains(&id)
     {
         eprintln!(
