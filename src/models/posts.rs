@@ -22,12 +22,29 @@ impl Post {
         limit: i64,
         offset: i64,
     ) -> QueryResult<Vec<(Post, Option<String>)>> {
-        post::table
-            .left_join(user::table)
-            .order((post::timestamp.desc(), post::id.desc()))
-            .limit(limit)
-            .offset(offset)
-            .select((Post::as_select(), user::username.nullable()))
-            .load(conn)
+        newest_with_authors(limit, offset).load(conn)
     }
+}
+
+/// The index page's query: `limit` posts from `offset`, newest first, each with its author's
+/// name. Its columns are the post's in declaration order, then the name.
+#[diesel::dsl::auto_type(no_type_alias)]
+pub fn newest_with_authors(limit: i64, offset: i64) -> _ {
+    let post_columns: <post::table as Table>::AllColumns = post::all_columns;
+    post::table
+        .left_join(user::table)
+        .order((post::timestamp.desc(), post::id.desc()))
+        .limit(limit)
+        .offset(offset)
+        .select((post_columns, user::username.nullable()))
+}
+
+/// A user's page's query: `limit` of the user's posts from `offset`, newest first.
+#[diesel::dsl::auto_type(no_type_alias)]
+pub fn posts_of(user_id: i32, limit: i64, offset: i64) -> _ {
+    post::table
+        .filter(post::user_id.eq(user_id))
+        .order((post::timestamp.desc(), post::id.desc()))
+        .limit(limit)
+        .offset(offset)
 }

@@ -30,6 +30,18 @@ impl User {
     }
 }
 
+/// The user whose key is `id`; its columns in declaration order.
+#[diesel::dsl::auto_type(no_type_alias)]
+pub fn user_with_id(id: i32) -> _ {
+    user::table.filter(user::id.eq(id))
+}
+
+/// The user named `name` (a name is unique); its columns in declaration order.
+#[diesel::dsl::auto_type(no_type_alias)]
+pub fn user_named<'a>(name: &'a str) -> _ {
+    user::table.filter(user::username.eq(name))
+}
+
 /// The name as it is stored: NFKC, without spaces around it.
 pub fn normalized_username(name: &str) -> String {
     name.trim().nfkc().collect()

@@ -7,6 +7,7 @@ mod forms;
 mod hashing;
 mod page_cache;
 mod pages;
+mod pipelined;
 mod pool;
 mod refusals;
 mod server;

@@ -11,11 +11,12 @@ use minijinja::value::Serde;
 use serde::{Deserialize, Serialize};
 
 use super::forms::{CheckedForm, carries_csrf_token};
+use super::pipelined::{IndexRows, UserPageRows};
 use super::pool::DataVersion;
 use super::visit::{Login, Visit};
 use super::{App, Page, SharedApp, WorkError, user_url};
 use crate::models::{Post, User};
-use crate::models::{max_length, post, user};
+use crate::models::{max_length, posts_of, user_named};
 use dbmigrate::model::DbError;
 
 /// Field name to the messages shown next to it.
@@ -159,8 +160,62 @@ pub async fn current_user(app: &App, visit: &Visit) -> Result<Option<User>, Work
     let Some(login) = viewer.to_read() else {
         return Ok(viewer.resolve(app, None));
     };
-    let read = app.db.run(move |s| login.user(s)).await?;
+    let read = match app.db.pipelined() {
+        Some(pipelined) => pipelined.visitor(login).await?,
+        None => app.db.run(move |s| login.user(s)).await?,
+    };
     Ok(viewer.resolve(app, read))
+}
+
+/// The index page's rows: `limit` posts from `offset` with their authors' names, and the
+/// visitor's user when `login` asks for it.
+async fn index_rows(
+    app: &App,
+    login: Option<Login>,
+    limit: i64,
+    offset: i64,
+) -> Result<IndexRows, WorkError> {
+    if let Some(pipelined) = app.db.pipelined() {
+        return pipelined.index(login, limit, offset).await;
+    }
+    app.db
+        .run(move |s| -> Result<_, DbError> {
+            let user = match login {
+                Some(login) => login.user(s)?,
+                None => None,
+            };
+            let rows = Post::newest_with_authors(s.conn(), limit, offset)?;
+            Ok((user, rows))
+        })
+        .await
+}
+
+/// A user's page's rows: the visitor's user when `login` asks for it, the user shown,
+/// `limit` of their posts from `offset`.
+async fn user_page_rows(
+    app: &App,
+    login: Option<Login>,
+    username: String,
+    limit: i64,
+    offset: i64,
+) -> Result<UserPageRows, WorkError> {
+    if let Some(pipelined) = app.db.pipelined() {
+        return pipelined.user_page(login, &username, limit, offset).await;
+    }
+    app.db
+        .run(move |s| -> Result<_, DbError> {
+            let viewer = match login {
+                Some(login) => login.user(s)?,
+                None => None,
+            };
+            let shown: Option<User> = user_named(&username).first(s.conn()).optional()?;
+            let posts = match &shown {
+                Some(shown) => posts_of(shown.id, limit, offset).load::<Post>(s.conn())?,
+                None => Vec::new(),
+            };
+            Ok((viewer, shown, posts))
+        })
+        .await
 }
 
 /// The visitor's user as far as this process knows it without asking the database.
@@ -244,17 +299,7 @@ async fn show_index(
     if let Some(kept) = kept {
         return Ok(kept);
     }
-    let (user, rows) = app
-        .db
-        .run(move |s| -> Result<_, DbError> {
-            let user = match login {
-                Some(login) => login.user(s)?,
-                None => None,
-            };
-            let rows = Post::newest_with_authors(s.conn(), per_page + 1, (page - 1) * per_page)?;
-            Ok((user, rows))
-        })
-        .await?;
+    let (user, rows) = index_rows(app, login, per_page + 1, (page - 1) * per_page).await?;
     let user = viewer.resolve(app, user);
     let views = rows
         .into_iter()
@@ -355,29 +400,8 @@ pub async fn user(
     if let Some(kept) = kept {
         return Ok(kept);
     }
-    let (viewer, shown, posts) = app
-        .db
-        .run(move |s| -> Result<_, DbError> {
-            let viewer = match login {
-                Some(login) => login.user(s)?,
-                None => None,
-            };
-            let shown: Option<User> = user::table
-                .filter(user::username.eq(&username))
-                .first(s.conn())
-                .optional()?;
-            let posts = match &shown {
-                Some(shown) => shown
-                    .posts()
-                    .order((post::timestamp.desc(), post::id.desc()))
-                    .limit(per_page + 1)
-                    .offset((page - 1) * per_page)
-                    .load::<Post>(s.conn())?,
-                None => Vec::new(),
-            };
-            Ok((viewer, shown, posts))
-        })
-        .await?;
+    let (viewer, shown, posts) =
+        user_page_rows(&app, login, username, per_page + 1, (page - 1) * per_page).await?;
     let viewer = known.resolve(&app, viewer);
     let Some(shown) = shown else {
         return Ok(app.not_found(visit, viewer));

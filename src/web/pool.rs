@@ -27,6 +27,7 @@ use dbmigrate::model::Session;
 use dbmigrate::{AnyConnection, DatabaseUrl, Dialect, Timeouts, connect_with};
 
 use super::changes::ServerChanges;
+use super::pipelined::Pipelined;
 use crate::models;
 
 /// Why database work did not give its result.
@@ -59,6 +60,8 @@ pub struct DbPool {
     writers: Arc<tokio::sync::Mutex<()>>,
     /// On PostgreSQL, what the listener has heard of the data's changes.
     changes: Option<Arc<ServerChanges>>,
+    /// On PostgreSQL, the connections the pages read through.
+    pipelined: Option<Arc<Pipelined>>,
 }
 
 struct Shared {
@@ -78,6 +81,14 @@ struct Idle {
     /// When a connection was last found broken: those given back before then are checked
     /// before they are handed out, since what broke one (a server restart) broke them too.
     broken_at: Option<Instant>,
+}
+
+/// How many of `DB_POOL_SIZE` connections carry the pages' reads on PostgreSQL: two per
+/// core keep every core's queries travelling together (more only spread them thinner),
+/// and at most half, so that writes keep their share.
+fn pipelined_share(size: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (2 * cores).min(size / 2).max(1)
 }
 
 /// A session unused for longer is checked before it is handed out: the server may have
@@ -126,6 +137,21 @@ impl DbPool {
         timeout: Duration,
         session_setup: Option<String>,
     ) -> DbPool {
+        let size = size.max(1) as usize;
+        let pipelined = (url.dialect() == Dialect::Postgres)
+            .then(|| {
+                Pipelined::new(
+                    &url.driver_string(),
+                    pipelined_share(size),
+                    timeout,
+                    session_setup.clone(),
+                )
+            })
+            .flatten();
+        let pooled = match &pipelined {
+            Some(pipelined) => size.saturating_sub(pipelined.size()).max(1),
+            None => size,
+        };
         let shared = (url.dialect() != Dialect::Sqlite).then(|| {
             Arc::new(Shared {
                 idle: Mutex::new(Idle {
@@ -134,8 +160,8 @@ impl DbPool {
                     broken_at: None,
                 }),
                 returned: Condvar::new(),
-                size: size.max(1) as usize,
-                turns: tokio::sync::Semaphore::new(size.max(1) as usize),
+                size: pooled,
+                turns: tokio::sync::Semaphore::new(pooled),
                 session_setup,
             })
         });
@@ -147,12 +173,19 @@ impl DbPool {
             shared,
             writers: Arc::new(tokio::sync::Mutex::new(())),
             changes,
+            pipelined: pipelined.map(Arc::new),
         }
     }
 
-    /// The most connections the pool opens to a database server; 0 for SQLite.
+    /// On PostgreSQL (unless the URL asks for TLS), the connections the pages read through.
+    pub fn pipelined(&self) -> Option<&Pipelined> {
+        self.pipelined.as_deref()
+    }
+
+    /// The most connections the site opens to a database server; 0 for SQLite.
     pub fn size(&self) -> usize {
         self.shared.as_ref().map_or(0, |shared| shared.size)
+            + self.pipelined.as_ref().map_or(0, |pipelined| pipelined.size())
     }
 
     /// Runs `work` with a session whose unit of work is empty, and empties it after. On
@@ -372,7 +405,7 @@ fn for_the_site(
 
 /// Whether the database refused a statement it had prepared because the schema under it
 /// changed (a migration ran while the site served): prepared again, it runs.
-fn prepared_before_a_schema_change(message: &str) -> bool {
+pub(super) fn prepared_before_a_schema_change(message: &str) -> bool {
     message.contains("cached plan must not change result type")
 }
 

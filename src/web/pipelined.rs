@@ -1,0 +1,332 @@
+//! The pages' reads on PostgreSQL, over tokio-postgres: a fixed set of connections, each
+//! shared by every request that reaches it, so that the queries of concurrent requests
+//! travel together on one connection (pipelined) and PostgreSQL wakes once for several.
+//! No request waits for a connection to be free, none crosses to a blocking thread, and the
+//! number of connections is a hard cap: there is nothing to check out or give back.
+//!
+//! The SQL is the site's Diesel queries (`models::newest_with_authors`, …) written out for
+//! PostgreSQL once, and prepared once per connection. Rows are read into the same model
+//! structs, column by column in declaration order; a column added to a model without
+//! being read here does not compile.
+//!
+//! A connection that failed, or did not answer within `DB_TIMEOUT`, is dropped and opened
+//! again by the next request that reaches its place, so the site recovers by itself when
+//! the database comes back. Writes, logins and registrations stay on the Diesel pool.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use diesel::pg::{Pg, PgQueryBuilder};
+use diesel::query_builder::{QueryBuilder, QueryFragment};
+use tokio_postgres::config::SslMode;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Config, NoTls, Row, Statement};
+
+use super::pool::{WorkError, prepared_before_a_schema_change};
+use super::visit::Login;
+use crate::models::{self, Post, User};
+
+/// The index page: posts with their authors' names, and the visitor's user when asked.
+pub type IndexRows = (Option<User>, Vec<(Post, Option<String>)>);
+
+/// A user's page: the visitor's user, the user shown, their posts.
+pub type UserPageRows = (Option<User>, Option<User>, Vec<Post>);
+
+pub struct Pipelined {
+    places: Box<[Place]>,
+    next: AtomicUsize,
+    config: Config,
+    timeout: Duration,
+    session_setup: Option<String>,
+    statements: Arc<StatementsSql>,
+}
+
+/// One connection's place: empty until a request needs it, and again after it failed.
+struct Place(tokio::sync::Mutex<Option<Arc<Prepared>>>);
+
+struct Prepared {
+    client: Client,
+    index: Statement,
+    user_with_id: Statement,
+    user_named: Statement,
+    posts_of: Statement,
+}
+
+/// The statements' text, written once from the Diesel queries.
+struct StatementsSql {
+    index: String,
+    user_with_id: String,
+    user_named: String,
+    posts_of: String,
+}
+
+impl StatementsSql {
+    fn written() -> StatementsSql {
+        StatementsSql {
+            index: postgres_sql(models::newest_with_authors(0, 0)),
+            user_with_id: postgres_sql(models::user_with_id(0)),
+            user_named: postgres_sql(models::user_named("")),
+            posts_of: postgres_sql(models::posts_of(0, 0, 0)),
+        }
+    }
+}
+
+/// A Diesel query as PostgreSQL's SQL, its values as `$1`, `$2`, … in the order given.
+fn postgres_sql(query: impl QueryFragment<Pg>) -> String {
+    let mut sql = PgQueryBuilder::new();
+    query
+        .to_sql(&mut sql, &Pg)
+        .expect("the site's queries are written out without values");
+    sql.finish()
+}
+
+impl Pipelined {
+    /// `None` when the URL asks for what these connections do not do (TLS, or a libpq
+    /// parameter tokio-postgres does not know): the pages then read through the pool.
+    pub fn new(
+        url: &str,
+        connections: usize,
+        timeout: Duration,
+        session_setup: Option<String>,
+    ) -> Option<Pipelined> {
+        let mut config: Config = url.parse().ok()?;
+        if config.get_ssl_mode() == SslMode::Require {
+            return None;
+        }
+        config.ssl_mode(SslMode::Disable);
+        config.connect_timeout(timeout);
+        if config.get_application_name().is_none() {
+            config.application_name("microblog");
+        }
+        Some(Pipelined {
+            places: (0..connections.max(1))
+                .map(|_| Place(tokio::sync::Mutex::new(None)))
+                .collect(),
+            next: AtomicUsize::new(0),
+            config,
+            timeout,
+            session_setup,
+            statements: Arc::new(StatementsSql::written()),
+        })
+    }
+
+    /// How many connections the pages read through.
+    pub fn size(&self) -> usize {
+        self.places.len()
+    }
+
+    /// The index page's rows, `limit` posts from `offset`.
+    pub async fn index(
+        &self,
+        login: Option<Login>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<IndexRows, WorkError> {
+        self.read(move |c| async move {
+            let values: [&(dyn ToSql + Sync); 2] = [&limit, &offset];
+            let posts = c.client.query(&c.index, &values);
+            let (viewer, rows) = tokio::try_join!(visitor(&c, login), posts)?;
+            let rows = rows
+                .iter()
+                .map(|row| Ok((post_at(row, 0)?, row.try_get(4)?)))
+                .collect::<Result<_, tokio_postgres::Error>>()?;
+            Ok((viewer, rows))
+        })
+        .await
+    }
+
+    /// A user's page's rows: `limit` of `username`'s posts from `offset`.
+    pub async fn user_page(
+        &self,
+        login: Option<Login>,
+        username: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<UserPageRows, WorkError> {
+        let username = Arc::<str>::from(username);
+        self.read(move |c| {
+            let username = username.clone();
+            async move {
+                let name: &str = &username;
+                let values: [&(dyn ToSql + Sync); 1] = [&name];
+                let shown = c.client.query_opt(&c.user_named, &values);
+                let (viewer, shown) = tokio::try_join!(visitor(&c, login), shown)?;
+                let Some(shown) = shown.as_ref().map(user_at).transpose()? else {
+                    return Ok((viewer, None, Vec::new()));
+                };
+                let rows = c
+                    .client
+                    .query(&c.posts_of, &[&shown.id, &limit, &offset])
+                    .await?;
+                let posts = rows.iter().map(|row| post_at(row, 0)).collect::<Result<_, _>>()?;
+                Ok((viewer, Some(shown), posts))
+            }
+        })
+        .await
+    }
+
+    /// The visitor's user, if the session still holds for it.
+    pub async fn visitor(&self, login: Login) -> Result<Option<User>, WorkError> {
+        self.read(move |c| async move { visitor(&c, Some(login)).await })
+            .await
+    }
+
+    /// Runs `read` on the next connection in turn, within `DB_TIMEOUT`; once more on a new
+    /// connection when the database had prepared a statement before a schema change.
+    async fn read<T, F, Fut>(&self, read: F) -> Result<T, WorkError>
+    where
+        F: Fn(Arc<Prepared>) -> Fut,
+        Fut: Future<Output = Result<T, tokio_postgres::Error>>,
+    {
+        let place = &self.places[self.next.fetch_add(1, Ordering::Relaxed) % self.places.len()];
+        let outcome = tokio::time::timeout(self.timeout, async {
+            let conn = self.connection(place).await?;
+            match read(conn.clone()).await {
+                Err(e) if prepared_before_a_schema_change(&error_text(&e)) => {
+                    place.forget(&conn).await;
+                    let conn = self.connection(place).await?;
+                    read(conn.clone()).await.map_err(|e| (e, Some(conn)))
+                }
+                result => result.map_err(|e| (e, Some(conn))),
+            }
+        })
+        .await;
+        match outcome {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err((e, conn))) => {
+                if e.as_db_error().is_some() {
+                    return Err(WorkError::Failed(error_text(&e)));
+                }
+                if let Some(conn) = conn {
+                    place.forget(&conn).await;
+                }
+                Err(WorkError::Unavailable(error_text(&e)))
+            }
+            Err(_) => {
+                // A connection that does not answer is not asked again: the next request
+                // here opens a new one.
+                *place.0.lock().await = None;
+                Err(WorkError::Unavailable(format!(
+                    "no answer within DB_TIMEOUT ({} s)",
+                    self.timeout.as_secs_f64()
+                )))
+            }
+        }
+    }
+
+    /// The place's connection, opened (and its statements prepared) if it has none.
+    async fn connection(
+        &self,
+        place: &Place,
+    ) -> Result<Arc<Prepared>, (tokio_postgres::Error, Option<Arc<Prepared>>)> {
+        let mut held = place.0.lock().await;
+        if let Some(conn) = held.as_ref().filter(|conn| !conn.client.is_closed()) {
+            return Ok(conn.clone());
+        }
+        *held = None;
+        let conn = Arc::new(self.open().await.map_err(|e| (e, None))?);
+        *held = Some(conn.clone());
+        Ok(conn)
+    }
+
+    async fn open(&self) -> Result<Prepared, tokio_postgres::Error> {
+        let (client, connection) = self.config.connect(NoTls).await?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::warn!("a PostgreSQL connection of the pages closed: {}", error_text(&e));
+            }
+        });
+        // As the pool's connections are set up (`pool::for_the_site`): one generic plan
+        // per statement, the server's own bound on a statement, the release's search path.
+        let mut setup = format!(
+            "SET TIME ZONE 'UTC'; SET client_min_messages = WARNING; \
+             SET plan_cache_mode = force_generic_plan; SET statement_timeout = {};",
+            self.timeout.as_millis().max(1)
+        );
+        if let Some(session_setup) = &self.session_setup {
+            setup.push(' ');
+            setup.push_str(session_setup);
+        }
+        client.batch_execute(&setup).await?;
+        let sql = &self.statements;
+        let (index, user_with_id, user_named, posts_of) = tokio::try_join!(
+            client.prepare(&sql.index),
+            client.prepare(&sql.user_with_id),
+            client.prepare(&sql.user_named),
+            client.prepare(&sql.posts_of),
+        )?;
+        Ok(Prepared {
+            client,
+            index,
+            user_with_id,
+            user_named,
+            posts_of,
+        })
+    }
+}
+
+impl Place {
+    /// Drops `conn` if it is still this place's.
+    async fn forget(&self, conn: &Arc<Prepared>) {
+        let mut held = self.0.lock().await;
+        if held.as_ref().is_some_and(|current| Arc::ptr_eq(current, conn)) {
+            *held = None;
+        }
+    }
+}
+
+async fn visitor(c: &Prepared, login: Option<Login>) -> Result<Option<User>, tokio_postgres::Error> {
+    let Some(login) = login else {
+        return Ok(None);
+    };
+    let row = c.client.query_opt(&c.user_with_id, &[&login.user_id()]).await?;
+    Ok(row
+        .as_ref()
+        .map(user_at)
+        .transpose()?
+        .filter(|user| login.holds_for(user)))
+}
+
+/// A user from its columns in declaration order.
+fn user_at(row: &Row) -> Result<User, tokio_postgres::Error> {
+    Ok(User {
+        id: row.try_get(0)?,
+        username: row.try_get(1)?,
+        email: row.try_get(2)?,
+        password_hash: row.try_get(3)?,
+        session_generation: row.try_get(4)?,
+        username_key: row.try_get(5)?,
+    })
+}
+
+/// A post from its columns in declaration order, from column `at`.
+fn post_at(row: &Row, at: usize) -> Result<Post, tokio_postgres::Error> {
+    Ok(Post {
+        id: row.try_get(at)?,
+        body: row.try_get(at + 1)?,
+        timestamp: row.try_get(at + 2)?,
+        user_id: row.try_get(at + 3)?,
+    })
+}
+
+/// The error with its cause: tokio-postgres' own text for a server's error is "db error".
+fn error_text(e: &tokio_postgres::Error) -> String {
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StatementsSql;
+
+    #[test]
+    fn the_pages_statements_are_the_diesel_queries_written_for_postgresql() {
+        let sql = StatementsSql::written();
+        insta::assert_snapshot!(
+            [sql.index, sql.user_with_id, sql.user_named, sql.posts_of].join("\n\n")
+        );
+    }
+}
