@@ -40,6 +40,7 @@ pub struct Pipelined {
     timeout: Duration,
     session_setup: Option<String>,
     statements: Arc<StatementsSql>,
+    on_unreachable: Box<dyn Fn() + Send + Sync>,
 }
 
 /// One connection's place: empty until a request needs it, and again after it failed.
@@ -81,25 +82,34 @@ fn postgres_sql(query: impl QueryFragment<Pg>) -> String {
     sql.finish()
 }
 
+/// The connections' settings from the URL; `None` when it asks for what they do not do
+/// (TLS, or a libpq parameter tokio-postgres does not know): the pages then read through
+/// the pool.
+pub fn config(url: &str) -> Option<Config> {
+    let mut config: Config = url.parse().ok()?;
+    if config.get_ssl_mode() == SslMode::Require {
+        return None;
+    }
+    config.ssl_mode(SslMode::Disable);
+    if config.get_application_name().is_none() {
+        config.application_name("microblog");
+    }
+    Some(config)
+}
+
 impl Pipelined {
-    /// `None` when the URL asks for what these connections do not do (TLS, or a libpq
-    /// parameter tokio-postgres does not know): the pages then read through the pool.
+    /// `connections` to the database `config` describes; `on_unreachable` is called when one
+    /// is found cut.
     pub fn new(
-        url: &str,
+        config: Config,
         connections: usize,
         timeout: Duration,
         session_setup: Option<String>,
-    ) -> Option<Pipelined> {
-        let mut config: Config = url.parse().ok()?;
-        if config.get_ssl_mode() == SslMode::Require {
-            return None;
-        }
-        config.ssl_mode(SslMode::Disable);
+        on_unreachable: Box<dyn Fn() + Send + Sync>,
+    ) -> Pipelined {
+        let mut config = config;
         config.connect_timeout(timeout);
-        if config.get_application_name().is_none() {
-            config.application_name("microblog");
-        }
-        Some(Pipelined {
+        Pipelined {
             places: (0..connections.max(1))
                 .map(|_| Place(tokio::sync::Mutex::new(None)))
                 .collect(),
@@ -108,7 +118,8 @@ impl Pipelined {
             timeout,
             session_setup,
             statements: Arc::new(StatementsSql::written()),
-        })
+            on_unreachable,
+        }
     }
 
     /// How many connections the pages read through.
@@ -201,12 +212,14 @@ impl Pipelined {
                 if let Some(conn) = conn {
                     place.forget(&conn).await;
                 }
+                (self.on_unreachable)();
                 Err(WorkError::Unavailable(error_text(&e)))
             }
             Err(_) => {
                 // A connection that does not answer is not asked again: the next request
                 // here opens a new one.
                 *place.0.lock().await = None;
+                (self.on_unreachable)();
                 Err(WorkError::Unavailable(format!(
                     "no answer within DB_TIMEOUT ({} s)",
                     self.timeout.as_secs_f64()

@@ -27,7 +27,7 @@ use dbmigrate::model::Session;
 use dbmigrate::{AnyConnection, DatabaseUrl, Dialect, Timeouts, connect_with};
 
 use super::changes::ServerChanges;
-use super::pipelined::Pipelined;
+use super::pipelined::{self, Pipelined};
 use crate::models;
 
 /// Why database work did not give its result.
@@ -138,20 +138,13 @@ impl DbPool {
         session_setup: Option<String>,
     ) -> DbPool {
         let size = size.max(1) as usize;
-        let pipelined = (url.dialect() == Dialect::Postgres)
-            .then(|| {
-                Pipelined::new(
-                    &url.driver_string(),
-                    pipelined_share(size),
-                    timeout,
-                    session_setup.clone(),
-                )
-            })
-            .flatten();
-        let pooled = match &pipelined {
-            Some(pipelined) => size.saturating_sub(pipelined.size()).max(1),
-            None => size,
+        let pipelined_config =
+            (url.dialect() == Dialect::Postgres).then(|| pipelined::config(&url.driver_string()));
+        let pipelined_size = match pipelined_config {
+            Some(Some(_)) => pipelined_share(size),
+            _ => 0,
         };
+        let pooled = size.saturating_sub(pipelined_size).max(1);
         let shared = (url.dialect() != Dialect::Sqlite).then(|| {
             Arc::new(Shared {
                 idle: Mutex::new(Idle {
@@ -162,8 +155,19 @@ impl DbPool {
                 returned: Condvar::new(),
                 size: pooled,
                 turns: tokio::sync::Semaphore::new(pooled),
-                session_setup,
+                session_setup: session_setup.clone(),
             })
+        });
+        let pipelined = pipelined_config.flatten().map(|config| {
+            // What cut the pages' connections (a server restart) cut the pool's too.
+            let pool = shared.clone().expect("a server has a pool");
+            Arc::new(Pipelined::new(
+                config,
+                pipelined_size,
+                timeout,
+                session_setup,
+                Box::new(move || pool.suspect_idle()),
+            ))
         });
         let changes =
             (url.dialect() == Dialect::Postgres).then(|| ServerChanges::listen(url, timeout));
@@ -173,7 +177,7 @@ impl DbPool {
             shared,
             writers: Arc::new(tokio::sync::Mutex::new(())),
             changes,
-            pipelined: pipelined.map(Arc::new),
+            pipelined,
         }
     }
 
@@ -523,6 +527,12 @@ impl Shared {
         idle.open = idle.open.saturating_sub(1);
         drop(idle);
         self.returned.notify_one();
+    }
+
+    /// The database was found unreachable by other means: the idle sessions are checked
+    /// before they are handed out.
+    fn suspect_idle(&self) {
+        self.lock().broken_at = Some(Instant::now());
     }
 
     /// A connection was found broken and dropped.
