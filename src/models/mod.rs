@@ -60,7 +60,8 @@ mod declared {
 pub use declared::*;
 pub use posts::{newest_with_authors, posts_of};
 pub use users::{
-    fill_username_keys, user_named, user_with_id, lookalike_taken, normalized_username, username_key, username_refusal,
+    fill_username_keys, lookalike_taken, normalized_username, user_named, user_with_id,
+    username_key, username_refusal,
 };
 
 /// Now, in UTC, to the microsecond: the precision all three databases keep, so that a

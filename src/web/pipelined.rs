@@ -170,7 +170,10 @@ impl Pipelined {
                     .client
                     .query(&c.posts_of, &[&shown.id, &limit, &offset])
                     .await?;
-                let posts = rows.iter().map(|row| post_at(row, 0)).collect::<Result<_, _>>()?;
+                let posts = rows
+                    .iter()
+                    .map(|row| post_at(row, 0))
+                    .collect::<Result<_, _>>()?;
                 Ok((viewer, Some(shown), posts))
             }
         })
@@ -247,7 +250,10 @@ impl Pipelined {
         let (client, connection) = self.config.connect(NoTls).await?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
-                tracing::warn!("a PostgreSQL connection of the pages closed: {}", error_text(&e));
+                tracing::warn!(
+                    "a PostgreSQL connection of the pages closed: {}",
+                    error_text(&e)
+                );
             }
         });
         // As the pool's connections are set up (`pool::for_the_site`): one generic plan
@@ -283,17 +289,26 @@ impl Place {
     /// Drops `conn` if it is still this place's.
     async fn forget(&self, conn: &Arc<Prepared>) {
         let mut held = self.0.lock().await;
-        if held.as_ref().is_some_and(|current| Arc::ptr_eq(current, conn)) {
+        if held
+            .as_ref()
+            .is_some_and(|current| Arc::ptr_eq(current, conn))
+        {
             *held = None;
         }
     }
 }
 
-async fn visitor(c: &Prepared, login: Option<Login>) -> Result<Option<User>, tokio_postgres::Error> {
+async fn visitor(
+    c: &Prepared,
+    login: Option<Login>,
+) -> Result<Option<User>, tokio_postgres::Error> {
     let Some(login) = login else {
         return Ok(None);
     };
-    let row = c.client.query_opt(&c.user_with_id, &[&login.user_id()]).await?;
+    let row = c
+        .client
+        .query_opt(&c.user_with_id, &[&login.user_id()])
+        .await?;
     Ok(row
         .as_ref()
         .map(user_at)

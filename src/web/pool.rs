@@ -189,7 +189,10 @@ impl DbPool {
     /// The most connections the site opens to a database server; 0 for SQLite.
     pub fn size(&self) -> usize {
         self.shared.as_ref().map_or(0, |shared| shared.size)
-            + self.pipelined.as_ref().map_or(0, |pipelined| pipelined.size())
+            + self
+                .pipelined
+                .as_ref()
+                .map_or(0, |pipelined| pipelined.size())
     }
 
     /// Runs `work` with a session whose unit of work is empty, and empties it after. On
