@@ -63,6 +63,18 @@ impl Database {
         Ok(())
     }
 
+    /// For many rows written at once (`db seed`): on SQLite, a page cache large enough to
+    /// hold a batch's changes (up to 64 MiB, taken only as used). With the default 2 MiB, a
+    /// transaction of 100,000 posts spills pages to the write-ahead log as it goes and then
+    /// looks every page up there again: 55,000 posts a second, against 105,000 with the
+    /// larger cache (`db seed --posts 100000 --batch 100000`, in either journal mode).
+    pub fn prepare_for_bulk_writes(&mut self) -> QueryResult<()> {
+        if self.url.dialect() == dbmigrate::Dialect::Sqlite {
+            diesel::sql_query("PRAGMA cache_size = -65536").execute(self.session.conn())?;
+        }
+        Ok(())
+    }
+
     pub fn counts(&mut self) -> Result<Counts, DbError> {
         let conn = self.session.conn();
         Ok(Counts {

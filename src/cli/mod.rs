@@ -205,6 +205,7 @@ fn seed_database(
         )
         .expect("the template is valid"),
     );
+    db.prepare_for_bulk_writes()?;
     let started = std::time::Instant::now();
     let seeded = crate::seed::seed(&mut db.session, plan, |written| bar.set_position(written))?;
     bar.finish_and_clear();
