@@ -7,6 +7,7 @@ pub mod autogenerate;
 pub mod cli;
 pub mod compare;
 pub mod connection;
+pub mod declarations;
 pub mod dialect;
 pub mod expand;
 pub mod graph;

@@ -188,3 +188,21 @@ pub fn create_database(url: &DatabaseUrl) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `db models`: the declarations of the database's tables (those `ignored` left out unless
+/// named), or of the tables named.
+pub fn models(
+    conn: &mut AnyConnection,
+    tables: &[String],
+    ignored: &[String],
+) -> anyhow::Result<()> {
+    let mut schema = crate::inspect::inspect(conn)?;
+    schema.tables.retain(|table| {
+        tables.contains(&table.name)
+            || !ignored
+                .iter()
+                .any(|pattern| crate::autogenerate::matches_pattern(pattern, &table.name))
+    });
+    print!("{}", crate::declarations::declarations(&schema, tables)?);
+    Ok(())
+}

@@ -231,6 +231,12 @@ enum DbCommand<X: Subcommand> {
         #[arg(long)]
         file: bool,
     },
+    /// Print model declarations (#[dbmigrate::models]) for the database's tables.
+    Models {
+        /// Only this table; repeat for several.
+        #[arg(long = "table", value_name = "NAME")]
+        tables: Vec<String>,
+    },
     /// Open a revision's file in $VISUAL or $EDITOR, and check it once the editor closes.
     Edit {
         #[arg(default_value = "head")]
@@ -405,6 +411,9 @@ pub fn run_with<X: Subcommand>(
             running::history(context, &chosen()?.repository, asked)?
         }
         DbCommand::Heads { verbose } => running::heads(&chosen()?.repository, verbose),
+        DbCommand::Models { tables } => {
+            commands::models(&mut connect(url)?, &tables, &context.ignored_tables)?
+        }
         DbCommand::Branches { verbose } => {
             print!("{}", listing::branches(&chosen()?.repository, verbose));
         }
