@@ -7,7 +7,10 @@
 
 mod support;
 
+use diesel::RunQueryDsl;
+
 use dbmigrate::autogenerate::compare_with_database;
+use dbmigrate::testing::TestDb;
 use dbmigrate::{connect, on_each_database};
 
 /// What `db models` printed from a database at the built-in migrations' head, compiled.
@@ -37,6 +40,31 @@ on_each_database! {
             compare_with_database(&mut conn, printed::declared::schema(), Default::default(), &[])
                 .unwrap();
         assert!(comparison.changes.is_empty(), "{:#?}", comparison.changes);
+    }
+
+    fn a_database_another_tool_made_is_taken_in_by_a_first_revision_written_offline(db: &TestDb) {
+        let url = db.url_string();
+        let made = tempfile::tempdir().unwrap();
+        assert_eq!(support::db(made.path(), &url, &["upgrade"]).code, Some(0));
+        diesel::sql_query("DROP TABLE dbmigrate_history")
+            .execute(&mut connect(&db.url).unwrap())
+            .unwrap();
+
+        let app = tempfile::tempdir().unwrap();
+        assert_eq!(support::db(app.path(), &url, &["init"]).code, Some(0));
+        let first = support::db(app.path(), &url, &["migrate", "--offline", "-m", "initial"]);
+        assert_eq!(first.code, Some(0), "{first:?}");
+        assert!(first.stdout.contains("Detected added table 'user'"), "{first:?}");
+        assert_eq!(support::db(app.path(), &url, &["stamp", "head"]).code, Some(0));
+        let check = support::db(app.path(), &url, &["check"]);
+        assert_eq!(check.code, Some(0), "{check:?}");
+
+        // The same revision builds the tables on a new database.
+        let fresh = TestDb::new(db.dialect()).unwrap();
+        let fresh_url = fresh.url_string();
+        assert_eq!(support::db(app.path(), &fresh_url, &["upgrade"]).code, Some(0));
+        let check = support::db(app.path(), &fresh_url, &["check"]);
+        assert_eq!(check.code, Some(0), "{check:?}");
     }
 
     fn a_table_the_database_does_not_have_is_one_clear_error(db: &TestDb) {

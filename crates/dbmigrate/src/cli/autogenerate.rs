@@ -55,7 +55,9 @@ fn heads_text(repo: &Repository) -> String {
     }
 }
 
-/// `db migrate -m MESSAGE`: writes a revision that brings the database to the models.
+/// `db migrate -m MESSAGE`: writes a revision that brings the database to the models; with
+/// `offline`, that brings the schema the revisions build to them, with no database (for a
+/// first revision of tables a database already has, or CI).
 pub fn migrate(
     app: &Application,
     chosen: Chosen,
@@ -63,28 +65,48 @@ pub fn migrate(
     message: &str,
     id: Option<String>,
     options: CompareOptions,
+    offline: bool,
 ) -> anyhow::Result<()> {
     let (target, url) = ((app.schema)(), &context.url);
     let mut repo = chosen.repository;
-    let mut conn = connect(url)?;
-    let status = checked_status(&mut conn, &repo, target)?;
-    let head = repo.head()?.map(|r| r.id.clone());
-    if let Some(expanded) = status.expanded.first() {
-        // The tables still have the old shape beside the new: comparing them with the
-        // models would write a revision of that mixture.
-        return Err(migrate::MigrateError::ContractPending(expanded.revision.clone()).into());
-    }
-    if !status.is_at_head(&repo) {
-        return Err(AutogenerateError::NotUpToDate {
-            at: status.position(),
-            head: heads_text(&repo),
-            upgrade: app.command("db upgrade"),
-            migrate: app.command("db migrate"),
+    let mut conn = if offline {
+        if target.tables.is_empty() {
+            return Err(AutogenerateError::NoModels.into());
         }
-        .into());
-    }
-    eprintln!("Comparing the models with {url}");
-    let comparison = compare_with_database(&mut conn, target, options, &context.ignored_tables)?;
+        None
+    } else {
+        Some(connect(url)?)
+    };
+    let head = repo.head()?.map(|r| r.id.clone());
+    let comparison = match conn.as_mut() {
+        None => {
+            let every_revision = repo.graph().order().iter().cloned().collect();
+            let built = migrate::replay(&repo, &every_revision)?;
+            eprintln!("Comparing the models with the schema the revisions build");
+            crate::compare::compare(&built, target, options)
+        }
+        Some(conn) => {
+            let status = checked_status(conn, &repo, target)?;
+            if let Some(expanded) = status.expanded.first() {
+                // The tables still have the old shape beside the new: comparing them with
+                // the models would write a revision of that mixture.
+                return Err(
+                    migrate::MigrateError::ContractPending(expanded.revision.clone()).into(),
+                );
+            }
+            if !status.is_at_head(&repo) {
+                return Err(AutogenerateError::NotUpToDate {
+                    at: status.position(),
+                    head: heads_text(&repo),
+                    upgrade: app.command("db upgrade"),
+                    migrate: app.command("db migrate"),
+                }
+                .into());
+            }
+            eprintln!("Comparing the models with {url}");
+            compare_with_database(conn, target, options, &context.ignored_tables)?
+        }
+    };
     print_hints(&comparison);
     if comparison.is_empty() {
         println!("No changes in schema detected.");
@@ -93,7 +115,10 @@ pub fn migrate(
     for change in &comparison.changes {
         println!("{}", change.detected);
     }
-    let warnings = risk_warnings(&mut conn, &comparison)?;
+    let warnings = match conn.as_mut() {
+        Some(conn) => risk_warnings(conn, &comparison)?,
+        None => Vec::new(),
+    };
     for warning in &warnings {
         eprintln!("warning: {warning}");
     }
@@ -111,7 +136,7 @@ pub fn migrate(
     let mut context = crate::lint::Context {
         repo: &repo,
         dialect: url.dialect(),
-        database: Some(&mut conn),
+        database: conn.as_mut(),
     };
     let written = repo.revision(&new_id).expect("just added");
     for finding in crate::lint::lint(written, &mut context)? {

@@ -145,6 +145,10 @@ enum DbCommand<X: Subcommand> {
         /// The new revision's id, instead of a generated one.
         #[arg(long, value_name = "ID", value_parser = revision_id)]
         rev_id: Option<String>,
+        /// Compare the models with the schema the revisions build, with no database: the
+        /// first revision of tables a database already has, then `db stamp head`.
+        #[arg(long)]
+        offline: bool,
     },
     /// Exit 0 if the repository has one head, the database is at it and it matches the
     /// models; 1 with the differences if not.
@@ -341,6 +345,7 @@ pub fn run_with<X: Subcommand>(
             message,
             no_rename,
             rev_id,
+            offline,
         } => autogenerate::migrate(
             app,
             on_disk()?,
@@ -348,6 +353,7 @@ pub fn run_with<X: Subcommand>(
             &message.unwrap_or_default(),
             rev_id,
             compare_options(no_rename),
+            offline,
         )?,
         DbCommand::Check {
             format,
