@@ -12,6 +12,7 @@ pub mod dialect;
 pub mod expand;
 pub mod graph;
 pub mod history;
+pub mod import;
 pub mod inspect;
 pub mod lint;
 pub mod lock;

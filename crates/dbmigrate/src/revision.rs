@@ -39,6 +39,8 @@ pub struct Revision {
     /// Written as comments at the top of a new file, for its reviewer (`CHECK: …` for what
     /// needs a look); not read back.
     pub notes: Vec<String>,
+    /// For a revision `db import` wrote: the other tool's migration it is.
+    pub imported: Option<crate::import::Imported>,
 }
 
 /// `text` in lines of at most `width` characters, broken between words.
@@ -84,6 +86,7 @@ struct RevisionFile {
     upgrade: Vec<Op>,
     #[serde(default)]
     downgrade: Vec<Op>,
+    imported: Option<crate::import::Imported>,
 }
 
 /// A lint finding the revision's author has looked at and accepts, with why.
@@ -180,6 +183,7 @@ impl Revision {
             checksum: checksum(text),
             text: text.to_string(),
             notes: Vec::new(),
+            imported: file.imported,
         })
     }
 
@@ -199,6 +203,7 @@ impl Revision {
             checksum: String::new(),
             text: String::new(),
             notes: Vec::new(),
+            imported: None,
         }
     }
 
@@ -264,6 +269,16 @@ impl Revision {
         if !self.replaces.is_empty() {
             let ids: Vec<String> = self.replaces.iter().map(|id| quoted(id)).collect();
             writeln!(out, "replaces = [{}]", ids.join(", ")).unwrap();
+        }
+        if let Some(imported) = &self.imported {
+            writeln!(
+                out,
+                "imported = {{ tool = {}, version = {}, name = {} }}",
+                quoted(&imported.tool.to_string()),
+                quoted(&imported.version),
+                quoted(&imported.name)
+            )
+            .unwrap();
         }
         write_ops(&mut out, "upgrade", &self.upgrade);
         write_ops(&mut out, "downgrade", &self.downgrade);

@@ -131,6 +131,18 @@ pub fn current(
     if verbose {
         println!("Current revision(s) for {url}:");
     }
+    if status.is_empty()
+        && let Some(takeover) = crate::import::find_takeover(conn, repo)?
+    {
+        let revision = repo.revision(&takeover.revision).expect("imported");
+        println!(
+            "{} (where {}'s {} table says the database is: taken over at the next `db upgrade`)",
+            listing::short(repo, revision, None),
+            takeover.tool,
+            takeover.tool.history_table()
+        );
+        return Ok(());
+    }
     for id in &status.current {
         let revision = repo.revision(id).expect("applied");
         let mut marks = String::new();
@@ -204,5 +216,46 @@ pub fn models(
                 .any(|pattern| crate::autogenerate::matches_pattern(pattern, &table.name))
     });
     print!("{}", crate::declarations::declarations(&schema, tables)?);
+    Ok(())
+}
+
+/// `db import TOOL DIR`: the tool's migrations as revisions after the head, in their order.
+pub fn import(
+    app: &Application,
+    mut repo: Repository,
+    tool: crate::import::Tool,
+    dir: &Path,
+) -> anyhow::Result<()> {
+    if let Some(done) = repo
+        .in_order()
+        .into_iter()
+        .find(|r| r.imported.as_ref().is_some_and(|i| i.tool == tool))
+    {
+        anyhow::bail!(
+            "the repository already holds {tool} migrations (revision {}, from {}): import them once",
+            done.id,
+            done.source
+        );
+    }
+    let migrations = crate::import::read_migrations(tool, dir)?;
+    let head = repo.head()?.map(|r| r.id.clone());
+    let created = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    for (migration, revision) in
+        migrations
+            .iter()
+            .zip(crate::import::revisions(&migrations, head, &created))
+    {
+        let (id, message) = (revision.id.clone(), revision.message.clone());
+        repo.add(revision)?;
+        println!(
+            "Importing {} as {id}, {message} ... done",
+            migration.file.display()
+        );
+    }
+    println!(
+        "Next: {} takes over a database {tool} migrated, where its {} table says it is; a new database runs them all.",
+        app.command("db upgrade"),
+        tool.history_table()
+    );
     Ok(())
 }

@@ -235,6 +235,13 @@ enum DbCommand<X: Subcommand> {
         #[arg(long)]
         file: bool,
     },
+    /// Turn another tool's migrations (Diesel CLI's, sqlx's, refinery's) into revisions.
+    Import {
+        #[arg(value_enum)]
+        tool: crate::import::Tool,
+        /// The tool's migrations folder.
+        dir: PathBuf,
+    },
     /// Print model declarations (#[dbmigrate::models]) for the database's tables.
     Models {
         /// Only this table; repeat for several.
@@ -417,6 +424,9 @@ pub fn run_with<X: Subcommand>(
             running::history(context, &chosen()?.repository, asked)?
         }
         DbCommand::Heads { verbose } => running::heads(&chosen()?.repository, verbose),
+        DbCommand::Import { tool, dir } => {
+            commands::import(app, on_disk()?.repository, tool, &dir)?
+        }
         DbCommand::Models { tables } => {
             commands::models(&mut connect(url)?, &tables, &context.ignored_tables)?
         }

@@ -26,6 +26,7 @@ impl Progress {
                 revision.id, revision.source
             ),
             Event::Adopted(adoption) => eprintln!("{adoption}"),
+            Event::TakenOver(takeover) => eprintln!("{takeover}"),
             Event::Started(step) => {
                 print!("{step} ... ");
                 let _ = std::io::stdout().flush();

@@ -106,6 +106,8 @@ pub enum Event<'a> {
     Edited(&'a Revision),
     /// A database with tables and no history was taken over at a revision.
     Adopted(&'a Adoption),
+    /// A database another tool migrated was taken over at the revision it had reached.
+    TakenOver(&'a crate::import::Takeover),
     Started(&'a Step<'a>),
     /// Something the running step has to tell: a lock it waits for, a backfill's progress.
     Notice(&'a Notice),
@@ -205,6 +207,12 @@ pub enum MigrateError {
         .0.join(", ")
     )]
     AmbiguousAdoption(Vec<String>),
+    #[error("{tool} version {version} cannot be taken over: {why}")]
+    ImportedHistory {
+        tool: crate::import::Tool,
+        version: String,
+        why: String,
+    },
     #[error("the database could not be taken over at revision {revision}: {cause}")]
     TakeOver { revision: String, cause: ApplyError },
     #[error("revision {0} is not applied to the database, so it cannot be downgraded to")]

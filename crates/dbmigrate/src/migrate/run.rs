@@ -80,7 +80,16 @@ pub fn upgrade_with(
                 });
             }
         }
-        if status.is_empty() && !clashing_tables(conn, repo, &path)?.is_empty() {
+        let takeover = match status.is_empty() {
+            true => crate::import::find_takeover(conn, repo)?,
+            false => None,
+        };
+        if let Some(takeover) = takeover {
+            crate::import::take_over(conn, repo, &takeover)?;
+            on(Event::TakenOver(&takeover));
+            status = self::status(conn, repo)?;
+            path = upgrade_path(repo, &status.applied, target)?;
+        } else if status.is_empty() && !clashing_tables(conn, repo, &path)?.is_empty() {
             let adoption = adoption(conn, repo, &path)?;
             adopt::take_over(conn, repo, &adoption)?;
             on(Event::Adopted(&adoption));
@@ -353,14 +362,19 @@ fn adoption(
 }
 
 /// The schema a step starts from. SQLite rebuilds tables by copying them, so it must start
-/// from the tables as they really are; elsewhere the revisions' own account is used, which
-/// keeps each database's catalog quirks out of the way.
+/// from the tables as they really are, and so must a history with imported SQL; elsewhere
+/// the revisions' own account is used, which keeps each database's catalog quirks out of
+/// the way.
 pub(super) fn schema_now(
     conn: &mut AnyConnection,
     repo: &Repository,
     applied: &BTreeSet<String>,
 ) -> Result<Schema, MigrateError> {
-    if conn.dialect().sql().steps_from_catalog() {
+    // Another tool's SQL, imported, changed the schema in ways the revisions do not tell.
+    let imported = applied
+        .iter()
+        .any(|id| repo.any_revision(id).is_some_and(|r| r.imported.is_some()));
+    if imported || conn.dialect().sql().steps_from_catalog() {
         Ok(inspect::inspect(conn)?)
     } else {
         replay(repo, applied)

@@ -9,8 +9,14 @@ use diesel::connection::SimpleConnection;
 use crate::apply::Notice;
 use crate::connection::AnyConnection;
 
-/// The forms of `statement` to try before the statement itself, best first.
+/// The forms of `statement` to try before the statement itself, best first. A statement
+/// written by hand (an `sql` operation) may end in `;` and a line break, which the clause
+/// goes before; text holding several statements runs as written.
 pub(super) fn forms(statement: &str) -> Vec<String> {
+    let statement = statement.trim_end().trim_end_matches(';').trim_end();
+    if statement.contains(';') {
+        return Vec::new();
+    }
     if statement.starts_with("ALTER TABLE ") && !statement.contains(" RENAME TO ") {
         vec![
             format!("{statement}, ALGORITHM=INSTANT"),
@@ -73,6 +79,11 @@ mod tests {
             forms("CREATE INDEX `ix` ON `post` (`x`)"),
             ["CREATE INDEX `ix` ON `post` (`x`) ALGORITHM=INPLACE LOCK=NONE"]
         );
+        assert_eq!(
+            forms("ALTER TABLE users ADD COLUMN email VARCHAR(120);\r\n")[0],
+            "ALTER TABLE users ADD COLUMN email VARCHAR(120), ALGORITHM=INSTANT"
+        );
+        assert!(forms("ALTER TABLE a ADD x INT; ALTER TABLE b ADD y INT;").is_empty());
         assert!(forms("CREATE TABLE `t` (`id` INTEGER)").is_empty());
         assert!(forms("DROP INDEX `ix` ON `post`").is_empty());
         assert!(forms("ALTER TABLE `t` RENAME TO `u`").is_empty());
