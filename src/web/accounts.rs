@@ -7,14 +7,13 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use diesel::prelude::*;
-use minijinja::Value;
-use minijinja::value::Serde;
 use serde::Deserialize;
 
 use super::client_address::ClientAddress;
 use super::forms::{CheckedForm, carries_csrf_token};
 use super::hashing::Busy;
 use super::pages::{Errors, check_length, check_no_nul, current_user};
+use super::templates::{Field, LoginPage, LogoutPage, RegisterPage};
 use super::visit::Visit;
 use super::{App, Page, SharedApp, WorkError, set_retry_after};
 use crate::models::{
@@ -113,24 +112,20 @@ fn show_login(
         ),
         None => "/login".to_string(),
     };
-    let csrf_token = visit.csrf_token();
-    app.page(
-        visit,
-        Page::new(
-            "login.html",
-            None,
-            minijinja::context! {
-                title => "Sign In",
-                action => action,
-                csrf_token => csrf_token,
-                form => minijinja::context! {
-                    username => form.username.clone(),
-                    remember_me => form.remember_me.is_some(),
-                },
-                errors => Value::from(Serde(&errors)),
-            },
-        ),
-    )
+    let content = LoginPage {
+        action: &action,
+        csrf_token: visit.csrf_token(),
+        fields: vec![
+            Field::new("username", "Username", &errors)
+                .value(&form.username)
+                .autocomplete("username"),
+            Field::new("password", "Password", &errors)
+                .kind("password")
+                .autocomplete("current-password"),
+        ],
+        remember_me: form.remember_me.is_some(),
+    };
+    app.page(visit, Page::new(Some("Sign In"), None, &content))
 }
 
 fn required(errors: &mut Errors, field: &'static str, value: &str) {
@@ -248,15 +243,10 @@ pub async fn logout_form(State(app): State<SharedApp>, headers: HeaderMap) -> Re
     let Ok(Some(user)) = current_user(&app, &visit).await else {
         return app.redirect(visit, "/index");
     };
-    let csrf_token = visit.csrf_token();
-    app.page(
-        visit,
-        Page::new(
-            "logout.html",
-            Some(user),
-            minijinja::context! { title => "Log out", csrf_token => csrf_token },
-        ),
-    )
+    let content = LogoutPage {
+        csrf_token: visit.csrf_token(),
+    };
+    app.page(visit, Page::new(Some("Log out"), Some(user), &content))
 }
 
 pub async fn logout(
@@ -280,20 +270,25 @@ pub async fn register_form(State(app): State<SharedApp>, headers: HeaderMap) -> 
 }
 
 fn show_register(app: &App, mut visit: Visit, form: &RegisterForm, errors: Errors) -> Response {
-    let csrf_token = visit.csrf_token();
-    app.page(
-        visit,
-        Page::new(
-            "register.html",
-            None,
-            minijinja::context! {
-                title => "Register",
-                csrf_token => csrf_token,
-                form => minijinja::context! { username => form.username.clone(), email => form.email.clone() },
-                errors => Value::from(Serde(&errors)),
-            },
-        ),
-    )
+    let content = RegisterPage {
+        csrf_token: visit.csrf_token(),
+        fields: vec![
+            Field::new("username", "Username", &errors)
+                .value(&form.username)
+                .autocomplete("username"),
+            Field::new("email", "Email", &errors)
+                .value(&form.email)
+                .kind("email")
+                .autocomplete("email"),
+            Field::new("password", "Password", &errors)
+                .kind("password")
+                .autocomplete("new-password"),
+            Field::new("password2", "Repeat Password", &errors)
+                .kind("password")
+                .autocomplete("new-password"),
+        ],
+    };
+    app.page(visit, Page::new(Some("Register"), None, &content))
 }
 
 /// The checks a form can make on its own, before the database is asked.

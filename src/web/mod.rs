@@ -1,4 +1,4 @@
-//! The web site: axum routes over the models, Jinja templates, sessions in a signed cookie.
+//! The web site: axum routes over the models, templates compiled in, sessions in a signed cookie.
 
 mod accounts;
 mod changes;
@@ -19,21 +19,19 @@ mod visit;
 use std::sync::Arc;
 use std::time::Instant;
 
+use askama::Template;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
-use minijinja::Value;
-use minijinja::value::Serde;
-use serde::Serialize;
 
 pub use hashing::hash_password;
 use page_cache::PageCache;
 pub use pool::{DataVersion, DbPool, WorkError};
 pub use server::{Limits, serve};
-use templates::Templates;
+use templates::{FailurePage, Layout, NotFoundPage, RejectedPage};
 use visit::Visit;
 
 use crate::config::Settings;
@@ -43,7 +41,6 @@ const STYLESHEET: &str = include_str!("../../static/style.css");
 
 pub struct App {
     pub db: DbPool,
-    templates: Templates,
     pages: PageCache,
     key: cookie::Key,
     posts_per_page: i64,
@@ -67,7 +64,6 @@ impl App {
                 settings.db_timeout,
                 session_setup,
             ),
-            templates: Templates::new(),
             pages: PageCache::default(),
             key: visit::signing_key(&settings.secret_key),
             posts_per_page: i64::from(settings.posts_per_page),
@@ -99,14 +95,24 @@ impl App {
     ) -> Response {
         let messages = visit.take_flashes();
         // The layout's logout button posts this visitor's token, as every form does.
-        let logout_token = page.current_user.as_ref().map(|_| visit.csrf_token());
-        let context = minijinja::context! {
-            messages => messages,
-            logout_token => logout_token,
-            current_user => page.current_user.as_ref().map(|u| Value::from(Serde(UserView::from(u)))),
-            ..page.context
+        let logout_token = match page.current_user {
+            Some(_) => visit.csrf_token(),
+            None => String::new(),
         };
-        let response = match self.templates.render(page.template, context) {
+        let rendered = page.content.and_then(|content| {
+            Layout {
+                title: page.title.as_deref(),
+                profile_url: page
+                    .current_user
+                    .as_ref()
+                    .map(|user| user_url(user.username.as_deref().unwrap_or_default())),
+                logout_token,
+                messages,
+                content: &content,
+            }
+            .render()
+        });
+        let response = match rendered {
             Ok(html) => {
                 let html = axum::body::Bytes::from(html);
                 if let Some((key, version)) = keep {
@@ -115,7 +121,7 @@ impl App {
                 (page.status, Html(html)).into_response()
             }
             Err(error) => {
-                tracing::error!("cannot render {}: {error:#}", page.template);
+                tracing::error!("cannot render a page: {error:#}");
                 internal_error_text()
             }
         };
@@ -151,15 +157,12 @@ impl App {
         explanation: &str,
         retry_after: Option<std::time::Duration>,
     ) -> Response {
+        let content = RejectedPage { title, explanation };
         let mut response = self.page(
             visit,
             Page {
                 status,
-                ..Page::new(
-                    "rejected.html",
-                    None,
-                    minijinja::context! { title => title, explanation => explanation },
-                )
+                ..Page::new(Some(title), None, &content)
             },
         );
         if let Some(wait) = retry_after {
@@ -181,15 +184,14 @@ impl App {
             WorkError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "Unavailable"),
             WorkError::Failed(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Error"),
         };
+        let content = FailurePage {
+            unavailable: status == StatusCode::SERVICE_UNAVAILABLE,
+        };
         self.page(
             visit,
             Page {
                 status,
-                ..Page::new(
-                    "500.html",
-                    None,
-                    minijinja::context! { title => title, unavailable => status == StatusCode::SERVICE_UNAVAILABLE },
-                )
+                ..Page::new(Some(title), None, &content)
             },
         )
     }
@@ -199,11 +201,7 @@ impl App {
             visit,
             Page {
                 status: StatusCode::NOT_FOUND,
-                ..Page::new(
-                    "404.html",
-                    current_user,
-                    minijinja::context! { title => "Not Found" },
-                )
+                ..Page::new(Some("Not Found"), current_user, &NotFoundPage)
             },
         )
     }
@@ -217,37 +215,22 @@ fn set_retry_after(response: &mut Response, wait: std::time::Duration) {
         .insert(header::RETRY_AFTER, seconds.into());
 }
 
-/// What a handler renders.
+/// What a handler renders: its content, to go in the layout.
 pub struct Page {
-    template: &'static str,
     status: StatusCode,
+    /// `None`: the site's own title alone.
+    title: Option<String>,
     current_user: Option<User>,
-    context: Value,
+    content: askama::Result<String>,
 }
 
 impl Page {
-    fn new(template: &'static str, current_user: Option<User>, context: Value) -> Page {
+    fn new(title: Option<&str>, current_user: Option<User>, content: &impl Template) -> Page {
         Page {
-            template,
             status: StatusCode::OK,
+            title: title.map(str::to_string),
             current_user,
-            context,
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct UserView {
-    username: String,
-    url: String,
-}
-
-impl From<&User> for UserView {
-    fn from(user: &User) -> Self {
-        let username = user.username.clone().unwrap_or_default();
-        UserView {
-            url: user_url(&username),
-            username,
+            content: content.render(),
         }
     }
 }

@@ -6,13 +6,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use diesel::prelude::*;
-use minijinja::Value;
-use minijinja::value::Serde;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::forms::{CheckedForm, carries_csrf_token};
 use super::pipelined::{IndexRows, UserPageRows};
 use super::pool::DataVersion;
+use super::templates::{FormRefusedPage, IndexPage, PostView, UserPage};
 use super::visit::{Login, Visit};
 use super::{App, Page, SharedApp, WorkError, user_url};
 use crate::models::{Post, User};
@@ -55,15 +54,6 @@ impl PageQuery {
             .filter(|n| (1..=1_000_000).contains(n))
             .unwrap_or(1)
     }
-}
-
-#[derive(Serialize)]
-struct PostView {
-    author: String,
-    author_url: String,
-    body: String,
-    time: String,
-    iso_time: String,
 }
 
 impl PostView {
@@ -306,23 +296,26 @@ async fn show_index(
         .map(|(post, author)| PostView::new(post, author.as_deref()))
         .collect();
     let listing = Listing::new(views, page, per_page, "/index");
-    let csrf_token = user.is_some().then(|| visit.csrf_token());
+    let content = IndexPage {
+        greeting: user.as_ref().and_then(|u| u.username.as_deref()),
+        csrf_token: match user {
+            Some(_) => visit.csrf_token(),
+            None => String::new(),
+        },
+        form_post: form.as_deref().unwrap_or_default(),
+        post_errors: errors.get("post").map_or(&[], Vec::as_slice),
+        post_max_length: max_length::<Post>("body"),
+        posts: &listing.posts,
+        newer_url: listing.newer_url,
+        older_url: listing.older_url,
+    };
+    let page = Page::new(Some("Home"), None, &content);
     Ok(app.page_kept(
         visit,
-        Page::new(
-            "index.html",
-            user,
-            minijinja::context! {
-                title => "Home",
-                posts => Value::from(Serde(&listing.posts)),
-                newer_url => listing.newer_url,
-                older_url => listing.older_url,
-                csrf_token => csrf_token,
-                post_max_length => max_length::<Post>("body"),
-                form => minijinja::context! { post => form.unwrap_or_default() },
-                errors => Value::from(Serde(&errors)),
-            },
-        ),
+        Page {
+            current_user: user,
+            ..page
+        },
         version.map(|v| (key.as_str(), v)),
     ))
 }
@@ -373,11 +366,7 @@ pub fn refused_form(app: &App, visit: Visit) -> Response {
         visit,
         Page {
             status: StatusCode::BAD_REQUEST,
-            ..Page::new(
-                "400.html",
-                None,
-                minijinja::context! { title => "Form refused" },
-            )
+            ..Page::new(Some("Form refused"), None, &FormRefusedPage)
         },
     )
 }
@@ -412,19 +401,15 @@ pub async fn user(
         .map(|post| PostView::new(post, Some(&name)))
         .collect();
     let listing = Listing::new(views, page, per_page, &user_url(&name));
+    let content = UserPage {
+        username: &name,
+        posts: &listing.posts,
+        newer_url: listing.newer_url,
+        older_url: listing.older_url,
+    };
     Ok(app.page_kept(
         visit,
-        Page::new(
-            "user.html",
-            viewer,
-            minijinja::context! {
-                title => name.clone(),
-                user => minijinja::context! { username => name },
-                posts => Value::from(Serde(&listing.posts)),
-                newer_url => listing.newer_url,
-                older_url => listing.older_url,
-            },
-        ),
+        Page::new(Some(&name), viewer, &content),
         version.map(|v| (key.as_str(), v)),
     ))
 }
