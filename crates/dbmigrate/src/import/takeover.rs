@@ -238,12 +238,8 @@ pub fn take_over(
     takeover: &Takeover,
 ) -> Result<(), MigrateError> {
     let dialect = conn.dialect();
-    let records: Vec<String> = crate::migrate::reached_at(repo, &takeover.revision)
-        .iter()
-        .filter_map(|id| repo.any_revision(id))
-        .map(|r| history::record_sql(dialect, &r.id, &r.checksum))
-        .collect();
+    let records = crate::migrate::history_up_to(repo, &takeover.revision, dialect);
     history::ensure(conn)?;
-    conn.transaction(|conn| conn.batch_execute(&records.join("\n")))?;
+    conn.transaction(|conn| conn.batch_execute(&records))?;
     Ok(())
 }

@@ -4,7 +4,6 @@
 //! that revision and those before it had run here, and upgrading goes on from there.
 //! Revision ids alone prove nothing: a reader's own Flask database has ids of its own.
 
-use std::collections::BTreeSet;
 use std::fmt;
 
 use diesel::connection::SimpleConnection;
@@ -207,13 +206,7 @@ pub fn take_over(
             ]),
         }
     }
-    let applied: BTreeSet<String> = super::reached_at(repo, &adoption.revision);
-    let records: String = applied
-        .iter()
-        .filter_map(|id| repo.any_revision(id))
-        .map(|r| history::record_sql(dialect, &r.id, &r.checksum))
-        .collect::<Vec<_>>()
-        .join("\n");
+    let records = super::history_up_to(repo, &adoption.revision, dialect);
     history::ensure(conn)?;
     apply::apply(conn, &ops, &live, |c| c.batch_execute(&records)).map_err(|cause| {
         MigrateError::TakeOver {

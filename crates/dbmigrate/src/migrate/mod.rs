@@ -29,8 +29,8 @@ pub use run::{
     upgrade_with,
 };
 pub use side_by_side::contract;
-pub(crate) use status::reached_at;
 pub use status::{PartialSquash, Status, checked_status, status};
+pub(crate) use status::{history_up_to, reached_at};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {

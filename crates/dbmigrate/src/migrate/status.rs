@@ -171,6 +171,17 @@ pub(crate) fn reached_at(repo: &Repository, id: &str) -> BTreeSet<String> {
     reached
 }
 
+/// The history rows of a database taken over at `id` (from Flask-Migrate, or another tool's
+/// history): one statement per revision it has reached.
+pub(crate) fn history_up_to(repo: &Repository, id: &str, dialect: crate::url::Dialect) -> String {
+    reached_at(repo, id)
+        .iter()
+        .filter_map(|id| repo.any_revision(id))
+        .map(|r| crate::history::record_sql(dialect, &r.id, &r.checksum))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// `revision` and every revision it replaced, however deep: the history rows it stands for.
 pub(super) fn stands_for(repo: &Repository, revision: &Revision) -> Vec<String> {
     let mut ids = vec![revision.id.clone()];
