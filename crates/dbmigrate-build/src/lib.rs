@@ -13,6 +13,8 @@
 //! // files::FILES: &[(&str, &str)], the file names and texts, in name order
 //! ```
 
+#![warn(missing_docs)]
+
 use std::fmt::Write as _;
 use std::path::Path;
 

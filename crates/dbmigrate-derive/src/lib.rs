@@ -34,6 +34,8 @@
 //! }
 //! ```
 
+#![warn(missing_docs)]
+
 mod expand;
 mod parse;
 mod types;
