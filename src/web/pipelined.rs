@@ -6,8 +6,7 @@
 //!
 //! The SQL is the site's Diesel queries (`models::newest_with_authors`, …) written out for
 //! PostgreSQL once, and prepared once per connection. Rows are read into the same model
-//! structs, column by column in declaration order; a column added to a model without
-//! being read here does not compile.
+//! structs through their column descriptors, so a model's new column needs nothing here.
 //!
 //! A connection that failed, or did not answer within `DB_TIMEOUT`, is dropped and opened
 //! again by the next request that reaches its place, so the site recovers by itself when
@@ -17,10 +16,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use dbmigrate::model::{Model, Value};
 use diesel::pg::{Pg, PgQueryBuilder};
 use diesel::query_builder::{QueryBuilder, QueryFragment};
 use tokio_postgres::config::SslMode;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Config, NoTls, Row, Statement};
 
 use super::pool::{WorkError, prepared_before_a_schema_change};
@@ -136,12 +137,13 @@ impl Pipelined {
     ) -> Result<IndexRows, WorkError> {
         self.read(move |c| async move {
             let values: [&(dyn ToSql + Sync); 2] = [&limit, &offset];
-            let posts = c.client.query(&c.index, &values);
+            let posts = async { Ok(c.client.query(&c.index, &values).await?) };
             let (viewer, rows) = tokio::try_join!(visitor(&c, login), posts)?;
+            let author = Post::columns().len();
             let rows = rows
                 .iter()
-                .map(|row| Ok((post_at(row, 0)?, row.try_get(4)?)))
-                .collect::<Result<_, tokio_postgres::Error>>()?;
+                .map(|row| Ok((model_at::<Post>(row, 0)?, row.try_get(author)?)))
+                .collect::<Result<_, ReadError>>()?;
             Ok((viewer, rows))
         })
         .await
@@ -161,9 +163,10 @@ impl Pipelined {
             async move {
                 let name: &str = &username;
                 let values: [&(dyn ToSql + Sync); 1] = [&name];
-                let shown = c.client.query_opt(&c.user_named, &values);
+                let shown = async { Ok(c.client.query_opt(&c.user_named, &values).await?) };
                 let (viewer, shown) = tokio::try_join!(visitor(&c, login), shown)?;
-                let Some(shown) = shown.as_ref().map(user_at).transpose()? else {
+                let shown = shown.as_ref().map(|row| model_at::<User>(row, 0));
+                let Some(shown) = shown.transpose()? else {
                     return Ok((viewer, None, Vec::new()));
                 };
                 let rows = c
@@ -172,7 +175,7 @@ impl Pipelined {
                     .await?;
                 let posts = rows
                     .iter()
-                    .map(|row| post_at(row, 0))
+                    .map(|row| model_at::<Post>(row, 0))
                     .collect::<Result<_, _>>()?;
                 Ok((viewer, Some(shown), posts))
             }
@@ -191,13 +194,13 @@ impl Pipelined {
     async fn read<T, F, Fut>(&self, read: F) -> Result<T, WorkError>
     where
         F: Fn(Arc<Prepared>) -> Fut,
-        Fut: Future<Output = Result<T, tokio_postgres::Error>>,
+        Fut: Future<Output = Result<T, ReadError>>,
     {
         let place = &self.places[self.next.fetch_add(1, Ordering::Relaxed) % self.places.len()];
         let outcome = tokio::time::timeout(self.timeout, async {
             let conn = self.connection(place).await?;
             match read(conn.clone()).await {
-                Err(e) if prepared_before_a_schema_change(&error_text(&e)) => {
+                Err(ReadError::Database(e)) if prepared_before_a_schema_change(&error_text(&e)) => {
                     place.forget(&conn).await;
                     let conn = self.connection(place).await?;
                     read(conn.clone()).await.map_err(|e| (e, Some(conn)))
@@ -208,7 +211,8 @@ impl Pipelined {
         .await;
         match outcome {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err((e, conn))) => {
+            Ok(Err((ReadError::Row(why), _))) => Err(WorkError::Failed(why)),
+            Ok(Err((ReadError::Database(e), conn))) => {
                 if e.as_db_error().is_some() {
                     return Err(WorkError::Failed(error_text(&e)));
                 }
@@ -235,13 +239,17 @@ impl Pipelined {
     async fn connection(
         &self,
         place: &Place,
-    ) -> Result<Arc<Prepared>, (tokio_postgres::Error, Option<Arc<Prepared>>)> {
+    ) -> Result<Arc<Prepared>, (ReadError, Option<Arc<Prepared>>)> {
         let mut held = place.0.lock().await;
         if let Some(conn) = held.as_ref().filter(|conn| !conn.client.is_closed()) {
             return Ok(conn.clone());
         }
         *held = None;
-        let conn = Arc::new(self.open().await.map_err(|e| (e, None))?);
+        let conn = Arc::new(
+            self.open()
+                .await
+                .map_err(|e| (ReadError::Database(e), None))?,
+        );
         *held = Some(conn.clone());
         Ok(conn)
     }
@@ -298,10 +306,7 @@ impl Place {
     }
 }
 
-async fn visitor(
-    c: &Prepared,
-    login: Option<Login>,
-) -> Result<Option<User>, tokio_postgres::Error> {
+async fn visitor(c: &Prepared, login: Option<Login>) -> Result<Option<User>, ReadError> {
     let Some(login) = login else {
         return Ok(None);
     };
@@ -311,31 +316,79 @@ async fn visitor(
         .await?;
     Ok(row
         .as_ref()
-        .map(user_at)
+        .map(|row| model_at::<User>(row, 0))
         .transpose()?
         .filter(|user| login.holds_for(user)))
 }
 
-/// A user from its columns in declaration order.
-fn user_at(row: &Row) -> Result<User, tokio_postgres::Error> {
-    Ok(User {
-        id: row.try_get(0)?,
-        username: row.try_get(1)?,
-        email: row.try_get(2)?,
-        password_hash: row.try_get(3)?,
-        session_generation: row.try_get(4)?,
-        username_key: row.try_get(5)?,
-    })
+/// A model from its columns, in declaration order from column `at`: each read as the
+/// type PostgreSQL says it has and given to the model through its column descriptors, so
+/// that a column added to a model is read with no change here.
+fn model_at<M: Model + Default>(row: &Row, at: usize) -> Result<M, ReadError> {
+    let mut model = M::default();
+    for (i, column) in M::columns().iter().enumerate() {
+        let name = row.columns().get(at + i).map(|c| c.name());
+        if name != Some(column.info.name) {
+            return Err(ReadError::Row(format!(
+                "column {} of the row is {name:?}, where {} has {}",
+                at + i,
+                M::NAME,
+                column.info.name
+            )));
+        }
+        let value = value_at(row, at + i)?;
+        (column.set)(&mut model, value)
+            .map_err(|e| ReadError::Row(format!("{}.{}: {e}", M::NAME, column.info.name)))?;
+    }
+    Ok(model)
 }
 
-/// A post from its columns in declaration order, from column `at`.
-fn post_at(row: &Row, at: usize) -> Result<Post, tokio_postgres::Error> {
-    Ok(Post {
-        id: row.try_get(at)?,
-        body: row.try_get(at + 1)?,
-        timestamp: row.try_get(at + 2)?,
-        user_id: row.try_get(at + 3)?,
-    })
+/// Column `i` of `row` as a model value.
+fn value_at(row: &Row, i: usize) -> Result<Value, ReadError> {
+    let ty = row.columns()[i].type_();
+    let value = match *ty {
+        Type::INT2 => row
+            .try_get::<_, Option<i16>>(i)?
+            .map(|v| Value::Integer(v.into())),
+        Type::INT4 => row
+            .try_get::<_, Option<i32>>(i)?
+            .map(|v| Value::Integer(v.into())),
+        Type::INT8 => row.try_get::<_, Option<i64>>(i)?.map(Value::Integer),
+        Type::BOOL => row.try_get::<_, Option<bool>>(i)?.map(Value::Boolean),
+        Type::FLOAT4 => row
+            .try_get::<_, Option<f32>>(i)?
+            .map(|v| Value::Float(v.into())),
+        Type::FLOAT8 => row.try_get::<_, Option<f64>>(i)?.map(Value::Float),
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => {
+            row.try_get::<_, Option<String>>(i)?.map(Value::Text)
+        }
+        Type::TIMESTAMP => row
+            .try_get::<_, Option<NaiveDateTime>>(i)?
+            .map(Value::DateTime),
+        Type::DATE => row.try_get::<_, Option<NaiveDate>>(i)?.map(Value::Date),
+        Type::TIME => row.try_get::<_, Option<NaiveTime>>(i)?.map(Value::Time),
+        Type::BYTEA => row.try_get::<_, Option<Vec<u8>>>(i)?.map(Value::Binary),
+        _ => {
+            return Err(ReadError::Row(format!(
+                "column {} is of type {ty}, which the pages do not read",
+                row.columns()[i].name()
+            )));
+        }
+    };
+    Ok(value.unwrap_or(Value::Null))
+}
+
+/// Why a read gave no rows: the database's error, or a row the model cannot take.
+#[derive(Debug)]
+enum ReadError {
+    Database(tokio_postgres::Error),
+    Row(String),
+}
+
+impl From<tokio_postgres::Error> for ReadError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        ReadError::Database(e)
+    }
 }
 
 /// The error with its cause: tokio-postgres' own text for a server's error is "db error".

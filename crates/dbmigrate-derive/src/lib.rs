@@ -3,7 +3,9 @@
 //! else is generated from it:
 //!
 //! - the struct itself becomes the row (Diesel `Queryable`, `Selectable`, `Identifiable`,
-//!   `AsChangeset`), and `New<Struct>` the row to insert (`Insertable`, every field optional);
+//!   `AsChangeset`; `Debug`, `Clone`, `Default`, `PartialEq` unless it derives them itself:
+//!   `Default` so that a row read by other means can be filled through the column
+//!   descriptors), and `New<Struct>` the row to insert (`Insertable`, every field optional);
 //! - a Diesel `table!` per model (with `#[max_length]`), `joinable!` for foreign keys and
 //!   `allow_tables_to_appear_in_same_query!` for the whole module;
 //! - `impl dbmigrate::model::Model`: the column descriptors (name, type, read, write, filter,

@@ -354,7 +354,7 @@ fn row_struct(model: &Model, keys: &[&Ident], has_changes: bool) -> TokenStream 
     let item = &model.item;
     let table = &model.table_ident;
     let present = parse::derives_already(&item.attrs);
-    let ours = ["Debug", "Clone", "PartialEq"]
+    let ours = ["Debug", "Clone", "Default", "PartialEq"]
         .into_iter()
         .filter(|name| !present.iter().any(|p| p == name))
         .map(|name| Ident::new(name, Span::call_site()));
