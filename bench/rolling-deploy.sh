@@ -134,7 +134,7 @@ deploy() {
     nginx -p "$work" -c "$work/nginx.conf"
     local base=http://127.0.0.1:18800 cookie token
     cookie=$(bench/login.sh "$base")
-    token=$(curl -s -H "Cookie: $cookie" "$base/index" | grep -o 'name="csrf_token" value="[^"]*"' | sed 's/.*value="//;s/"$//')
+    token=$(curl -s -H "Cookie: $cookie" "$base/index" | grep -o 'name="csrf_token" value="[^"]*"' | sed 's/.*value="//;s/"$//' | head -n 1)
     printf 'csrf_token=%s&post=written+during+the+deploy' "$token" >"$work/post.form"
     load reads "$name" -c16 "$base/index" &
     local readers=$!
