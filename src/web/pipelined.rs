@@ -24,9 +24,10 @@ use tokio_postgres::config::SslMode;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Config, NoTls, Row, Statement};
 
-use super::pool::{WorkError, prepared_before_a_schema_change};
+use super::pool::{ONE_PLAN_PER_STATEMENT, WorkError, prepared_before_a_schema_change};
 use super::visit::Login;
 use crate::models::{self, Post, User};
+use dbmigrate::dialect::postgres;
 
 /// The index page: posts with their authors' names, and the visitor's user when asked.
 pub type IndexRows = (Option<User>, Vec<(Post, Option<String>)>);
@@ -40,7 +41,7 @@ pub struct Pipelined {
     config: Config,
     timeout: Duration,
     session_setup: Option<String>,
-    statements: Arc<StatementsSql>,
+    statements: StatementsSql,
     on_unreachable: Box<dyn Fn() + Send + Sync>,
 }
 
@@ -118,7 +119,7 @@ impl Pipelined {
             config,
             timeout,
             session_setup,
-            statements: Arc::new(StatementsSql::written()),
+            statements: StatementsSql::written(),
             on_unreachable,
         }
     }
@@ -267,9 +268,8 @@ impl Pipelined {
         // As the pool's connections are set up (`pool::for_the_site`): one generic plan
         // per statement, the server's own bound on a statement, the release's search path.
         let mut setup = format!(
-            "SET TIME ZONE 'UTC'; SET client_min_messages = WARNING; \
-             SET plan_cache_mode = force_generic_plan; SET statement_timeout = {};",
-            self.timeout.as_millis().max(1)
+            "{} {ONE_PLAN_PER_STATEMENT};",
+            postgres::session_settings(Some(self.timeout))
         );
         if let Some(session_setup) = &self.session_setup {
             setup.push(' ');

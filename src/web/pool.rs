@@ -388,20 +388,23 @@ fn run_local<T, E: fmt::Display>(
     })
 }
 
-/// A server connection made ready for the site's queries. On PostgreSQL, prepared
-/// statements keep one generic plan: by default PostgreSQL plans a statement again at each
+/// On PostgreSQL, the site's prepared statements keep one generic plan: by default PostgreSQL plans a statement again at each
 /// run for as long as the generic plan's estimate looks worse than the custom ones', which a
 /// `LIMIT $1` always does (it is assumed to take a tenth of the table), so the index page
 /// was planned anew on every request for the same plan, four times the database's CPU of
 /// the page. The site's queries are key and index lookups whose plans do not depend on the
 /// values bound.
+pub(super) const ONE_PLAN_PER_STATEMENT: &str = "SET plan_cache_mode = force_generic_plan";
+
+/// A server connection made ready for the site's queries: one plan per statement on
+/// PostgreSQL, then what `session_setup` says.
 fn for_the_site(
     mut conn: AnyConnection,
     session_setup: Option<&str>,
 ) -> Result<AnyConnection, WorkError> {
     let unavailable = |e: diesel::result::Error| WorkError::Unavailable(e.to_string());
     if conn.dialect() == Dialect::Postgres {
-        conn.batch_execute("SET plan_cache_mode = force_generic_plan")
+        conn.batch_execute(ONE_PLAN_PER_STATEMENT)
             .map_err(unavailable)?;
     }
     if let Some(setup) = session_setup {

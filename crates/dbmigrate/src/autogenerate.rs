@@ -23,13 +23,28 @@ pub fn compare_with_database(
 ) -> QueryResult<Comparison> {
     let dialect = conn.dialect();
     let mut live = inspect(conn)?.comparable_for(dialect);
-    live.tables.retain(|table| {
-        target.table(&table.name).is_some()
-            || !ignored
-                .iter()
-                .any(|pattern| matches_pattern(pattern, &table.name))
-    });
+    live.tables
+        .retain(|table| target.table(&table.name).is_some() || !is_ignored(&table.name, ignored));
     Ok(compare(&live, &target.comparable_for(dialect), options))
+}
+
+/// The changes that take the schema the repository's revisions build to `target`, with no
+/// database: `db migrate --offline` and `db check --offline`.
+pub fn compare_with_revisions(
+    repo: &crate::Repository,
+    target: &Schema,
+    options: CompareOptions,
+) -> Result<Comparison, crate::MigrateError> {
+    let every_revision = repo.graph().order().iter().cloned().collect();
+    let built = crate::migrate::replay(repo, &every_revision)?;
+    Ok(compare(&built, target, options))
+}
+
+/// Whether a table `name` is one `MIGRATIONS_IGNORE_TABLES` (`patterns`) leaves alone.
+pub fn is_ignored(name: &str, patterns: &[String]) -> bool {
+    patterns
+        .iter()
+        .any(|pattern| matches_pattern(pattern, name))
 }
 
 /// Whether `name` matches `pattern`, where `*` stands for any run of characters.

@@ -3,7 +3,9 @@
 use std::process::ExitCode;
 
 use super::{Application, Chosen, Context, Progress};
-use crate::autogenerate::{compare_with_database, revision_for, risk_warnings};
+use crate::autogenerate::{
+    compare_with_database, compare_with_revisions, revision_for, risk_warnings,
+};
 use crate::compare::{CompareOptions, Comparison};
 use crate::migrate::{self, Status};
 use crate::{AnyConnection, Repository, Schema, connect};
@@ -80,10 +82,8 @@ pub fn migrate(
     let head = repo.head()?.map(|r| r.id.clone());
     let comparison = match conn.as_mut() {
         None => {
-            let every_revision = repo.graph().order().iter().cloned().collect();
-            let built = migrate::replay(&repo, &every_revision)?;
             eprintln!("Comparing the models with the schema the revisions build");
-            crate::compare::compare(&built, target, options)
+            compare_with_revisions(&repo, target, options)?
         }
         Some(conn) => {
             let status = checked_status(conn, &repo, target)?;
@@ -197,9 +197,7 @@ pub fn check(
         let comparison = if heads.len() > 1 {
             Comparison::default()
         } else {
-            let every_revision = repo.graph().order().iter().cloned().collect();
-            let built = migrate::replay(&repo, &every_revision)?;
-            crate::compare::compare(&built, target, options)
+            compare_with_revisions(&repo, target, options)?
         };
         Report {
             database: None,

@@ -210,10 +210,7 @@ pub fn models(
 ) -> anyhow::Result<()> {
     let mut schema = crate::inspect::inspect(conn)?;
     schema.tables.retain(|table| {
-        tables.contains(&table.name)
-            || !ignored
-                .iter()
-                .any(|pattern| crate::autogenerate::matches_pattern(pattern, &table.name))
+        tables.contains(&table.name) || !crate::autogenerate::is_ignored(&table.name, ignored)
     });
     print!("{}", crate::declarations::declarations(&schema, tables)?);
     Ok(())
@@ -228,7 +225,6 @@ pub fn import(
 ) -> anyhow::Result<()> {
     if let Some(done) = repo
         .in_order()
-        .into_iter()
         .find(|r| r.imported.as_ref().is_some_and(|i| i.tool == tool))
     {
         anyhow::bail!(

@@ -80,9 +80,10 @@ pub fn upgrade_with(
                 });
             }
         }
-        let takeover = match status.is_empty() {
-            true => crate::import::find_takeover(conn, repo)?,
-            false => None,
+        let takeover = if status.is_empty() {
+            crate::import::find_takeover(conn, repo)?
+        } else {
+            None
         };
         if let Some(takeover) = takeover {
             crate::import::take_over(conn, repo, &takeover)?;

@@ -11,13 +11,7 @@ pub(super) fn connect(
     url: &DatabaseUrl,
     timeouts: Timeouts,
 ) -> Result<AnyConnection, ConnectError> {
-    let mut setup = String::from("SET TIME ZONE 'UTC'; SET client_min_messages = WARNING;");
-    if let Some(limit) = timeouts.statement {
-        setup.push_str(&format!(
-            " SET statement_timeout = {};",
-            limit.as_millis().max(1)
-        ));
-    }
+    let setup = session_settings(timeouts.statement);
     PgConnection::establish(&with_connect_timeout(&url.driver_string(), timeouts))
         .and_then(|mut c| {
             c.batch_execute(&setup)
@@ -25,6 +19,19 @@ pub(super) fn connect(
             Ok(AnyConnection::Postgresql(c))
         })
         .map_err(|e| server_connect_error(url, &e))
+}
+
+/// What every connection to PostgreSQL runs first, whichever driver opened it: UTC, no
+/// NOTICE chatter, and `statement` as the server's bound on a statement, if given.
+pub fn session_settings(statement: Option<std::time::Duration>) -> String {
+    let mut setup = String::from("SET TIME ZONE 'UTC'; SET client_min_messages = WARNING;");
+    if let Some(limit) = statement {
+        setup.push_str(&format!(
+            " SET statement_timeout = {};",
+            limit.as_millis().max(1)
+        ));
+    }
+    setup
 }
 
 /// The URL with libpq's `connect_timeout` (whole seconds, at least 2, as libpq rounds up

@@ -4,6 +4,7 @@
 mod admin;
 mod apply;
 mod connect;
+pub use connect::session_settings;
 mod errors;
 mod history;
 mod insert;
