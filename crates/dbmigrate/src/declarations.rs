@@ -48,7 +48,10 @@ pub fn declarations(schema: &Schema, only: &[String]) -> Result<String, NoSuchTa
         out.push_str("    use bigdecimal::BigDecimal;\n");
     }
     for table in &tables {
-        out.push('\n');
+        // A blank line after the imports and between models, none after the opening brace.
+        if !out.ends_with("{\n") {
+            out.push('\n');
+        }
         write_model(&mut out, schema, table, &declared);
     }
     out.push_str("}\n");
@@ -504,6 +507,16 @@ mod tests {
     fn what_a_declaration_cannot_say_is_a_comment_at_its_place() {
         let text = declarations(&Schema::new(vec![account()]), &[]).unwrap();
         insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn a_module_without_imports_opens_on_its_first_model() {
+        let table = Table::new("tag").id_column("id");
+        let text = declarations(&Schema::new(vec![table]), &[]).unwrap();
+        assert!(
+            text.starts_with("#[dbmigrate::models]\npub mod declared {\n    #[model"),
+            "{text}"
+        );
     }
 
     #[test]
