@@ -1,8 +1,9 @@
-//! `microblog db models` on each database: the declarations it prints from a database the
-//! built-in migrations made compile (`fixtures/microblog_models.rs`, compiled here), and
-//! compare equal to that database; an unknown table is one clear error.
+//! `microblog db models` on each database: the declarations it prints from a database made
+//! by the chapter's frozen revisions (`fixtures/chapter4`) compile
+//! (`fixtures/chapter4_models.rs`, compiled here), and compare equal to that database; an
+//! unknown table is one clear error.
 //!
-//! After a deliberate change of the printed form or of the migrations:
+//! After a deliberate change of the printed form:
 //! `UPDATE_FIXTURES=1 cargo nextest run --test models_from_database`, then read the diff.
 
 mod support;
@@ -13,19 +14,20 @@ use dbmigrate::autogenerate::compare_with_database;
 use dbmigrate::testing::TestDb;
 use dbmigrate::{connect, on_each_database};
 
-/// What `db models` printed from a database at the built-in migrations' head, compiled.
+/// What `db models` printed from a database at the chapter's head, compiled.
 mod printed {
-    include!("fixtures/microblog_models.rs");
+    include!("fixtures/chapter4_models.rs");
 }
 
 const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/microblog_models.rs"
+    "/tests/fixtures/chapter4_models.rs"
 );
 
 on_each_database! {
-    fn the_declarations_printed_from_the_sites_database_compile_and_describe_it(db: &TestDb) {
+    fn the_declarations_printed_from_the_chapters_database_compile_and_describe_it(db: &TestDb) {
         let dir = tempfile::tempdir().unwrap();
+        support::copy_of_chapter_4_repository(dir.path());
         let url = db.url_string();
         let upgraded = support::db(dir.path(), &url, &["upgrade"]);
         assert_eq!(upgraded.code, Some(0), "{upgraded:?}");
