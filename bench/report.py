@@ -27,6 +27,8 @@ for line in lines:
         inserts[("ours", m.group(1))] = float(m.group(2))
     elif m := re.match(r"insert_floor (.*?): .*= (\d+) posts/s", line):
         inserts[("floor", m.group(1))] = float(m.group(2))
+    elif m := re.match(r"insert_floor_same_database (.*?): .*= (\d+) posts/s", line):
+        inserts[("floor on the same database", m.group(1))] = float(m.group(2))
     elif line.startswith("compare "):
         compares.append(line[len("compare "):])
     elif m := re.match(r"## profile (\S+) (\S+) \((\w+)\)", line):
@@ -95,7 +97,10 @@ peak_rss = max((float(f["peak_rss_mb"]) for key, fs in runs.items() if key[2] ==
 target("peak RSS under load (any run)", peak_rss, 25.0, higher=False, unit=" MB")
 target("`db upgrade` of a new SQLite database against `flask db upgrade`",
        ratio(cli.get("flask_db_upgrade_new_database"), cli.get("ours_db_upgrade_new_database")), 40.0)
-target("inserts through the unit of work, one transaction, against raw rusqlite",
+for how in ("one transaction", "1,000-row transactions"):
+    target(f"inserts through the unit of work, {how}, against raw rusqlite on the same database",
+           ratio(inserts.get(("ours", how)), inserts.get(("floor on the same database", how))), 0.5)
+target("inserts through the unit of work, one transaction, against raw rusqlite on the kit's Flask database",
        ratio(inserts.get(("ours", "one transaction")), inserts.get(("floor", "one transaction"))), 0.5)
 
 
@@ -193,7 +198,11 @@ w("")
 w("| writer | transactions | posts/s |")
 w("|---|---|---|")
 for (who, how), value in sorted(inserts.items()):
-    label = "this server's unit of work (`db seed`)" if who == "ours" else "raw rusqlite, one prepared INSERT (kit's insert_floor)"
+    label = {
+        "ours": "this server's unit of work (`db seed`)",
+        "floor": "raw rusqlite, one prepared INSERT (kit's insert_floor), the kit's Flask database",
+        "floor on the same database": "raw rusqlite, the same, on a database made by `db upgrade`",
+    }[who]
     w(f"| {label} | {how} | {value:,.0f} |")
 w("")
 w("## Autogenerate: 200 tables compared with the live database")

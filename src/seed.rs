@@ -73,6 +73,8 @@ pub struct SeedPlan {
 /// How long the posts took, for their rate.
 #[derive(Debug, Clone, Copy)]
 pub struct Seeded {
+    /// The unit of work's time: adding the posts and committing them (their fake text is
+    /// made before, as an application's rows are before it writes them).
     pub posts_time: std::time::Duration,
 }
 
@@ -149,24 +151,28 @@ pub fn seed(
     }
     let mut rng = ChaCha8Rng::seed_from_u64(plan.seed);
     let mut left = plan.posts;
-    let posts_started = std::time::Instant::now();
+    let mut times = PostTimes::spread_over_2025(plan.posts);
+    let mut posts_time = std::time::Duration::ZERO;
     while left > 0 {
         let batch = left.min(batch);
-        for _ in 0..batch {
-            session.add(NewPost {
-                timestamp: Some(moment_in_2025(&mut rng)),
+        let posts: Vec<NewPost> = (0..batch)
+            .map(|_| NewPost {
+                timestamp: Some(times.next(&mut rng)),
                 user_id: Some(ids[rng.gen_range(0..ids.len())]),
                 ..Post::new(&body(&mut rng))
-            });
+            })
+            .collect();
+        let started = std::time::Instant::now();
+        for post in posts {
+            session.add(post);
         }
         session.commit()?;
+        posts_time += started.elapsed();
         left -= batch;
         written += batch;
         progress(written);
     }
-    Ok(Seeded {
-        posts_time: posts_started.elapsed(),
-    })
+    Ok(Seeded { posts_time })
 }
 
 /// Words until 10 to 140 characters (as the post form allows).
@@ -192,12 +198,31 @@ fn body(rng: &mut ChaCha8Rng) -> String {
     text
 }
 
-/// A time in 2025, to the microsecond.
-fn moment_in_2025(rng: &mut ChaCha8Rng) -> NaiveDateTime {
-    let start = NaiveDate::from_ymd_opt(2025, 1, 1)
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .expect("a valid date");
-    start + TimeDelta::microseconds(rng.gen_range(0..365 * 86_400 * 1_000_000))
+/// The posts' times: in the order the posts are written, as a site's are, spread over
+/// 2025 to the microsecond, each at a random moment of its own share of the year.
+struct PostTimes {
+    start: NaiveDateTime,
+    share_us: i64,
+    written: i64,
+}
+
+impl PostTimes {
+    fn spread_over_2025(posts: u64) -> Self {
+        const YEAR_US: i64 = 365 * 86_400 * 1_000_000;
+        PostTimes {
+            start: NaiveDate::from_ymd_opt(2025, 1, 1)
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .expect("a valid date"),
+            share_us: (YEAR_US / i64::try_from(posts.max(1)).unwrap_or(i64::MAX)).max(1),
+            written: 0,
+        }
+    }
+
+    fn next(&mut self, rng: &mut ChaCha8Rng) -> NaiveDateTime {
+        let at = self.written * self.share_us + rng.gen_range(0..self.share_us);
+        self.written += 1;
+        self.start + TimeDelta::microseconds(at)
+    }
 }
 
 #[cfg(test)]
@@ -208,6 +233,22 @@ mod tests {
     fn usernames_are_as_wide_as_the_largest_number() {
         assert_eq!(username(7, 1_000), "user0007");
         assert_eq!(username(7, 12_345), "user00007");
+    }
+
+    #[test]
+    fn posts_are_written_in_time_order_within_2025() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut times = PostTimes::spread_over_2025(1_000);
+        let written: Vec<_> = (0..1_000).map(|_| times.next(&mut rng)).collect();
+        assert!(
+            written.windows(2).all(|w| w[0] < w[1]),
+            "strictly increasing"
+        );
+        let year = |t: &NaiveDateTime| t.format("%Y").to_string();
+        assert_eq!(
+            (year(&written[0]), year(&written[999])),
+            ("2025".into(), "2025".into())
+        );
     }
 
     #[test]

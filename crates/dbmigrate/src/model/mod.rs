@@ -3,6 +3,7 @@
 //! a shell, forms) goes through the column descriptors, never through a list of its own.
 
 mod dynamic;
+mod grouped;
 mod session;
 mod value;
 

@@ -11,6 +11,7 @@ use std::marker::PhantomData;
 
 use diesel::Connection;
 
+use super::grouped::{self, Bound, GroupRow, Keys, RowKey, Waiting, write_group};
 use super::{Key, Model, NewRow, Value, ValueError};
 use crate::connection::AnyConnection;
 use crate::schema::Schema;
@@ -165,14 +166,23 @@ impl DbError {
 }
 
 /// A new row, its model erased, as the unit of work holds it.
-trait Insert: Send {
+pub(super) trait Insert: Send {
     fn table(&self) -> &'static str;
     fn check(&self) -> Result<(), DbError>;
+    /// The session's numbers of the rows this one takes the keys of.
+    fn refers_to(&self) -> Vec<u64>;
+    /// Inserts the row alone; its key.
     fn write(
         &self,
         conn: &mut AnyConnection,
         key_of: &dyn Fn(u64) -> Option<Vec<Value>>,
     ) -> Result<Vec<Value>, DbError>;
+    /// The row as a statement of several rows writes it; `None` when it cannot be (a
+    /// type outside the vocabulary, a key neither given nor assigned by the database).
+    fn grouped(
+        &self,
+        key_of: &dyn Fn(u64) -> Option<Vec<Value>>,
+    ) -> Result<Option<GroupRow>, DbError>;
 }
 
 impl<N: NewRow> Insert for N {
@@ -184,34 +194,95 @@ impl<N: NewRow> Insert for N {
         check_lengths::<N::Model>(|c| (c.get_new)(self))
     }
 
+    fn refers_to(&self) -> Vec<u64> {
+        self.pending_refs()
+            .map(|r| r.iter().map(|(_, pending)| pending).collect())
+            .unwrap_or_default()
+    }
+
     fn write(
         &self,
         conn: &mut AnyConnection,
         key_of: &dyn Fn(u64) -> Option<Vec<Value>>,
     ) -> Result<Vec<Value>, DbError> {
-        let mut row = self.clone();
-        let refs: Vec<_> = row
-            .pending_refs()
-            .map(|r| r.iter().collect())
-            .unwrap_or_default();
-        for (column, pending) in refs {
-            let unsaved = || DbError::ReferenceNotSaved {
-                table: N::Model::TABLE,
-                column,
-            };
-            let key = key_of(pending)
-                .and_then(|k| k.into_iter().next())
-                .ok_or_else(unsaved)?;
-            let descriptor = N::Model::column(column).ok_or_else(unsaved)?;
-            (descriptor.set_new)(&mut row, key).map_err(|error| DbError::Value {
-                model: N::Model::NAME,
-                column: column.to_string(),
-                error,
-            })?;
-        }
-        row.fill_defaults();
+        let row = as_written(self, key_of)?;
         Ok(row.insert(conn).map_err(DbError::Database)?.to_values())
     }
+
+    fn grouped(
+        &self,
+        key_of: &dyn Fn(u64) -> Option<Vec<Value>>,
+    ) -> Result<Option<GroupRow>, DbError> {
+        let row = as_written(self, key_of)?;
+        let (mut columns, mut values, mut given_key, mut assigned) =
+            (Vec::new(), Vec::new(), Vec::new(), None);
+        for column in N::Model::columns() {
+            let info = &column.info;
+            let value = (column.get_new)(&row);
+            if info.primary_key {
+                if value == Value::Null && info.autoincrement {
+                    assigned = Some(info);
+                    continue;
+                }
+                given_key.push(value.clone());
+            }
+            if value == Value::Null {
+                continue;
+            }
+            let Some(bound) = Bound::of(&info.ty, value) else {
+                return Ok(None);
+            };
+            values.push(bound.map_err(|error| DbError::Value {
+                model: N::Model::NAME,
+                column: info.name.to_string(),
+                error,
+            })?);
+            columns.push(info);
+        }
+        let key = match assigned {
+            Some(column) if given_key.is_empty() => RowKey::Assigned(column),
+            None if !given_key.is_empty() && !given_key.contains(&Value::Null) => {
+                RowKey::Given(given_key)
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(GroupRow {
+            table: N::Model::TABLE,
+            columns,
+            values,
+            key,
+        }))
+    }
+}
+
+/// `row` as it is written: the keys of the rows it refers to filled in, then the
+/// defaults computed in Rust.
+fn as_written<N: NewRow>(
+    row: &N,
+    key_of: &dyn Fn(u64) -> Option<Vec<Value>>,
+) -> Result<N, DbError> {
+    let mut row = row.clone();
+    let refs: Vec<_> = row
+        .pending_refs()
+        .map(|r| r.iter().collect())
+        .unwrap_or_default();
+    for (column, pending) in refs {
+        let unsaved = || DbError::ReferenceNotSaved {
+            table: N::Model::TABLE,
+            column,
+        };
+        let key = key_of(pending)
+            .and_then(|k| k.into_iter().next())
+            .ok_or_else(unsaved)?;
+        let descriptor = N::Model::column(column).ok_or_else(unsaved)?;
+        (descriptor.set_new)(&mut row, key).map_err(|error| DbError::Value {
+            model: N::Model::NAME,
+            column: column.to_string(),
+            error,
+        })?;
+    }
+    row.fill_defaults();
+    Ok(row)
 }
 
 /// A stored row, its model erased.
@@ -246,10 +317,14 @@ impl<M: Model> Stored for M {
 fn check_lengths<M: Model>(value: impl Fn(&super::Column<M>) -> Value) -> Result<(), DbError> {
     for column in M::columns() {
         let allowed = column.info.values;
-        if let Value::Text(text) = value(column)
-            && !allowed.is_empty()
-            && !allowed.contains(&text.as_str())
-        {
+        let max = column.info.max_length();
+        if allowed.is_empty() && max.is_none() {
+            continue;
+        }
+        let Value::Text(text) = value(column) else {
+            continue;
+        };
+        if !allowed.is_empty() && !allowed.contains(&text.as_str()) {
             return Err(DbError::NotAllowed {
                 table: M::TABLE,
                 column: column.info.name,
@@ -257,10 +332,7 @@ fn check_lengths<M: Model>(value: impl Fn(&super::Column<M>) -> Value) -> Result
                 allowed,
             });
         }
-        let Some(max) = column.info.max_length() else {
-            continue;
-        };
-        if let Value::Text(text) = value(column) {
+        if let Some(max) = max {
             let actual = text.chars().count();
             if actual > max {
                 return Err(DbError::TooLong {
@@ -398,31 +470,58 @@ impl Session {
             .collect();
         let mut ordered: Vec<&Change> = self.changes.iter().collect();
         ordered.sort_by_key(|c| c.order_key(&rank));
-        let known = &self.assigned;
         let schema = self.schema;
         let dialect = self.conn.dialect();
+        let grouping = grouped::groups_rows(dialect);
+        let known = &self.assigned;
         let new_keys = self.conn.transaction::<_, DbError, _>(|conn| {
-            let mut new_keys: HashMap<u64, Vec<Value>> = HashMap::new();
+            let mut keys = Keys {
+                new: HashMap::new(),
+                known,
+            };
+            let mut waiting: Vec<Waiting> = Vec::new();
             for change in ordered {
                 let database = |e| DbError::from_database(e, dialect, schema);
                 match change {
+                    Change::Insert(number, row) if grouping => {
+                        // A row whose key is not known yet is waiting (or not to be written).
+                        if row.refers_to().into_iter().any(|n| !keys.has(n)) {
+                            write_group(conn, &mut waiting, &mut keys)?;
+                        }
+                        match row.grouped(&|n| keys.of(n))? {
+                            Some(grouped) => {
+                                if waiting.first().is_some_and(|w| !w.row.same_shape(&grouped)) {
+                                    write_group(conn, &mut waiting, &mut keys)?;
+                                }
+                                waiting.push(Waiting {
+                                    number: *number,
+                                    insert: row.as_ref(),
+                                    row: grouped,
+                                });
+                            }
+                            None => {
+                                write_group(conn, &mut waiting, &mut keys)?;
+                                let key = row.write(conn, &|n| keys.of(n))?;
+                                keys.new.insert(*number, key);
+                            }
+                        }
+                    }
                     Change::Insert(number, row) => {
-                        let key_of = |n: u64| new_keys.get(&n).or_else(|| known.get(&n)).cloned();
-                        let key = row.write(conn, &key_of).map_err(|e| match e {
-                            DbError::Database(e) => database(e),
-                            other => other,
-                        })?;
-                        new_keys.insert(*number, key);
+                        let key = row.write(conn, &|n| keys.of(n))?;
+                        keys.new.insert(*number, key);
                     }
                     Change::Update(row) => {
+                        write_group(conn, &mut waiting, &mut keys)?;
                         row.update(conn).map_err(database)?;
                     }
                     Change::Delete(row) => {
+                        write_group(conn, &mut waiting, &mut keys)?;
                         row.delete(conn).map_err(database)?;
                     }
                 }
             }
-            Ok(new_keys)
+            write_group(conn, &mut waiting, &mut keys)?;
+            Ok(keys.new)
         });
         let new_keys = new_keys.map_err(|e| match e {
             DbError::Database(e) => DbError::from_database(e, dialect, schema),

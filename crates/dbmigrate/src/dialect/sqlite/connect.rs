@@ -48,11 +48,18 @@ pub(super) fn connect(
     Ok(AnyConnection::Sqlite(conn))
 }
 
+/// The bytes of a statement's journal SQLite keeps in memory before it writes them to a file.
+const STATEMENT_JOURNAL_IN_MEMORY: std::ffi::c_int = 16 << 20;
+
 /// Before the first connection: a Diesel connection is never used by two threads at once
 /// (it is not `Sync`), so SQLite's own locking of each call is not needed
 /// (`SQLITE_CONFIG_MULTITHREAD`), nor its count of memory in use, which takes a lock shared
 /// by every connection on each allocation (`SQLITE_CONFIG_MEMSTATUS`). Both showed in
-/// profiles of the web server, its threads waiting on each other. Settings SQLite refuses
+/// profiles of the web server, its threads waiting on each other. A statement's journal
+/// (the pages it changed, kept so that a failing statement can be undone alone) stays in
+/// memory up to [`STATEMENT_JOURNAL_IN_MEMORY`] instead of SQLite's 64 KiB: a statement
+/// inserting many rows changes a page of each index per row, and writing that journal to
+/// a file took a third of the time of grouped inserts in a profile of `db seed`. Settings SQLite refuses
 /// (the library was already started by other code) leave it as it was, which is correct,
 /// only slower.
 fn configure_library() {
@@ -64,6 +71,10 @@ fn configure_library() {
         unsafe {
             libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MULTITHREAD);
             libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MEMSTATUS, 0);
+            libsqlite3_sys::sqlite3_config(
+                libsqlite3_sys::SQLITE_CONFIG_STMTJRNL_SPILL,
+                STATEMENT_JOURNAL_IN_MEMORY,
+            );
         }
     });
 }
