@@ -169,7 +169,14 @@ fn check_offline_compares_the_models_with_the_revisions_and_needs_no_database() 
         db(
             dir,
             nowhere,
-            &["revision", "-m", "a second head", "--head", "e517"],
+            &[
+                "revision",
+                "-m",
+                "a second head",
+                "--head",
+                "e517",
+                "--splice",
+            ],
         ),
         0,
     );
@@ -217,7 +224,14 @@ fn check_fails_on_a_repository_with_several_heads_even_when_the_database_is_at_t
         db(
             dir,
             url,
-            &["revision", "-m", "a second head", "--head", "e517"],
+            &[
+                "revision",
+                "-m",
+                "a second head",
+                "--head",
+                "e517",
+                "--splice",
+            ],
         ),
         0,
     );

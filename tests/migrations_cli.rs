@@ -40,7 +40,11 @@ fn init_with_two_heads(dir: &Path, url: &str) -> (String, String) {
     ok(db(dir, url, &["revision", "-m", "first"]));
     let first = only_revision_id(dir);
     ok(db(dir, url, &["revision", "-m", "second"]));
-    ok(db(dir, url, &["revision", "-m", "third", "--head", &first]));
+    ok(db(
+        dir,
+        url,
+        &["revision", "-m", "third", "--head", &first, "--splice"],
+    ));
     let heads = ok(db(dir, url, &["heads"]));
     let ids: Vec<String> = heads
         .stdout

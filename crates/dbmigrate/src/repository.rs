@@ -211,6 +211,8 @@ impl Repository {
         let graph = Graph::new(revisions.values().map(|r| Node {
             id: r.id.clone(),
             down: r.down.clone(),
+            depends_on: r.depends_on.iter().map(|d| outermost(d)).collect(),
+            branch_labels: r.branch_labels.clone(),
         }))
         .map_err(|cause| RepositoryError::Graph {
             location: location.clone(),
@@ -287,6 +289,19 @@ impl Repository {
         self.graph
             .resolve(text)
             .map(|id| &self.revisions[&id])
+            .map_err(|cause| RepositoryError::Graph {
+                location: self.location.clone(),
+                cause,
+            })
+    }
+
+    /// The revisions of the line a branch label (or a revision) names.
+    pub fn branch(
+        &self,
+        name: &str,
+    ) -> Result<std::collections::BTreeSet<String>, RepositoryError> {
+        self.graph
+            .branch(name)
             .map_err(|cause| RepositoryError::Graph {
                 location: self.location.clone(),
                 cause,

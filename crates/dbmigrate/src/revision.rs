@@ -15,6 +15,12 @@ pub struct Revision {
     pub id: String,
     /// The revisions this one follows: none for a first revision, several for a merge.
     pub down: Vec<String>,
+    /// Names of the line of revisions this one is on (Alembic's `branch_labels`), for
+    /// targets such as `LABEL@head`.
+    pub branch_labels: Vec<String>,
+    /// Revisions (ids or branch labels) of other lines that must run before this one,
+    /// which does not follow them (Alembic's `depends_on`).
+    pub depends_on: Vec<String>,
     pub message: String,
     /// When it was created, as written in the file (RFC 3339).
     pub created: String,
@@ -74,6 +80,10 @@ struct RevisionFile {
     #[serde(default)]
     down_revision: DownRevision,
     #[serde(default)]
+    branch_labels: Names,
+    #[serde(default)]
+    depends_on: Names,
+    #[serde(default)]
     message: String,
     created: Option<toml::value::Datetime>,
     #[serde(default = "in_a_transaction")]
@@ -108,6 +118,26 @@ enum DownRevision {
     Base,
     One(String),
     Several(Vec<String>),
+}
+
+/// One name or a list of them, as Alembic's `branch_labels` and `depends_on` take.
+#[derive(Deserialize, Default)]
+#[serde(untagged, expecting = "a name, or a list of names")]
+enum Names {
+    #[default]
+    None,
+    One(String),
+    Several(Vec<String>),
+}
+
+impl Names {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            Names::None => Vec::new(),
+            Names::One(name) => vec![name],
+            Names::Several(names) => names,
+        }
+    }
 }
 
 impl DownRevision {
@@ -172,6 +202,8 @@ impl Revision {
         Ok(Revision {
             id: file.revision,
             down,
+            branch_labels: file.branch_labels.into_vec(),
+            depends_on: file.depends_on.into_vec(),
             message: file.message,
             created: file.created.map(|c| c.to_string()).unwrap_or_default(),
             transaction: file.transaction,
@@ -192,6 +224,8 @@ impl Revision {
         Revision {
             id: new_id(),
             down,
+            branch_labels: Vec::new(),
+            depends_on: Vec::new(),
             message: message.to_string(),
             created: created.to_string(),
             transaction: true,
@@ -243,6 +277,15 @@ impl Revision {
             several => {
                 let ids: Vec<String> = several.iter().map(|id| quoted(id)).collect();
                 writeln!(out, "down_revision = [{}]", ids.join(", ")).unwrap();
+            }
+        }
+        for (key, names) in [
+            ("branch_labels", &self.branch_labels),
+            ("depends_on", &self.depends_on),
+        ] {
+            if !names.is_empty() {
+                let names: Vec<String> = names.iter().map(|n| quoted(n)).collect();
+                writeln!(out, "{key} = [{}]", names.join(", ")).unwrap();
             }
         }
         writeln!(out, "message = {}", quoted(&self.message)).unwrap();

@@ -72,6 +72,20 @@ pub fn squash(
     let last = run.last().expect("two or more");
     let mut squash = Revision::new(message, first.down.clone(), created);
     squash.replaces = run.iter().map(|r| r.id.clone()).collect();
+    // The squash is on the lines the run was on, and waits for what the run waited for.
+    let mut names = BTreeSet::new();
+    squash.branch_labels = run
+        .iter()
+        .flat_map(|r| &r.branch_labels)
+        .filter(|label| names.insert(label.to_string()))
+        .cloned()
+        .collect();
+    squash.depends_on = run
+        .iter()
+        .flat_map(|r| &r.depends_on)
+        .filter(|d| !squash.replaces.contains(d) && names.insert(d.to_string()))
+        .cloned()
+        .collect();
     squash.upgrade = run.iter().flat_map(|r| r.upgrade.clone()).collect();
     let irreversible = run
         .iter()

@@ -35,6 +35,9 @@ fn advice(cause: &(dyn std::error::Error + 'static), app: &Application) -> Optio
                 format!("use {}", app.command(&format!("db upgrade {text}")))
             }
             TargetError::NotSteps(_) => "write +N to go up N revisions, -N to go down".to_string(),
+            TargetError::BadBranchStep(_) => {
+                format!("see {} for the lines' labels", app.command("db history"))
+            }
         });
     }
     if let Some(ConnectError {
@@ -102,10 +105,13 @@ fn graph_advice(error: &GraphError, app: &Application) -> Option<String> {
             format!("see {} for the ids", app.command("db history"))
         }
         GraphError::MultipleHeads(_) => format!(
-            "merge them with {}, or name one ({} applies every branch)",
+            "merge them with {}, or name one or a line's (LABEL@head; {} applies every branch)",
             app.command("db merge -m MESSAGE heads"),
             app.command("db upgrade heads")
         ),
+        GraphError::BranchHeads { .. } => {
+            format!("see {} for the line's revisions", app.command("db history"))
+        }
         _ => return None,
     })
 }

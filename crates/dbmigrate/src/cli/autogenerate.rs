@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use super::{Application, Chosen, Context, Progress};
+use super::{Application, Chosen, Context, NewRevision, Progress};
 use crate::autogenerate::{
     compare_with_database, compare_with_revisions, revision_for, risk_warnings,
 };
@@ -64,8 +64,7 @@ pub fn migrate(
     app: &Application,
     chosen: Chosen,
     context: &Context,
-    message: &str,
-    id: Option<String>,
+    new: &NewRevision,
     options: CompareOptions,
     offline: bool,
 ) -> anyhow::Result<()> {
@@ -79,7 +78,7 @@ pub fn migrate(
     } else {
         Some(connect(url)?)
     };
-    let head = repo.head()?.map(|r| r.id.clone());
+    let follows = new.follows(&repo)?;
     let comparison = match conn.as_mut() {
         None => {
             eprintln!("Comparing the models with the schema the revisions build");
@@ -123,13 +122,11 @@ pub fn migrate(
         eprintln!("warning: {warning}");
     }
     let created = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    let mut revision = revision_for(&comparison, message, head.into_iter().collect(), &created);
+    let revision = revision_for(&comparison, new.message(), follows, &created);
+    let mut revision = new.shape(&repo, revision)?;
     revision
         .notes
         .splice(0..0, warnings.iter().map(|w| format!("CHECK: {w}")));
-    if let Some(id) = id {
-        revision.id = id;
-    }
     let new_id = revision.id.clone();
     let path = repo.add(revision)?;
     println!("Generating {} ... done", path.display());
@@ -156,6 +153,8 @@ struct Report {
     /// The database compared, or `None` offline.
     database: Option<String>,
     heads: Vec<String>,
+    /// Heads that share a line, to merge.
+    unmerged: Vec<String>,
     pending: Vec<String>,
     /// Revisions run side by side whose contract is pending.
     expanded: Vec<String>,
@@ -167,7 +166,7 @@ struct Report {
 
 impl Report {
     fn agrees(&self) -> bool {
-        self.heads.len() <= 1
+        self.unmerged.is_empty()
             && self.pending.is_empty()
             && self.expanded.is_empty()
             && self.comparison.is_empty()
@@ -192,9 +191,10 @@ pub fn check(
     }
     let repo = chosen.repository;
     let heads = repo.graph().heads();
+    let unmerged = repo.graph().unmerged_heads();
     let report = if offline {
-        // Several heads are said first: their revisions may not even replay together.
-        let comparison = if heads.len() > 1 {
+        // Unmerged heads are said first: their revisions may not even replay together.
+        let comparison = if !unmerged.is_empty() {
             Comparison::default()
         } else {
             compare_with_revisions(&repo, target, options)?
@@ -202,6 +202,7 @@ pub fn check(
         Report {
             database: None,
             heads,
+            unmerged,
             pending: Vec::new(),
             expanded: Vec::new(),
             edited: Vec::new(),
@@ -224,6 +225,7 @@ pub fn check(
         Report {
             database: Some(url.to_string()),
             heads,
+            unmerged,
             findings: super::lint::findings(&repo, url, &[], false)?,
             pending,
             expanded,
@@ -237,6 +239,7 @@ pub fn check(
                 "database": report.database,
                 "up_to_date": report.agrees(),
                 "heads": report.heads,
+                "unmerged_heads": report.unmerged,
                 "pending_revisions": report.pending,
                 "expanded_revisions": report.expanded,
                 "edited_revisions": report.edited,
@@ -257,10 +260,10 @@ pub fn check(
 
 fn print_report(app: &Application, report: &Report) {
     print_hints(&report.comparison);
-    if report.heads.len() > 1 {
+    if !report.unmerged.is_empty() {
         println!(
             "The repository has several heads ({}); merge them with {}",
-            report.heads.join(", "),
+            report.unmerged.join(", "),
             app.command("db merge -m MESSAGE heads")
         );
     }

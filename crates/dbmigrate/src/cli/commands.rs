@@ -38,16 +38,7 @@ fn readme(app: &Application) -> String {
     )
 }
 
-pub fn write_revision(
-    repo: &mut Repository,
-    message: &str,
-    down: Vec<String>,
-    id: Option<String>,
-) -> anyhow::Result<()> {
-    let mut revision = Revision::new(message, down, &now());
-    if let Some(id) = id {
-        revision.id = id;
-    }
+pub fn write_revision(repo: &mut Repository, revision: Revision) -> anyhow::Result<()> {
     let path = repo.add(revision)?;
     println!("  Generating {} ...  done", path.display());
     Ok(())
@@ -80,7 +71,7 @@ pub fn squash(
     Ok(())
 }
 
-fn now() -> String {
+pub(super) fn now() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 

@@ -62,7 +62,10 @@ pub fn graph(repo: &Repository, current: Current) -> String {
             out.push('\n');
             lanes.remove(other);
         }
-        let text = line(repo, revision, current);
+        let mut text = line(repo, revision, current);
+        if !revision.depends_on.is_empty() {
+            text.push_str(&format!(" (after {})", revision.depends_on.join(", ")));
+        }
         out.push_str(&format!("{}{text}\n", lanes_row(&lanes, Some(column))));
         match revision.down.as_slice() {
             [] => {
@@ -115,6 +118,17 @@ pub fn dot(repo: &Repository, current: Current) -> String {
                 "    {} -> {};\n",
                 quoted(&revision.id),
                 quoted(parent)
+            ));
+        }
+        for dependency in repo
+            .graph()
+            .node(&revision.id)
+            .map_or(&[][..], |n| &n.depends_on)
+        {
+            out.push_str(&format!(
+                "    {} -> {} [style=dashed];\n",
+                quoted(&revision.id),
+                quoted(dependency)
             ));
         }
     }
@@ -184,6 +198,22 @@ mod tests {
              | /\n\
              * <base> -> a1 (branchpoint), users\n"
         );
+    }
+
+    #[test]
+    fn labelled_lines_and_their_dependencies_are_drawn() {
+        let texts = [
+            "revision = \"a1\"\nbranch_labels = [\"main\"]\nmessage = \"users\"\n",
+            "revision = \"x1\"\nbranch_labels = \"audit\"\ndepends_on = \"main\"\nmessage = \"audit log\"\n",
+        ];
+        let named: Vec<(&str, &str)> = texts.iter().map(|t| ("f.toml", *t)).collect();
+        let repo = Repository::built_in("test", &named).unwrap();
+        assert_eq!(
+            graph(&repo, None),
+            "* <base> -> x1 (audit) (head), audit log (after main)\n\
+             * <base> -> a1 (main) (head), users\n"
+        );
+        assert!(dot(&repo, None).contains("\"x1\" -> \"a1\" [style=dashed];"));
     }
 
     #[test]

@@ -19,8 +19,23 @@ fn children(repo: &Repository) -> BTreeMap<&str, Vec<&str>> {
     children
 }
 
+/// The branch labels of the lines `revision` is on.
+fn lines_of(repo: &Repository, revision: &Revision) -> Vec<String> {
+    let labels = repo.in_order().flat_map(|r| &r.branch_labels);
+    labels
+        .filter(|label| {
+            repo.branch(label)
+                .is_ok_and(|line| line.contains(&revision.id))
+        })
+        .cloned()
+        .collect()
+}
+
 fn markers(repo: &Repository, revision: &Revision, current: Current) -> String {
     let mut out = String::new();
+    for label in lines_of(repo, revision) {
+        out.push_str(&format!(" ({label})"));
+    }
     if repo.graph().heads().contains(&revision.id) {
         out.push_str(" (head)");
     }
@@ -70,10 +85,20 @@ pub fn verbose(repo: &Repository, revision: &Revision, current: Current) -> Stri
         [one] => out.push_str(&format!("Parent: {one}\n")),
         several => out.push_str(&format!("Merges: {}\n", several.join(", "))),
     }
+    if !revision.depends_on.is_empty() {
+        out.push_str(&format!(
+            "Also depends on: {}\n",
+            revision.depends_on.join(", ")
+        ));
+    }
     if let Some(branches) = children(repo).get(revision.id.as_str())
         && branches.len() > 1
     {
         out.push_str(&format!("Branches into: {}\n", branches.join(", ")));
+    }
+    let lines = lines_of(repo, revision);
+    if !lines.is_empty() {
+        out.push_str(&format!("Branch names: {}\n", lines.join(", ")));
     }
     out.push_str(&format!("Path: {}\n\n", revision.source));
     out.push_str(&format!("    {}\n\n", revision.message));

@@ -19,6 +19,7 @@ mod commands;
 mod drawing;
 mod lint;
 mod listing;
+mod new_revision;
 mod progress;
 mod running;
 mod startup;
@@ -28,11 +29,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
+use new_revision::NewRevision;
 
-use crate::Schema;
 use crate::apply::LockPolicy;
 use crate::compare::CompareOptions;
 use crate::url::DatabaseUrl;
+use crate::{Revision, Schema};
 use crate::{connect, repository::RepositoryError};
 
 pub use advice::explain;
@@ -137,14 +139,11 @@ enum DbCommand<X: Subcommand> {
     Init,
     /// Write a revision that brings the database to the models, by comparing the two.
     Migrate {
-        #[arg(short, long)]
-        message: Option<String>,
+        #[command(flatten)]
+        new: NewRevision,
         /// Write a removed and an added look-alike as a drop and an add, not a rename.
         #[arg(long)]
         no_rename: bool,
-        /// The new revision's id, instead of a generated one.
-        #[arg(long, value_name = "ID", value_parser = revision_id)]
-        rev_id: Option<String>,
         /// Compare the models with the schema the revisions build, with no database: the
         /// first revision of tables a database already has, then `db stamp head`.
         #[arg(long)]
@@ -163,14 +162,8 @@ enum DbCommand<X: Subcommand> {
     },
     /// Write a new revision with no operations, to fill in by hand.
     Revision {
-        #[arg(short, long)]
-        message: Option<String>,
-        /// The revision the new one follows [default: the head]
-        #[arg(long, value_name = "REVISION")]
-        head: Option<String>,
-        /// The new revision's id, instead of a generated one.
-        #[arg(long, value_name = "ID", value_parser = revision_id)]
-        rev_id: Option<String>,
+        #[command(flatten)]
+        new: NewRevision,
     },
     /// Apply revisions up to TARGET: head, heads, +N, or a revision (a unique prefix will do).
     Upgrade {
@@ -349,16 +342,14 @@ pub fn run_with<X: Subcommand>(
             return lint::run(app, &chosen()?, url, &revisions, offline, json);
         }
         DbCommand::Migrate {
-            message,
+            new,
             no_rename,
-            rev_id,
             offline,
         } => autogenerate::migrate(
             app,
             on_disk()?,
             context,
-            &message.unwrap_or_default(),
-            rev_id,
+            &new,
             compare_options(no_rename),
             offline,
         )?,
@@ -370,20 +361,17 @@ pub fn run_with<X: Subcommand>(
             let options = compare_options(no_rename);
             return autogenerate::check(app, chosen()?, context, offline, format, options);
         }
-        DbCommand::Revision {
-            message,
-            head,
-            rev_id,
-        } => running::revision(
-            &mut on_disk()?.repository,
-            &message.unwrap_or_default(),
-            head.as_deref(),
-            rev_id,
-        )?,
+        DbCommand::Revision { new } => {
+            let mut repo = on_disk()?.repository;
+            let revision = Revision::new(new.message(), new.follows(&repo)?, &commands::now());
+            let revision = new.shape(&repo, revision)?;
+            commands::write_revision(&mut repo, revision)?;
+        }
         DbCommand::Merge { message, revisions } => {
             let mut repo = on_disk()?.repository;
             let down = commands::merge_parents(&repo, &revisions)?;
-            commands::write_revision(&mut repo, &message.unwrap_or_default(), down, None)?;
+            let message = message.unwrap_or_default();
+            commands::write_revision(&mut repo, Revision::new(&message, down, &commands::now()))?;
         }
         DbCommand::Squash { from, to, message } => {
             commands::squash(&mut on_disk()?.repository, &from, &to, message)?

@@ -199,22 +199,6 @@ pub(super) fn show(repo: &Repository, revision: &str, file: bool) -> anyhow::Res
     Ok(())
 }
 
-/// `db revision -m MSG [--head REV] [--rev-id ID]`: an empty revision after the head, or
-/// after the revision named.
-pub(super) fn revision(
-    repo: &mut Repository,
-    message: &str,
-    head: Option<&str>,
-    rev_id: Option<String>,
-) -> anyhow::Result<()> {
-    let down = match head {
-        Some(text) => vec![repo.resolve(text)?.id.clone()],
-        None => repo.head()?.map(|r| r.id.clone()).into_iter().collect(),
-    };
-    commands::write_revision(repo, message, down, rev_id)?;
-    Ok(())
-}
-
 /// `db edit [REV]`: the revision's file in `$VISUAL` or `$EDITOR`, checked once the editor
 /// closes; a revision already applied to the database is pointed out, since the database
 /// keeps what the file did before.

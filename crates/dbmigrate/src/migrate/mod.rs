@@ -8,6 +8,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::apply::{ApplyError, Notice};
+use crate::graph::BranchStep;
 use crate::lock::LockError;
 use crate::ops::OpError;
 use crate::repository::{Location, Repository, RepositoryError};
@@ -119,7 +120,12 @@ pub enum UpgradeTarget {
     Head,
     Heads,
     Relative(usize),
+    /// A revision, a branch label, or `LABEL@head`.
     Revision(String),
+    /// `LABEL@heads`: every head of one line.
+    BranchHeads(String),
+    /// `LABEL@+N`: N revisions further along one line.
+    Along(String, usize),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,6 +133,10 @@ pub enum DowngradeTarget {
     Relative(usize),
     Revision(String),
     Base,
+    /// `LABEL@-N`: N revisions back along one line, and what depends on them.
+    Along(String, usize),
+    /// `LABEL@base`: all of one line, and what depends on it.
+    BranchBase(String),
 }
 
 /// A target that cannot be read.
@@ -138,6 +148,17 @@ pub enum TargetError {
     GoesBack(String),
     #[error("'{0}' goes forward, which is an upgrade")]
     GoesForward(String),
+    #[error("'{0}' is not LABEL@head, LABEL@heads, LABEL@+N, LABEL@-N or LABEL@base")]
+    BadBranchStep(String),
+}
+
+/// `LABEL@STEP` read, if `text` is one.
+fn branch_step(text: &str) -> Option<Result<(String, BranchStep), TargetError>> {
+    BranchStep::split(text).map(|split| {
+        split
+            .map(|(branch, step)| (branch.to_string(), step))
+            .map_err(|_| TargetError::BadBranchStep(text.to_string()))
+    })
 }
 
 fn steps(text: &str) -> Result<usize, TargetError> {
@@ -150,6 +171,16 @@ fn steps(text: &str) -> Result<usize, TargetError> {
 impl FromStr for UpgradeTarget {
     type Err = TargetError;
     fn from_str(text: &str) -> Result<Self, TargetError> {
+        if let Some(step) = branch_step(text) {
+            return match step? {
+                (_, BranchStep::Head) => Ok(UpgradeTarget::Revision(text.to_string())),
+                (branch, BranchStep::Heads) => Ok(UpgradeTarget::BranchHeads(branch)),
+                (branch, BranchStep::Up(n)) => Ok(UpgradeTarget::Along(branch, n)),
+                (_, BranchStep::Down(_) | BranchStep::Base) => {
+                    Err(TargetError::GoesBack(text.to_string()))
+                }
+            };
+        }
         Ok(match text {
             "head" => UpgradeTarget::Head,
             "heads" => UpgradeTarget::Heads,
@@ -165,6 +196,16 @@ impl FromStr for UpgradeTarget {
 impl FromStr for DowngradeTarget {
     type Err = TargetError;
     fn from_str(text: &str) -> Result<Self, TargetError> {
+        if let Some(step) = branch_step(text) {
+            return match step? {
+                (_, BranchStep::Head) => Ok(DowngradeTarget::Revision(text.to_string())),
+                (branch, BranchStep::Down(n)) => Ok(DowngradeTarget::Along(branch, n)),
+                (branch, BranchStep::Base) => Ok(DowngradeTarget::BranchBase(branch)),
+                (_, BranchStep::Up(_) | BranchStep::Heads) => {
+                    Err(TargetError::GoesForward(text.to_string()))
+                }
+            };
+        }
         Ok(match text {
             "base" => DowngradeTarget::Base,
             _ if text.starts_with('-') => DowngradeTarget::Relative(steps(&text[1..])?),

@@ -283,7 +283,51 @@ pub fn upgrade_path(
             path.truncate(*n);
             path
         }
+        UpgradeTarget::BranchHeads(branch) => {
+            let line = repo.branch(branch)?;
+            let wanted: BTreeSet<String> = graph
+                .heads()
+                .iter()
+                .filter(|h| line.contains(*h))
+                .flat_map(|h| to(h))
+                .collect();
+            graph
+                .order()
+                .iter()
+                .filter(|id| wanted.contains(*id))
+                .cloned()
+                .collect()
+        }
+        UpgradeTarget::Along(branch, n) => {
+            let pending = along(repo, branch, |id| !applied.contains(id))?;
+            match pending.get(n - 1) {
+                Some(id) => to(id),
+                None => {
+                    return Err(MigrateError::TooFewSteps {
+                        direction: Direction::Upgrade,
+                        asked: *n,
+                        available: pending.len(),
+                    });
+                }
+            }
+        }
     })
+}
+
+/// The revisions of the line `branch` names that `keep` keeps, in order.
+fn along(
+    repo: &Repository,
+    branch: &str,
+    keep: impl Fn(&String) -> bool,
+) -> Result<Vec<String>, MigrateError> {
+    let line = repo.branch(branch)?;
+    Ok(repo
+        .graph()
+        .order()
+        .iter()
+        .filter(|id| line.contains(*id) && keep(id))
+        .cloned()
+        .collect())
 }
 
 /// The revisions to undo, in order, from `applied` to `target`; checks that each can be.
@@ -313,6 +357,21 @@ pub fn downgrade_path(
             }
             path.truncate(*n);
             path
+        }
+        DowngradeTarget::Along(branch, n) => {
+            let mut done = along(repo, branch, |id| applied.contains(id))?;
+            if done.len() < *n {
+                return Err(MigrateError::TooFewSteps {
+                    direction: Direction::Downgrade,
+                    asked: *n,
+                    available: done.len(),
+                });
+            }
+            let newest = done.split_off(done.len() - n);
+            graph.undo_path(applied, &newest)
+        }
+        DowngradeTarget::BranchBase(branch) => {
+            graph.undo_path(applied, &along(repo, branch, |id| applied.contains(id))?)
         }
     };
     for id in &path {

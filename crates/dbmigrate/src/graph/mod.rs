@@ -1,13 +1,27 @@
 //! The revision graph: each revision names the revisions it follows (none for a base,
-//! several for a merge). Problems with the graph are named errors, each with what to do.
+//! several for a merge), and may name others it depends on without following them (a
+//! revision of another line that must run first, as Alembic's `depends_on`). A branch label
+//! names a line of revisions, as Alembic's `branch_labels` do: the labelled revision, the
+//! revisions after it, and those before it back to where history last branched. Problems
+//! with the graph are named errors, each with what to do.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+mod lines;
+
+pub use lines::BranchStep;
+use lines::labels_of;
+
 /// What the graph needs of a revision.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Node {
     pub id: String,
     pub down: Vec<String>,
+    /// Revisions (ids, unique prefixes or branch labels) that must be applied before this
+    /// one, which does not follow them: they stay on their own lines, with their own heads.
+    pub depends_on: Vec<String>,
+    /// Names of the line of revisions this one is on.
+    pub branch_labels: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -29,13 +43,48 @@ pub enum GraphError {
     },
     #[error("the repository has several heads ({})", .0.join(", "))]
     MultipleHeads(Vec<String>),
+    #[error(
+        "revision '{revision}' depends on '{missing}', which is neither a revision nor a branch label of the repository; fix its depends_on"
+    )]
+    MissingDependency { revision: String, missing: String },
+    #[error(
+        "the branch label '{label}' is on two revisions, {first} and {second}; a label names one line: rename one of them"
+    )]
+    DuplicateLabel {
+        label: String,
+        first: String,
+        second: String,
+    },
+    #[error(
+        "revision '{revision}' has the branch label '{label}', which {why}; choose another label"
+    )]
+    BadLabel {
+        revision: String,
+        label: String,
+        why: &'static str,
+    },
+    #[error(
+        "the line '{branch}' has several heads ({}); name one of them, or use {branch}@heads",
+        .heads.join(", ")
+    )]
+    BranchHeads { branch: String, heads: Vec<String> },
+    #[error("'{0}' is not one of head, heads, base, +N or -N after the @")]
+    BadBranchStep(String),
+    #[error(
+        "'{0}' is a step along a line, not one revision: it is a target of db upgrade or db downgrade"
+    )]
+    StepNotRevision(String),
 }
 
 #[derive(Debug, Clone)]
 pub struct Graph {
+    /// Each node's `depends_on` holds revision ids, labels and prefixes resolved.
     nodes: BTreeMap<String, Node>,
-    /// Every id, parents before children; ties in id order, so the order is stable.
+    /// Every id, parents (and dependencies) before children; ties in id order, so the
+    /// order is stable.
     order: Vec<String>,
+    /// Each branch label and the revision it is on.
+    labels: BTreeMap<String, String>,
 }
 
 impl Graph {
@@ -55,8 +104,33 @@ impl Graph {
                 });
             }
         }
-        let order = topological_order(&map)?;
-        Ok(Graph { nodes: map, order })
+        let labels = labels_of(&map)?;
+        let mut graph = Graph {
+            nodes: map,
+            order: Vec::new(),
+            labels,
+        };
+        let mut resolved = BTreeMap::new();
+        for node in graph.nodes.values() {
+            let depends_on = node
+                .depends_on
+                .iter()
+                .map(|text| {
+                    graph
+                        .resolve(text)
+                        .map_err(|_| GraphError::MissingDependency {
+                            revision: node.id.clone(),
+                            missing: text.clone(),
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            resolved.insert(node.id.clone(), depends_on);
+        }
+        for (id, depends_on) in resolved {
+            graph.nodes.get_mut(&id).expect("a node").depends_on = depends_on;
+        }
+        graph.order = topological_order(&graph.nodes)?;
+        Ok(graph)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -105,24 +179,64 @@ impl Graph {
             .collect()
     }
 
-    /// `id` and everything it follows, directly or not.
+    /// `id` and everything that must run before it: what it follows and what it depends
+    /// on, directly or not.
     pub fn ancestors_and_self(&self, id: &str) -> BTreeSet<String> {
+        self.reach(id, |node| node.down.iter().chain(&node.depends_on))
+    }
+
+    /// `id` and everything that must be undone before it: what follows it or depends on
+    /// it, directly or not.
+    pub fn descendants_and_self(&self, id: &str) -> BTreeSet<String> {
+        self.reach(id, |node| {
+            self.nodes
+                .values()
+                .filter(|other| {
+                    other.down.contains(&node.id) || other.depends_on.contains(&node.id)
+                })
+                .map(|other| &other.id)
+                .collect::<Vec<_>>()
+        })
+    }
+
+    fn reach<'a, I>(&'a self, id: &str, next: impl Fn(&'a Node) -> I) -> BTreeSet<String>
+    where
+        I: IntoIterator<Item = &'a String>,
+    {
         let mut seen = BTreeSet::new();
         let mut stack = vec![id.to_string()];
         while let Some(current) = stack.pop() {
             if seen.insert(current.clone())
                 && let Some(node) = self.nodes.get(&current)
             {
-                stack.extend(node.down.iter().cloned());
+                stack.extend(next(node).into_iter().cloned());
             }
         }
         seen
     }
 
-    /// The revision an id or a unique prefix of one names.
+    /// The revision an id, a unique prefix of one, a branch label (the revision it is on)
+    /// or `LABEL@head` names.
     pub fn resolve(&self, text: &str) -> Result<String, GraphError> {
         if self.nodes.contains_key(text) {
             return Ok(text.to_string());
+        }
+        if let Some(id) = self.labels.get(text) {
+            return Ok(id.clone());
+        }
+        if let Some(split) = BranchStep::split(text) {
+            let (branch, step) = split?;
+            if step != BranchStep::Head {
+                return Err(GraphError::StepNotRevision(text.to_string()));
+            }
+            let heads = self.branch_heads(branch)?;
+            return match <[String; 1]>::try_from(heads) {
+                Ok([head]) => Ok(head),
+                Err(heads) => Err(GraphError::BranchHeads {
+                    branch: branch.to_string(),
+                    heads,
+                }),
+            };
         }
         let matches: Vec<String> = self
             .nodes
@@ -152,15 +266,37 @@ impl Graph {
     }
 
     /// What to undo, in order, so that no applied revision remains that follows `target`
-    /// (everything, for `None`, the base).
+    /// or depends on it (everything, for `None`, the base). Other lines stay as they are.
     pub fn downgrade_path(&self, applied: &BTreeSet<String>, target: Option<&str>) -> Vec<String> {
-        let keep = target
-            .map(|t| self.ancestors_and_self(t))
-            .unwrap_or_default();
+        let undone = target.map(|target| {
+            let mut after = self.descendants_and_self(target);
+            after.remove(target);
+            after
+        });
+        self.undo_in_order(applied, |id| {
+            undone.as_ref().is_none_or(|after| after.contains(id))
+        })
+    }
+
+    /// What to undo, in order, so that none of `revisions` stays applied, nor anything
+    /// that follows or depends on them.
+    pub fn undo_path(&self, applied: &BTreeSet<String>, revisions: &[String]) -> Vec<String> {
+        let undone: BTreeSet<String> = revisions
+            .iter()
+            .flat_map(|id| self.descendants_and_self(id))
+            .collect();
+        self.undo_in_order(applied, |id| undone.contains(id))
+    }
+
+    fn undo_in_order(
+        &self,
+        applied: &BTreeSet<String>,
+        undo: impl Fn(&String) -> bool,
+    ) -> Vec<String> {
         self.order
             .iter()
             .rev()
-            .filter(|id| applied.contains(*id) && !keep.contains(*id))
+            .filter(|id| applied.contains(*id) && undo(id))
             .cloned()
             .collect()
     }
@@ -169,7 +305,10 @@ impl Graph {
 fn topological_order(nodes: &BTreeMap<String, Node>) -> Result<Vec<String>, GraphError> {
     let mut remaining: BTreeMap<&str, BTreeSet<&str>> = nodes
         .values()
-        .map(|n| (n.id.as_str(), n.down.iter().map(String::as_str).collect()))
+        .map(|n| {
+            let before = n.down.iter().chain(&n.depends_on).map(String::as_str);
+            (n.id.as_str(), before.collect())
+        })
         .collect();
     let mut order = Vec::with_capacity(nodes.len());
     while !remaining.is_empty() {
@@ -213,84 +352,4 @@ fn find_cycle(waiting: &BTreeMap<&str, BTreeSet<&str>>) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn node(id: &str, down: &[&str]) -> Node {
-        Node {
-            id: id.into(),
-            down: down.iter().map(|d| d.to_string()).collect(),
-        }
-    }
-
-    fn set(ids: &[&str]) -> BTreeSet<String> {
-        ids.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn a_line_of_history_has_one_head_and_paths_both_ways() {
-        let graph =
-            Graph::new([node("c3", &["b2"]), node("a1", &[]), node("b2", &["a1"])]).unwrap();
-        assert_eq!(graph.order(), ["a1", "b2", "c3"]);
-        assert_eq!(graph.head().unwrap().as_deref(), Some("c3"));
-        assert_eq!(graph.upgrade_path(&set(&["a1"]), "c3"), ["b2", "c3"]);
-        assert_eq!(
-            graph.downgrade_path(&set(&["a1", "b2", "c3"]), Some("a1")),
-            ["c3", "b2"]
-        );
-        assert_eq!(
-            graph.downgrade_path(&set(&["a1", "b2"]), None),
-            ["b2", "a1"]
-        );
-    }
-
-    #[test]
-    fn two_heads_are_named_until_merged() {
-        let branched = [node("a1", &[]), node("b2", &["a1"]), node("c3", &["a1"])];
-        let graph = Graph::new(branched.clone()).unwrap();
-        assert_eq!(
-            graph.head(),
-            Err(GraphError::MultipleHeads(vec!["b2".into(), "c3".into()]))
-        );
-        assert_eq!(graph.branch_points(), ["a1"]);
-        let merged = Graph::new(branched.into_iter().chain([node("d4", &["b2", "c3"])])).unwrap();
-        assert_eq!(merged.head().unwrap().as_deref(), Some("d4"));
-        assert_eq!(merged.upgrade_path(&set(&["a1", "b2"]), "d4"), ["c3", "d4"]);
-    }
-
-    #[test]
-    fn graph_problems_are_named() {
-        assert_eq!(
-            Graph::new([node("a1", &[]), node("a1", &[])]).unwrap_err(),
-            GraphError::DuplicateId("a1".into())
-        );
-        assert_eq!(
-            Graph::new([node("b2", &["zz"])]).unwrap_err(),
-            GraphError::MissingDownRevision {
-                revision: "b2".into(),
-                missing: "zz".into()
-            }
-        );
-        let cycle =
-            Graph::new([node("a1", &[]), node("b2", &["c3"]), node("c3", &["b2"])]).unwrap_err();
-        assert_eq!(
-            cycle,
-            GraphError::Cycle(vec!["b2".into(), "c3".into(), "b2".into()])
-        );
-        assert!(cycle.to_string().contains("b2 -> c3 -> b2"));
-    }
-
-    #[test]
-    fn a_unique_prefix_names_a_revision() {
-        let graph = Graph::new([node("abc123", &[]), node("abd456", &["abc123"])]).unwrap();
-        assert_eq!(graph.resolve("abc").unwrap(), "abc123");
-        assert!(matches!(
-            graph.resolve("ab"),
-            Err(GraphError::AmbiguousPrefix { .. })
-        ));
-        assert_eq!(
-            graph.resolve("zz"),
-            Err(GraphError::UnknownRevision("zz".into()))
-        );
-    }
-}
+mod tests;
