@@ -7,16 +7,20 @@
 //! from the column's sequence (`nextval`, one query for the group); on SQLite, after the
 //! group's first row is inserted alone (which takes the database's write lock for the rest
 //! of the transaction, so that no other connection can insert meanwhile), as the numbers
-//! after the table's largest key. MySQL has neither `RETURNING` nor sequences: its rows
-//! are written one at a time, as are rows of a type outside the declaration's vocabulary.
+//! after the table's largest key. MySQL has neither `RETURNING` nor sequences, but gives
+//! a multi-row insert consecutive keys from the first, which `LAST_INSERT_ID()` returns
+//! (as GORM and others rely on). Rows of a type outside the declaration's vocabulary are
+//! written one at a time.
 //!
 //! Statements hold a power of two of rows, so that a connection's statement cache holds a
 //! few shapes per table rather than one per group size.
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 use bigdecimal::BigDecimal;
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use diesel::mysql::Mysql;
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{self, BigInt, Integer, Nullable, Text};
@@ -119,11 +123,6 @@ impl GroupRow {
     }
 }
 
-/// Whether rows of this database are written in groups.
-pub(super) fn groups_rows(dialect: Dialect) -> bool {
-    matches!(dialect, Dialect::Sqlite | Dialect::Postgres)
-}
-
 /// The keys the database will assign to `count` rows of `table`, taken from the sequence
 /// of `column` (PostgreSQL); `None` when the column has no sequence.
 pub(super) fn take_from_sequence(
@@ -148,6 +147,24 @@ pub(super) fn take_from_sequence(
     Ok(taken.into_iter().map(|t| t.key).collect())
 }
 
+/// The key MySQL gave the first row of the last insert, and the step between the keys of
+/// its rows (`auto_increment_increment`, 1 unless replication spreads keys).
+fn first_key_and_step(conn: &mut AnyConnection) -> Result<(i64, i64), DbError> {
+    #[derive(QueryableByName)]
+    struct Given {
+        #[diesel(sql_type = BigInt)]
+        first: i64,
+        #[diesel(sql_type = BigInt)]
+        step: i64,
+    }
+    let given: Given = diesel::sql_query(
+        "SELECT CAST(LAST_INSERT_ID() AS SIGNED) AS first, \
+         CAST(@@auto_increment_increment AS SIGNED) AS step",
+    )
+    .get_result(conn)?;
+    Ok((given.first, given.step))
+}
+
 /// The largest value of `column` in `table` (SQLite, under the write lock).
 pub(super) fn largest_key(
     conn: &mut AnyConnection,
@@ -169,11 +186,13 @@ pub(super) fn largest_key(
 }
 
 /// Writes `rows` (of one shape), each with its key in `keys` when the database would
-/// otherwise assign it, in statements of a power of two of rows.
+/// otherwise assign it, in statements of a power of two of rows; `after` is told the rows
+/// of each statement once it ran.
 pub(super) fn insert_rows(
     conn: &mut AnyConnection,
     rows: &[&GroupRow],
     keys: Option<&[i64]>,
+    mut after: impl FnMut(&mut AnyConnection, Range<usize>) -> Result<(), DbError>,
 ) -> Result<(), DbError> {
     let Some(first) = rows.first() else {
         return Ok(());
@@ -197,8 +216,9 @@ pub(super) fn insert_rows(
         match conn {
             AnyConnection::Sqlite(c) => statement.execute(c)?,
             AnyConnection::Postgresql(c) => statement.execute(c)?,
-            AnyConnection::Mysql(_) => unreachable!("MySQL's rows are not grouped"),
+            AnyConnection::Mysql(c) => statement.execute(c)?,
         };
+        after(conn, start..start + size)?;
         start += size;
     }
     Ok(())
@@ -255,7 +275,7 @@ pub(super) fn write_group(
     let column = match &first.row.key {
         RowKey::Given(_) => {
             let rows: Vec<&GroupRow> = group.iter().map(|w| &w.row).collect();
-            insert_rows(conn, &rows, None)?;
+            insert_rows(conn, &rows, None, |_, _| Ok(()))?;
             for waiting in group {
                 if let RowKey::Given(key) = waiting.row.key {
                     keys.new.insert(waiting.number, key);
@@ -281,13 +301,28 @@ pub(super) fn write_group(
             });
             (rest, taken)
         }
-        Dialect::Mysql => (&group[..], None),
+        Dialect::Mysql => {
+            // A multi-row insert's keys are consecutive (by the step) from the first, in
+            // the order of its rows: MySQL allocates them at once for an insert whose
+            // number of rows is known, in every `innodb_autoinc_lock_mode`, and
+            // LAST_INSERT_ID() gives the first so that the statement can be replayed.
+            let rows: Vec<&GroupRow> = group.iter().map(|w| &w.row).collect();
+            let mut taken = Vec::with_capacity(rows.len());
+            insert_rows(conn, &rows, None, |conn, range| {
+                let (first, step) = first_key_and_step(conn)?;
+                taken.extend((0..range.len() as i64).map(|i| first + i * step));
+                Ok(())
+            })?;
+            (&group[..], Some(taken))
+        }
     };
     let Some(taken) = taken else {
         return alone(conn, rest, keys);
     };
-    let rows: Vec<&GroupRow> = rest.iter().map(|w| &w.row).collect();
-    insert_rows(conn, &rows, Some(&taken))?;
+    if conn.dialect() != Dialect::Mysql {
+        let rows: Vec<&GroupRow> = rest.iter().map(|w| &w.row).collect();
+        insert_rows(conn, &rows, Some(&taken), |_, _| Ok(()))?;
+    }
     for (waiting, key) in rest.iter().zip(taken) {
         keys.new.insert(waiting.number, vec![Value::Integer(key)]);
     }
@@ -385,7 +420,7 @@ macro_rules! insert_rows_for {
     )*};
 }
 
-insert_rows_for!(Sqlite, Pg);
+insert_rows_for!(Sqlite, Pg, Mysql);
 
 #[cfg(test)]
 mod tests {

@@ -11,7 +11,7 @@ use std::marker::PhantomData;
 
 use diesel::Connection;
 
-use super::grouped::{self, Bound, GroupRow, Keys, RowKey, Waiting, write_group};
+use super::grouped::{Bound, GroupRow, Keys, RowKey, Waiting, write_group};
 use super::{Key, Model, NewRow, Value, ValueError};
 use crate::connection::AnyConnection;
 use crate::schema::Schema;
@@ -472,7 +472,6 @@ impl Session {
         ordered.sort_by_key(|c| c.order_key(&rank));
         let schema = self.schema;
         let dialect = self.conn.dialect();
-        let grouping = grouped::groups_rows(dialect);
         let known = &self.assigned;
         let new_keys = self.conn.transaction::<_, DbError, _>(|conn| {
             let mut keys = Keys {
@@ -483,7 +482,7 @@ impl Session {
             for change in ordered {
                 let database = |e| DbError::from_database(e, dialect, schema);
                 match change {
-                    Change::Insert(number, row) if grouping => {
+                    Change::Insert(number, row) => {
                         // A row whose key is not known yet is waiting (or not to be written).
                         if row.refers_to().into_iter().any(|n| !keys.has(n)) {
                             write_group(conn, &mut waiting, &mut keys)?;
@@ -505,10 +504,6 @@ impl Session {
                                 keys.new.insert(*number, key);
                             }
                         }
-                    }
-                    Change::Insert(number, row) => {
-                        let key = row.write(conn, &|n| keys.of(n))?;
-                        keys.new.insert(*number, key);
                     }
                     Change::Update(row) => {
                         write_group(conn, &mut waiting, &mut keys)?;
