@@ -171,7 +171,10 @@ impl Settings {
         Context {
             url: self.database_url.clone(),
             migrations_dir: self.migrations_dir.clone(),
-            ignored_tables: self.ignored_tables.clone(),
+            // The site's own table on MySQL (the counter of changes), outside the models.
+            ignored_tables: (self.ignored_tables.iter().cloned())
+                .chain([crate::web::COUNTER_TABLE.to_string()])
+                .collect(),
             lock_policy: self.lock_policy,
         }
     }

@@ -15,8 +15,12 @@ on_each_database! {
     fn the_catalog_holds_exactly_the_models_schema(db: &TestDb) {
         let mut database = Database::connect(&db.url).unwrap();
         database.prepare(&built_in(), |_| ()).unwrap();
-        let read = inspect(database.session.conn()).unwrap();
+        let mut read = inspect(database.session.conn()).unwrap();
         let dialect = db.dialect();
+        // MySQL's counter of changes, the site's own table outside the models.
+        let own = read.tables.iter().position(|t| t.name == microblog::web::COUNTER_TABLE);
+        assert_eq!(own.is_some(), dialect == dbmigrate::Dialect::Mysql);
+        read.tables.retain(|t| t.name != microblog::web::COUNTER_TABLE);
         assert_eq!(read, microblog::models::schema().normalized_for(dialect));
 
         // Spelled out, so that a reader sees what "exactly" covers.

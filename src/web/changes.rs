@@ -1,16 +1,19 @@
-//! What tells a PostgreSQL site that its data changed, so that anonymous pages can be kept
-//! there too, correctly across several instances.
+//! What tells a PostgreSQL or MySQL site that its data changed, so that anonymous pages
+//! can be kept there too, correctly across several instances.
 //!
-//! Every statement that writes `user` or `post`, whoever runs it (an instance, the shell,
-//! psql), notifies the channel [`CHANNEL`] (a statement trigger, revision
-//! `a64f0b1c2d3e`). Each instance listens on a connection of its own, on a thread of its
-//! own: every [`HEARTBEAT`] it runs a query, which also delivers the notifications of
-//! every commit made before that query began, and counts them. A page is kept under that
-//! count, and served again only while the count is unchanged and the listener has
-//! confirmed it less than [`STALE_AT_MOST`] ago. So a page served reflects every commit
-//! made at least [`STALE_AT_MOST`] before, whatever happens to the listener: when its
-//! connection is lost or stalls, the confirmation ages and pages are rendered afresh until
-//! it is back (and the count moves on when it is, since notifications were missed).
+//! On PostgreSQL every statement that writes `user` or `post`, whoever runs it (an
+//! instance, the shell, psql), notifies the channel [`CHANNEL`] (statement triggers,
+//! revision `c0db8a4a4966`). On MySQL every such row adds one to the counter of
+//! [`COUNTER_TABLE`] in the writer's transaction (row triggers, revision `d5a7c0e2b913`).
+//! Each instance watches on a connection of its own, on a thread of its own: every
+//! [`HEARTBEAT`] it runs a query, which on PostgreSQL also delivers the notifications of
+//! every commit made before that query began, and on MySQL reads the counter as those
+//! commits left it; a change bumps a count. A page is kept under that count, and served
+//! again only while the count is unchanged and the watcher has confirmed it less than
+//! [`STALE_AT_MOST`] ago. So a page served reflects every commit made at least
+//! [`STALE_AT_MOST`] before, whatever happens to the watcher: when its connection is lost
+//! or stalls, the confirmation ages and pages are rendered afresh until it is back (and the
+//! count moves on when it is, since changes may have been missed).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -18,7 +21,7 @@ use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
-use diesel::sql_types::BigInt;
+use diesel::sql_types::{BigInt, Nullable};
 use diesel::{QueryableByName, RunQueryDsl};
 
 use dbmigrate::{AnyConnection, DatabaseUrl, Timeouts, connect_with};
@@ -37,10 +40,36 @@ const TRIGGERS_IN_PLACE: &str = "SELECT count(*) AS n FROM pg_trigger \
      WHERE tgname IN ('user_data_changed', 'post_data_changed') AND tgenabled <> 'D' \
      AND tgrelid IN (to_regclass('\"user\"'), to_regclass('post'))";
 
+/// MySQL's table of the counter the triggers add to: the site's own, outside its models.
+pub const COUNTER_TABLE: &str = "microblog_data_changes";
+
+/// MySQL's triggers in place, and the counter.
+const COUNTER_NOW: &str = "SELECT (SELECT count(*) FROM information_schema.TRIGGERS \
+     WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME IN ('user_data_inserted', \
+     'user_data_updated', 'user_data_deleted', 'post_data_inserted', 'post_data_updated', \
+     'post_data_deleted')) AS triggers, \
+     (SELECT changes FROM microblog_data_changes WHERE id = 1) AS changes";
+
 #[derive(QueryableByName)]
 struct Count {
     #[diesel(sql_type = BigInt)]
     n: i64,
+}
+
+#[derive(QueryableByName)]
+struct Counter {
+    #[diesel(sql_type = BigInt)]
+    triggers: i64,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    changes: Option<i64>,
+}
+
+/// What one heartbeat found.
+enum Beat {
+    /// The mechanism is in place; whether anything changed since the last beat.
+    Heard(bool),
+    /// Triggers or counter missing: changes would go unheard.
+    Missing,
 }
 
 /// What the listener has heard, shared with the pages.
@@ -80,64 +109,82 @@ impl ServerChanges {
         fresh.then(|| (listener, self.heard.load(Ordering::Acquire)))
     }
 
-    /// One connection's life: listen, then confirm every heartbeat until it fails.
+    /// One connection's life: watch, then confirm every heartbeat until it fails.
     fn listen_once(&self, url: &DatabaseUrl, timeout: Duration) {
         let timeouts = Timeouts {
             wait: timeout,
             statement: Some(timeout),
         };
-        let mut conn = match connect_with(url, timeouts) {
-            Ok(AnyConnection::Postgresql(conn)) => conn,
-            Ok(_) => return,
-            Err(e) => {
-                tracing::warn!("cannot listen for changes: {e}; pages are not kept meanwhile");
-                return;
-            }
+        let cannot = |e: &dyn std::fmt::Display| {
+            tracing::warn!("cannot watch for changes: {e}; pages are not kept meanwhile");
         };
-        let listen = format!("SET application_name = 'microblog page changes'; LISTEN {CHANNEL}");
-        if let Err(e) = conn.batch_execute(&listen) {
-            tracing::warn!("cannot listen for changes: {e}; pages are not kept meanwhile");
-            return;
+        match connect_with(url, timeouts) {
+            Ok(AnyConnection::Postgresql(mut conn)) => {
+                let listen =
+                    format!("SET application_name = 'microblog page changes'; LISTEN {CHANNEL}");
+                if let Err(e) = conn.batch_execute(&listen) {
+                    return cannot(&e);
+                }
+                self.beat_until_lost("c0db8a4a4966", || {
+                    let triggers =
+                        diesel::sql_query(TRIGGERS_IN_PLACE).get_result::<Count>(&mut conn)?;
+                    if triggers.n != 2 {
+                        return Ok(Beat::Missing);
+                    }
+                    let heard = conn.notifications_iter().take_while(Result::is_ok).count();
+                    Ok(Beat::Heard(heard > 0))
+                });
+            }
+            Ok(AnyConnection::Mysql(mut conn)) => {
+                let mut last = None;
+                self.beat_until_lost("d5a7c0e2b913", || {
+                    let now = diesel::sql_query(COUNTER_NOW).get_result::<Counter>(&mut conn)?;
+                    let (6, Some(changes)) = (now.triggers, now.changes) else {
+                        last = None;
+                        return Ok(Beat::Missing);
+                    };
+                    let changed = last.is_some_and(|last| last != changes);
+                    last = Some(changes);
+                    Ok(Beat::Heard(changed))
+                });
+            }
+            Ok(AnyConnection::Sqlite(_)) => {}
+            Err(e) => cannot(&e),
         }
-        // What changed while nobody listened is unknown: every page kept before is old.
+    }
+
+    /// Runs `beat` every [`HEARTBEAT`] until it fails, counting what it hears.
+    fn beat_until_lost(&self, revision: &str, mut beat: impl FnMut() -> diesel::QueryResult<Beat>) {
+        // What changed while nobody watched is unknown: every page kept before is old.
         self.heard.fetch_add(1, Ordering::AcqRel);
         let mut said_missing = false;
         loop {
             let asked_at = Instant::now();
-            let triggers = match diesel::sql_query(TRIGGERS_IN_PLACE).get_result::<Count>(&mut conn)
-            {
-                Ok(count) => count.n,
+            match beat() {
                 Err(e) => {
-                    tracing::warn!("lost the connection that listens for changes: {e}");
+                    tracing::warn!("lost the connection that watches for changes: {e}");
                     break;
                 }
-            };
-            if triggers != 2 {
-                if !said_missing {
-                    tracing::info!(
-                        "the triggers that notify {CHANNEL} are missing or disabled (revision c0db8a4a4966); pages are not kept"
-                    );
-                    said_missing = true;
+                Ok(Beat::Missing) => {
+                    if !said_missing {
+                        tracing::info!(
+                            "the triggers that mark changes are missing or disabled (revision {revision}); pages are not kept"
+                        );
+                        said_missing = true;
+                    }
+                    *lock(&self.confirmed_at) = None;
+                    // Changes go unheard meanwhile: a page kept before is old once they are back.
+                    self.heard.fetch_add(1, Ordering::AcqRel);
                 }
-                *lock(&self.confirmed_at) = None;
-                // Changes go unheard meanwhile: a page kept before is old once they are back.
-                self.heard.fetch_add(1, Ordering::AcqRel);
-                std::thread::sleep(HEARTBEAT);
-                continue;
-            }
-            said_missing = false;
-            let mut heard = 0;
-            for notification in conn.notifications_iter() {
-                match notification {
-                    Ok(_) => heard += 1,
-                    Err(_) => break,
+                Ok(Beat::Heard(changed)) => {
+                    said_missing = false;
+                    if changed {
+                        self.heard.fetch_add(1, Ordering::AcqRel);
+                    }
+                    // Only after the count: a confirmation covers what was heard before it.
+                    *lock(&self.confirmed_at) = Some(asked_at);
                 }
             }
-            if heard > 0 {
-                self.heard.fetch_add(1, Ordering::AcqRel);
-            }
-            // Only after the count: a confirmation covers what was heard before it.
-            *lock(&self.confirmed_at) = Some(asked_at);
             std::thread::sleep(HEARTBEAT);
         }
         *lock(&self.confirmed_at) = None;

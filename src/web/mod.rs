@@ -27,6 +27,7 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 
+pub use changes::COUNTER_TABLE;
 pub use hashing::hash_password;
 use page_cache::PageCache;
 pub use pool::{DataVersion, DbPool, WorkError};

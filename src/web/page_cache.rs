@@ -1,7 +1,6 @@
 //! Pages rendered for anonymous visitors, kept while the data under them is unchanged. A
-//! hit costs one `PRAGMA data_version` (SQLite) or a look at what the listener heard
-//! (PostgreSQL, `changes.rs`) instead of the page's queries and its rendering. MySQL has
-//! no such marker (see [`DataVersion`]): nothing is kept there.
+//! hit costs one `PRAGMA data_version` (SQLite) or a look at what the watcher heard
+//! (PostgreSQL and MySQL, `changes.rs`) instead of the page's queries and its rendering.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -169,8 +169,8 @@ impl DbPool {
                 Box::new(move || pool.suspect_idle()),
             ))
         });
-        let changes =
-            (url.dialect() == Dialect::Postgres).then(|| ServerChanges::listen(url, timeout));
+        let changes = matches!(url.dialect(), Dialect::Postgres | Dialect::Mysql)
+            .then(|| ServerChanges::listen(url, timeout));
         DbPool {
             url: Arc::new(url.clone()),
             timeout,
@@ -284,8 +284,8 @@ impl DbPool {
     }
 
     /// The version of the data this worker thread's SQLite connection sees, or on
-    /// PostgreSQL the changes the listener has heard of (`changes.rs`); `None` on MySQL,
-    /// which has neither, or when it cannot be told.
+    /// PostgreSQL and MySQL the changes the watcher has heard of (`changes.rs`); `None`
+    /// when it cannot be told.
     pub async fn data_version(&self) -> Option<DataVersion> {
         if self.changes.is_some() {
             return self.heard_version();
@@ -309,8 +309,8 @@ impl DbPool {
         }
     }
 
-    /// On PostgreSQL, the version of the data as the listener has heard of it, which costs
-    /// no query; `None` elsewhere, or while the listener cannot vouch for it.
+    /// On PostgreSQL and MySQL, the version of the data as the watcher has heard of it,
+    /// which costs no query; `None` on SQLite, or while the watcher cannot vouch for it.
     pub fn heard_version(&self) -> Option<DataVersion> {
         let writes = WRITES.load(Ordering::Acquire);
         let (thread, heard) = self.changes.as_ref()?.version()?;

@@ -1,11 +1,11 @@
-//! Logged-in visitors' users on PostgreSQL, kept between requests so that checking a
+//! Logged-in visitors' users on PostgreSQL and MySQL, kept between requests so that checking a
 //! session needs no database read while the data is unchanged. An entry is the user's row
 //! as it was read under a [`DataVersion`] (what `changes.rs` heard, and this process's own
 //! writes): it is used only under that same version, which any write anywhere changes,
 //! within the bound of `changes.rs` (this process's own writes at once). So a logout, which
 //! raises the user's session generation, ends the session's copies on this instance at once
 //! and on the others within that bound. SQLite keeps none: reading its version costs as
-//! much as reading the user. MySQL has no version.
+//! much as reading the user.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -330,7 +330,7 @@ pub fn run_with<X: Subcommand>(
         DbCommand::Application(command) => return own(command, explicit),
         DbCommand::Init => commands::init(app, &choice::init_directory(explicit, context))?,
         DbCommand::Create => commands::create_database(url)?,
-        DbCommand::Verify => return verify::run(&chosen()?, url),
+        DbCommand::Verify => return verify::run(&chosen()?, url, &context.ignored_tables),
         DbCommand::Lint { rules: true, .. } => lint::print_rules(),
         DbCommand::Lint {
             revisions,

@@ -65,7 +65,7 @@ impl Drop for Scratch {
     }
 }
 
-pub fn run(chosen: &Chosen, url: &DatabaseUrl) -> anyhow::Result<ExitCode> {
+pub fn run(chosen: &Chosen, url: &DatabaseUrl, ignored: &[String]) -> anyhow::Result<ExitCode> {
     let repo = &chosen.repository;
     let scratch = Scratch::new(url)?;
     println!(
@@ -74,7 +74,7 @@ pub fn run(chosen: &Chosen, url: &DatabaseUrl) -> anyhow::Result<ExitCode> {
         scratch.url
     );
     let mut conn = connect(&scratch.url)?;
-    let found = verify(&mut conn, &scratch.url, repo, |step| match step {
+    let found = verify(&mut conn, &scratch.url, repo, ignored, |step| match step {
         Step::Verified(revision) => println!(
             "{} ({}): up, down, up: the schema is what its files say each time",
             revision.id, revision.message
