@@ -165,21 +165,7 @@ fn check_offline_compares_the_models_with_the_revisions_and_needs_no_database() 
         std::fs::write(file, text).unwrap();
     }
 
-    exit(
-        db(
-            dir,
-            nowhere,
-            &[
-                "revision",
-                "-m",
-                "a second head",
-                "--head",
-                "e517",
-                "--splice",
-            ],
-        ),
-        0,
-    );
+    a_second_head_after_the_users_table(dir, nowhere);
     let two_heads = exit(
         db(dir, nowhere, &["check", "--offline", "--format", "json"]),
         1,
@@ -220,25 +206,24 @@ fn check_fails_on_a_repository_with_several_heads_even_when_the_database_is_at_t
     let dir = tempfile::tempdir().unwrap();
     let (dir, url) = (dir.path(), "sqlite:///app.db");
     copy_of_chapter_4_repository(dir);
-    exit(
-        db(
-            dir,
-            url,
-            &[
-                "revision",
-                "-m",
-                "a second head",
-                "--head",
-                "e517",
-                "--splice",
-            ],
-        ),
-        0,
-    );
+    a_second_head_after_the_users_table(dir, url);
     exit(db(dir, url, &["upgrade", "heads"]), 0);
     let check = exit(db(dir, url, &["check"]), 1);
     assert!(
         check.stdout.contains("The repository has several heads"),
         "{check:?}"
     );
+}
+
+/// A revision after the chapter's first, beside the one already there: two heads.
+fn a_second_head_after_the_users_table(dir: &std::path::Path, url: &str) {
+    let args = [
+        "revision",
+        "-m",
+        "a second head",
+        "--head",
+        "e517",
+        "--splice",
+    ];
+    exit(db(dir, url, &args), 0);
 }

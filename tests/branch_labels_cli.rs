@@ -150,44 +150,22 @@ fn a_new_revision_must_say_where_it_goes_when_there_are_several_heads() {
             .count()
     };
     let before = files();
-    refused(db(dir, &url, &["revision", "-m", "where"]), "several heads");
-    refused(
-        db(dir, &url, &["revision", "-m", "mid", "--head", "m1"]),
-        "--splice",
-    );
-    refused(
-        db(
-            dir,
-            &url,
-            &[
-                "revision",
-                "-m",
-                "again",
-                "--head",
-                "base",
-                "--branch-label",
-                "main",
-            ],
+    let base = ["--head", "base", "--branch-label"];
+    for (args, says) in [
+        (&["revision", "-m", "where"][..], "several heads"),
+        (&["revision", "-m", "mid", "--head", "m1"], "--splice"),
+        (
+            &[&["revision", "-m", "again"][..], &base, &["main"]].concat(),
+            "'main'",
         ),
-        "'main'",
-    );
-    refused(
-        db(
-            dir,
-            &url,
-            &[
-                "revision",
-                "-m",
-                "bad",
-                "--head",
-                "base",
-                "--branch-label",
-                "heads",
-            ],
+        (
+            &[&["revision", "-m", "bad"][..], &base, &["heads"]].concat(),
+            "'heads'",
         ),
-        "'heads'",
-    );
-    refused(db(dir, &url, &["upgrade"]), "several heads");
+        (&["upgrade"], "several heads"),
+    ] {
+        refused(db(dir, &url, args), says);
+    }
     assert_eq!(files(), before, "nothing written");
     ok(db(
         dir,

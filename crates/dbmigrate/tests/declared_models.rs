@@ -5,8 +5,9 @@ use bigdecimal::BigDecimal;
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
 use dbmigrate::model::{Model, Session, Value};
+use dbmigrate::testing::TestDb;
 use dbmigrate::testing::assert_every_column_filters_and_orders;
-use dbmigrate::{ColumnType, connect, on_each_database};
+use dbmigrate::{ColumnType, on_each_database};
 
 #[dbmigrate::models]
 mod declared {
@@ -94,17 +95,8 @@ fn indexes_and_checks_declared_on_the_model_are_in_its_table() {
     );
 }
 
-fn migrated(db: &dbmigrate::testing::TestDb) -> Session {
-    let mut conn = connect(&db.url).unwrap();
-    let schema = declared::schema();
-    dbmigrate::apply::apply(
-        &mut conn,
-        &schema.creation_ops(),
-        &Default::default(),
-        |_| Ok(()),
-    )
-    .unwrap();
-    Session::new(conn, schema)
+fn migrated(db: &TestDb) -> Session {
+    dbmigrate::testing::migrated_session(db, declared::schema())
 }
 
 #[test]

@@ -48,16 +48,7 @@ use declared::{Label, NewLabel, NewNote, NewWriter, Note, Writer};
 const MANY: usize = 600;
 
 fn migrated(db: &TestDb) -> Session {
-    let mut conn = connect(&db.url).unwrap();
-    let schema = declared::schema();
-    dbmigrate::apply::apply(
-        &mut conn,
-        &schema.creation_ops(),
-        &Default::default(),
-        |_| Ok(()),
-    )
-    .unwrap();
-    Session::new(conn, schema)
+    dbmigrate::testing::migrated_session(db, declared::schema())
 }
 
 fn writer(name: &str) -> NewWriter {

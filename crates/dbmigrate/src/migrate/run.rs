@@ -259,18 +259,15 @@ pub fn upgrade_path(
 ) -> Result<Vec<String>, MigrateError> {
     let graph = repo.graph();
     let to = |id: &str| graph.upgrade_path(applied, id);
+    let to_every = |heads: Vec<String>| {
+        let wanted: BTreeSet<String> = heads.iter().flat_map(|h| to(h)).collect();
+        let order = graph.order().iter();
+        order.filter(|id| wanted.contains(*id)).cloned().collect()
+    };
     Ok(match target {
         UpgradeTarget::Head => repo.head()?.map(|h| to(&h.id)).unwrap_or_default(),
         UpgradeTarget::Revision(text) => to(&repo.resolve(text)?.id),
-        UpgradeTarget::Heads => {
-            let wanted: BTreeSet<String> = graph.heads().iter().flat_map(|h| to(h)).collect();
-            graph
-                .order()
-                .iter()
-                .filter(|id| wanted.contains(*id))
-                .cloned()
-                .collect()
-        }
+        UpgradeTarget::Heads => to_every(graph.heads()),
         UpgradeTarget::Relative(n) => {
             let mut path = repo.head()?.map(|h| to(&h.id)).unwrap_or_default();
             if path.len() < *n {
@@ -285,18 +282,13 @@ pub fn upgrade_path(
         }
         UpgradeTarget::BranchHeads(branch) => {
             let line = repo.branch(branch)?;
-            let wanted: BTreeSet<String> = graph
-                .heads()
-                .iter()
-                .filter(|h| line.contains(*h))
-                .flat_map(|h| to(h))
-                .collect();
-            graph
-                .order()
-                .iter()
-                .filter(|id| wanted.contains(*id))
-                .cloned()
-                .collect()
+            to_every(
+                graph
+                    .heads()
+                    .into_iter()
+                    .filter(|h| line.contains(h))
+                    .collect(),
+            )
         }
         UpgradeTarget::Along(branch, n) => {
             let pending = along(repo, branch, |id| !applied.contains(id))?;

@@ -5,7 +5,7 @@
 
 mod models;
 
-pub use models::assert_every_column_filters_and_orders;
+pub use models::{assert_every_column_filters_and_orders, migrated_session};
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

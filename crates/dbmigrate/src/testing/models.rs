@@ -198,3 +198,11 @@ pub fn assert_every_column_filters_and_orders(models: &Models, session: &mut Ses
         }
     }
 }
+
+/// A unit of work on `db`, with the tables of `schema` made.
+pub fn migrated_session(db: &super::TestDb, schema: &'static crate::Schema) -> Session {
+    let mut conn = crate::connect(&db.url).expect("connect");
+    let ops = schema.creation_ops();
+    crate::apply::apply(&mut conn, &ops, &Default::default(), |_| Ok(())).expect("tables made");
+    Session::new(conn, schema)
+}
