@@ -78,7 +78,7 @@ pub fn migrate(
     } else {
         Some(connect(url)?)
     };
-    let follows = new.follows(&repo)?;
+    let follows = new.follows(&repo, app)?;
     let comparison = match conn.as_mut() {
         None => {
             eprintln!("Comparing the models with the schema the revisions build");

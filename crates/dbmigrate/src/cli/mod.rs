@@ -363,7 +363,7 @@ pub fn run_with<X: Subcommand>(
         }
         DbCommand::Revision { new } => {
             let mut repo = on_disk()?.repository;
-            let revision = Revision::new(new.message(), new.follows(&repo)?, &commands::now());
+            let revision = Revision::new(new.message(), new.follows(&repo, app)?, &commands::now());
             let revision = new.shape(&repo, revision)?;
             commands::write_revision(&mut repo, revision)?;
         }

@@ -5,6 +5,7 @@
 
 use clap::Args;
 
+use super::Application;
 use crate::{Repository, Revision};
 
 /// The options of a new revision, shared by `db revision` and `db migrate`.
@@ -37,13 +38,14 @@ impl NewRevision {
     }
 
     /// The revisions the new one follows: the head, `--head`'s revision, or none for base.
-    pub fn follows(&self, repo: &Repository) -> anyhow::Result<Vec<String>> {
+    pub fn follows(&self, repo: &Repository, app: &Application) -> anyhow::Result<Vec<String>> {
         let Some(text) = self.head.as_deref() else {
             let heads = repo.graph().heads();
             if heads.len() > 1 {
                 anyhow::bail!(
-                    "the repository has several heads ({}): name the one the new revision follows with --head (a revision or LABEL@head), start a line of its own with --head base, or join them first with `db merge heads`",
-                    heads.join(", ")
+                    "the repository has several heads ({}): name the one the new revision follows with --head (a revision or LABEL@head), start a line of its own with --head base, or join them first with {}",
+                    heads.join(", "),
+                    app.command("db merge -m MESSAGE heads")
                 );
             }
             return Ok(heads);
