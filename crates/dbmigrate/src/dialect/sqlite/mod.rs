@@ -78,11 +78,13 @@ impl SqlDialect for Sqlite {
     }
     fn lock(
         &self,
-        _: &mut AnyConnection,
+        conn: &mut AnyConnection,
         url: &DatabaseUrl,
         waiting: &mut dyn FnMut(),
     ) -> Result<MigrationLock, LockError> {
-        lock::lock(url, waiting)
+        let held = lock::lock(url, waiting)?;
+        lock::commit_without_syncing_each_revision(conn);
+        Ok(held)
     }
     fn lock_wait_setup(&self, policy: &LockPolicy) -> Option<String> {
         // Zero would be no waiting at all to SQLite; the largest it takes is as good as none.
