@@ -102,6 +102,17 @@ on_each_database! {
         assert_eq!(current, "m2 (main) (head)\na2 (audit) (head)\n");
     }
 
+    fn stamping_one_line_leaves_the_other_as_it_is(db_: &TestDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let (dir, url) = (dir.path(), &db_.url_string());
+        two_lines(dir, url);
+        ok(db(dir, url, &["upgrade", "audit@+1"]));
+        ok(db(dir, url, &["stamp", "main@head"]));
+        assert_eq!(ok(db(dir, url, &["current"])).stdout, "a1 (audit)\nm2 (main) (head)\n");
+        ok(db(dir, url, &["stamp", "base"]));
+        assert_eq!(ok(db(dir, url, &["current"])).stdout, "", "base forgets every line");
+    }
+
     fn downgrading_to_a_revision_of_one_line_leaves_the_other_line(db_: &TestDb) {
         let dir = tempfile::tempdir().unwrap();
         let (dir, url) = (dir.path(), &db_.url_string());

@@ -20,6 +20,9 @@ impl BranchStep {
     pub fn split(text: &str) -> Option<Result<(&str, BranchStep), GraphError>> {
         let (branch, step) = text.split_once('@')?;
         let bad = || GraphError::BadBranchStep(step.to_string());
+        if branch.is_empty() {
+            return Some(Err(bad()));
+        }
         let count = |n: &str| n.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(bad);
         let step = match step {
             "head" => Ok(BranchStep::Head),

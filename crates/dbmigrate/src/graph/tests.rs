@@ -219,5 +219,9 @@ fn steps_along_a_line_are_read() {
         Some(Ok(("audit", BranchStep::Base)))
     );
     assert!(matches!(BranchStep::split("audit@later"), Some(Err(_))));
+    assert!(
+        matches!(BranchStep::split("@head"), Some(Err(_))),
+        "a line must be named"
+    );
     assert_eq!(BranchStep::split("audit"), None);
 }

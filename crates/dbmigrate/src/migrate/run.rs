@@ -498,19 +498,24 @@ pub(crate) fn forget_sql(dialect: Dialect, repo: &Repository, revision: &Revisio
 /// The revisions a stamp target names, with everything they follow.
 pub fn stamp_set(repo: &Repository, targets: &[String]) -> Result<BTreeSet<String>, MigrateError> {
     let graph = repo.graph();
-    let mut set = BTreeSet::new();
+    Ok(stamped_revisions(repo, targets)?
+        .iter()
+        .flat_map(|id| graph.ancestors_and_self(id))
+        .collect())
+}
+
+/// The revisions `targets` name (none for `base`).
+fn stamped_revisions(repo: &Repository, targets: &[String]) -> Result<Vec<String>, MigrateError> {
+    let mut ids = Vec::new();
     for target in targets {
-        let ids = match target.as_str() {
-            "base" => Vec::new(),
-            "heads" => graph.heads(),
-            "head" => repo.head()?.map(|h| h.id.clone()).into_iter().collect(),
-            text => vec![repo.resolve(text)?.id.clone()],
-        };
-        for id in ids {
-            set.extend(graph.ancestors_and_self(&id));
+        match target.as_str() {
+            "base" => {}
+            "heads" => ids.extend(repo.graph().heads()),
+            "head" => ids.extend(repo.head()?.map(|h| h.id.clone())),
+            text => ids.push(repo.resolve(text)?.id.clone()),
         }
     }
-    Ok(set)
+    Ok(ids)
 }
 
 /// Records the database as being at `targets` without running anything; returns where it
@@ -523,7 +528,9 @@ pub fn stamp(
     purge: bool,
     on: impl FnMut(Event),
 ) -> Result<(String, String), MigrateError> {
-    let wanted = stamp_set(repo, targets)?;
+    let mut wanted = stamp_set(repo, targets)?;
+    let stamped = stamped_revisions(repo, targets)?;
+    let graph = repo.graph();
     locked(conn, url, &LockPolicy::default(), on, |conn, _| {
         let before = status(conn, repo)?;
         if !purge && !before.unknown.is_empty() {
@@ -531,6 +538,26 @@ pub fn stamp(
                 revisions: before.unknown,
                 location: repo.location().clone(),
             });
+        }
+        // As Alembic does, a stamp moves the lines it names and leaves the others: what
+        // is applied and neither before nor after a stamped revision stays recorded.
+        if !purge && !stamped.is_empty() && !targets.iter().any(|t| t == "base") {
+            let related: BTreeSet<String> = stamped
+                .iter()
+                .flat_map(|id| {
+                    graph
+                        .ancestors_and_self(id)
+                        .into_iter()
+                        .chain(graph.descendants_and_self(id))
+                })
+                .collect();
+            wanted.extend(
+                before
+                    .applied
+                    .iter()
+                    .filter(|id| !related.contains(*id))
+                    .cloned(),
+            );
         }
         history::ensure(conn)?;
         let dialect = conn.dialect();
