@@ -190,11 +190,11 @@ pub(super) fn largest_key(
 /// of each statement once it ran.
 pub(super) fn insert_rows(
     conn: &mut AnyConnection,
-    rows: &[&GroupRow],
+    rows: &[Waiting],
     keys: Option<&[i64]>,
     mut after: impl FnMut(&mut AnyConnection, Range<usize>) -> Result<(), DbError>,
 ) -> Result<(), DbError> {
-    let Some(first) = rows.first() else {
+    let Some(first) = rows.first().map(|w| &w.row) else {
         return Ok(());
     };
     let key_column = match (&first.key, keys) {
@@ -274,8 +274,7 @@ pub(super) fn write_group(
     let table = first.row.table;
     let column = match &first.row.key {
         RowKey::Given(_) => {
-            let rows: Vec<&GroupRow> = group.iter().map(|w| &w.row).collect();
-            insert_rows(conn, &rows, None, |_, _| Ok(()))?;
+            insert_rows(conn, &group, None, |_, _| Ok(()))?;
             for waiting in group {
                 if let RowKey::Given(key) = waiting.row.key {
                     keys.new.insert(waiting.number, key);
@@ -306,27 +305,29 @@ pub(super) fn write_group(
             // the order of its rows: MySQL allocates them at once for an insert whose
             // number of rows is known, in every `innodb_autoinc_lock_mode`, and
             // LAST_INSERT_ID() gives the first so that the statement can be replayed.
-            let rows: Vec<&GroupRow> = group.iter().map(|w| &w.row).collect();
-            let mut taken = Vec::with_capacity(rows.len());
-            insert_rows(conn, &rows, None, |conn, range| {
+            let mut taken = Vec::with_capacity(group.len());
+            insert_rows(conn, &group, None, |conn, range| {
                 let (first, step) = first_key_and_step(conn)?;
                 taken.extend((0..range.len() as i64).map(|i| first + i * step));
                 Ok(())
             })?;
-            (&group[..], Some(taken))
+            record(&group, taken, keys);
+            return Ok(());
         }
     };
     let Some(taken) = taken else {
         return alone(conn, rest, keys);
     };
-    if conn.dialect() != Dialect::Mysql {
-        let rows: Vec<&GroupRow> = rest.iter().map(|w| &w.row).collect();
-        insert_rows(conn, &rows, Some(&taken), |_, _| Ok(()))?;
-    }
-    for (waiting, key) in rest.iter().zip(taken) {
+    insert_rows(conn, rest, Some(&taken), |_, _| Ok(()))?;
+    record(rest, taken, keys);
+    Ok(())
+}
+
+/// Each row's key, assigned by the database in the order of the rows.
+fn record(rows: &[Waiting], taken: Vec<i64>, keys: &mut Keys) {
+    for (waiting, key) in rows.iter().zip(taken) {
         keys.new.insert(waiting.number, vec![Value::Integer(key)]);
     }
-    Ok(())
 }
 
 /// `count` as a sum of powers of two, largest first, none over `most`.
@@ -348,7 +349,7 @@ struct InsertRows<'a> {
     /// The column of the keys given with the rows, when the database would assign them.
     key_column: Option<&'a str>,
     columns: &'a [&'static ColumnInfo],
-    rows: &'a [&'a GroupRow],
+    rows: &'a [Waiting<'a>],
     keys: Option<&'a [i64]>,
     /// PostgreSQL's `OVERRIDING SYSTEM VALUE`: a key taken from an identity column's
     /// sequence is written even where the column is `GENERATED ALWAYS`.
@@ -383,7 +384,7 @@ macro_rules! insert_rows_for {
                     out.push_sql(" OVERRIDING SYSTEM VALUE");
                 }
                 out.push_sql(" VALUES ");
-                for (i, row) in self.rows.iter().enumerate() {
+                for (i, row) in self.rows.iter().map(|w| &w.row).enumerate() {
                     out.push_sql(if i == 0 { "(" } else { ", (" });
                     if let Some(keys) = self.keys {
                         out.push_bind_param::<BigInt, i64>(&keys[i])?;
