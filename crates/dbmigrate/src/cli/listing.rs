@@ -19,21 +19,9 @@ fn children(repo: &Repository) -> BTreeMap<&str, Vec<&str>> {
     children
 }
 
-/// The branch labels of the lines `revision` is on.
-fn lines_of(repo: &Repository, revision: &Revision) -> Vec<String> {
-    let labels = repo.in_order().flat_map(|r| &r.branch_labels);
-    labels
-        .filter(|label| {
-            repo.branch(label)
-                .is_ok_and(|line| line.contains(&revision.id))
-        })
-        .cloned()
-        .collect()
-}
-
 fn markers(repo: &Repository, revision: &Revision, current: Current) -> String {
     let mut out = String::new();
-    for label in lines_of(repo, revision) {
+    for label in repo.graph().lines_through(&revision.id) {
         out.push_str(&format!(" ({label})"));
     }
     if repo.graph().heads().contains(&revision.id) {
@@ -96,7 +84,7 @@ pub fn verbose(repo: &Repository, revision: &Revision, current: Current) -> Stri
     {
         out.push_str(&format!("Branches into: {}\n", branches.join(", ")));
     }
-    let lines = lines_of(repo, revision);
+    let lines = repo.graph().lines_through(&revision.id);
     if !lines.is_empty() {
         out.push_str(&format!("Branch names: {}\n", lines.join(", ")));
     }

@@ -80,18 +80,24 @@ impl Graph {
             .collect())
     }
 
+    /// The labels of the lines revision `id` is on.
+    pub fn lines_through(&self, id: &str) -> Vec<&str> {
+        self.labels
+            .keys()
+            .filter(|label| self.branch(label).is_ok_and(|line| line.contains(id)))
+            .map(String::as_str)
+            .collect()
+    }
+
     /// Heads that share a line: history that branched and was not merged. Heads of lines
     /// told apart by branch labels are not (a plugin's line beside the application's).
     pub fn unmerged_heads(&self) -> Vec<String> {
         let mut by_line: BTreeMap<Vec<&str>, Vec<String>> = BTreeMap::new();
         for head in self.heads() {
-            let labels = self
-                .labels
-                .keys()
-                .filter(|label| self.branch(label).is_ok_and(|line| line.contains(&head)))
-                .map(String::as_str)
-                .collect();
-            by_line.entry(labels).or_default().push(head);
+            by_line
+                .entry(self.lines_through(&head))
+                .or_default()
+                .push(head);
         }
         let mut unmerged: Vec<String> = by_line
             .into_values()
