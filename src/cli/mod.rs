@@ -132,7 +132,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
             }
             warn_about_secret_key(&settings);
-            give_large_blocks_back();
             let session_setup = prepare_database(&settings)?;
             let _written_at_the_end = start_logging();
             let app = std::sync::Arc::new(crate::web::App::new(&settings, session_setup));
@@ -219,18 +218,6 @@ fn seed_database(
         crate::seed::PASSWORD
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// Memory of a megabyte or more is mapped for itself and given back when freed. A login
-/// hashes with 19 MiB (Argon2id's recommended cost); glibc's default would raise its
-/// threshold after the first such block and keep later ones in the heap, and the server
-/// would hold 19 MiB more, for good, after its first login.
-fn give_large_blocks_back() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator parameter; called before the server's threads.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
-    }
 }
 
 /// Request and error lines go to standard error, one per event, written in batches

@@ -5,6 +5,7 @@ mod changes;
 mod client_address;
 mod forms;
 mod hashing;
+mod local_reads;
 mod page_cache;
 mod pages;
 mod pipelined;

@@ -9,13 +9,14 @@ use diesel::prelude::*;
 use serde::Deserialize;
 
 use super::forms::{CheckedForm, carries_csrf_token};
-use super::pipelined::{IndexRows, UserPageRows};
+use super::local_reads::{self, ListedPost};
 use super::pool::DataVersion;
 use super::templates::{FormRefusedPage, IndexPage, PostView, UserPage};
 use super::visit::{Login, Visit};
 use super::{App, Page, SharedApp, WorkError, user_url};
 use crate::models::{Post, User};
 use crate::models::{max_length, posts_of, user_named};
+use dbmigrate::AnyConnection;
 use dbmigrate::model::DbError;
 
 /// Field name to the messages shown next to it.
@@ -57,16 +58,20 @@ impl PageQuery {
 }
 
 impl PostView {
-    fn new(post: Post, author: Option<&str>) -> PostView {
-        let author = author.unwrap_or("(deleted)").to_string();
-        let (time, iso_time) = match post.timestamp {
+    fn new(post: Post, author: Option<String>) -> PostView {
+        PostView::listed((post.body, post.timestamp, author))
+    }
+
+    fn listed((body, timestamp, author): ListedPost) -> PostView {
+        let author = author.unwrap_or_else(|| "(deleted)".to_string());
+        let (time, iso_time) = match timestamp {
             Some(t) => readable_times(t),
             None => (String::new(), String::new()),
         };
         PostView {
             author_url: user_url(&author),
             author,
-            body: post.body.unwrap_or_default(),
+            body: body.unwrap_or_default(),
             time,
             iso_time,
         }
@@ -152,58 +157,107 @@ pub async fn current_user(app: &App, visit: &Visit) -> Result<Option<User>, Work
     };
     let read = match app.db.pipelined() {
         Some(pipelined) => pipelined.visitor(login).await?,
-        None => app.db.run(move |s| login.user(s)).await?,
+        None => {
+            app.db
+                .run(move |s| match s.conn() {
+                    AnyConnection::Sqlite(conn) => Ok(local_reads::visitor(conn, login)?),
+                    _ => login.user(s),
+                })
+                .await?
+        }
     };
     Ok(viewer.resolve(app, read))
 }
 
-/// The index page's rows: `limit` posts from `offset` with their authors' names, and the
-/// visitor's user when `login` asks for it.
+/// The index page's rows: the visitor's user when `login` asks for it, and the views of
+/// `limit` posts from `offset` with their authors' names.
 async fn index_rows(
     app: &App,
     login: Option<Login>,
     limit: i64,
     offset: i64,
-) -> Result<IndexRows, WorkError> {
+) -> Result<(Option<User>, Vec<PostView>), WorkError> {
     if let Some(pipelined) = app.db.pipelined() {
-        return pipelined.index(login, limit, offset).await;
+        let (user, rows) = pipelined.index(login, limit, offset).await?;
+        let views = rows
+            .into_iter()
+            .map(|(post, author)| PostView::new(post, author))
+            .collect();
+        return Ok((user, views));
     }
     app.db
         .run(move |s| -> Result<_, DbError> {
+            if let AnyConnection::Sqlite(conn) = s.conn() {
+                let user = match login {
+                    Some(login) => local_reads::visitor(conn, login)?,
+                    None => None,
+                };
+                let rows = local_reads::newest_posts(conn, limit, offset)?;
+                return Ok((user, rows.into_iter().map(PostView::listed).collect()));
+            }
             let user = match login {
                 Some(login) => login.user(s)?,
                 None => None,
             };
             let rows = Post::newest_with_authors(s.conn(), limit, offset)?;
-            Ok((user, rows))
+            let views = rows
+                .into_iter()
+                .map(|(post, author)| PostView::new(post, author))
+                .collect();
+            Ok((user, views))
         })
         .await
 }
 
-/// A user's page's rows: the visitor's user when `login` asks for it, the user shown,
-/// `limit` of their posts from `offset`.
+/// A user's page's rows: the visitor's user when `login` asks for it, the user shown and
+/// the views of `limit` of their posts from `offset` (none when there is no such user).
 async fn user_page_rows(
     app: &App,
     login: Option<Login>,
     username: String,
     limit: i64,
     offset: i64,
-) -> Result<UserPageRows, WorkError> {
+) -> Result<(Option<User>, Option<(User, Vec<PostView>)>), WorkError> {
+    let views_of = |shown: &User, posts: Vec<Post>| -> Vec<PostView> {
+        posts
+            .into_iter()
+            .map(|post| PostView::new(post, shown.username.clone()))
+            .collect()
+    };
     if let Some(pipelined) = app.db.pipelined() {
-        return pipelined.user_page(login, &username, limit, offset).await;
+        let (viewer, shown, posts) = pipelined.user_page(login, &username, limit, offset).await?;
+        let shown = shown.map(|shown| {
+            let views = views_of(&shown, posts);
+            (shown, views)
+        });
+        return Ok((viewer, shown));
     }
     app.db
         .run(move |s| -> Result<_, DbError> {
+            if let AnyConnection::Sqlite(conn) = s.conn() {
+                let viewer = match login {
+                    Some(login) => local_reads::visitor(conn, login)?,
+                    None => None,
+                };
+                let shown = local_reads::user_and_posts(conn, &username, limit, offset)?;
+                let shown = shown
+                    .map(|(shown, rows)| (shown, rows.into_iter().map(PostView::listed).collect()));
+                return Ok((viewer, shown));
+            }
             let viewer = match login {
                 Some(login) => login.user(s)?,
                 None => None,
             };
             let shown: Option<User> = user_named(&username).first(s.conn()).optional()?;
-            let posts = match &shown {
-                Some(shown) => posts_of(shown.id, limit, offset).load::<Post>(s.conn())?,
-                None => Vec::new(),
+            let shown = match shown {
+                Some(shown) => {
+                    let posts = posts_of(shown.id, limit, offset).load::<Post>(s.conn())?;
+                    let views = views_of(&shown, posts);
+                    Some((shown, views))
+                }
+                None => None,
             };
-            Ok((viewer, shown, posts))
+            Ok((viewer, shown))
         })
         .await
 }
@@ -289,12 +343,8 @@ async fn show_index(
     if let Some(kept) = kept {
         return Ok(kept);
     }
-    let (user, rows) = index_rows(app, login, per_page + 1, (page - 1) * per_page).await?;
+    let (user, views) = index_rows(app, login, per_page + 1, (page - 1) * per_page).await?;
     let user = viewer.resolve(app, user);
-    let views = rows
-        .into_iter()
-        .map(|(post, author)| PostView::new(post, author.as_deref()))
-        .collect();
     let listing = Listing::new(views, page, per_page, "/index");
     let content = IndexPage {
         greeting: user.as_ref().and_then(|u| u.username.as_deref()),
@@ -389,17 +439,13 @@ pub async fn user(
     if let Some(kept) = kept {
         return Ok(kept);
     }
-    let (viewer, shown, posts) =
+    let (viewer, shown) =
         user_page_rows(&app, login, username, per_page + 1, (page - 1) * per_page).await?;
     let viewer = known.resolve(&app, viewer);
-    let Some(shown) = shown else {
+    let Some((shown, views)) = shown else {
         return Ok(app.not_found(visit, viewer));
     };
     let name = shown.username.clone().unwrap_or_default();
-    let views = posts
-        .into_iter()
-        .map(|post| PostView::new(post, Some(&name)))
-        .collect();
     let listing = Listing::new(views, page, per_page, &user_url(&name));
     let content = UserPage {
         username: &name,
