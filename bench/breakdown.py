@@ -18,7 +18,7 @@ PARTS = [
     ("HTTP (hyper, axum, tower, http)", r"hyper|\baxum|\btower|\bhttp::|httparse|matchit|form_urlencoded|percent_encoding|bytes::"),
     ("request log (tracing)", r"tracing"),
     ("async runtime (tokio)", r"tokio|mio::"),
-    ("memory (malloc, free, copies)", r"\bmalloc|\bfree\b|_int_malloc|_int_free|\brealloc|\bcfree|__memmove|__memcpy|__memset|memcpy|memmove|alloc::|\bcalloc|tcache|malloc_consolidate"),
+    ("memory (malloc, free, copies; mimalloc)", r"\bmalloc|\bfree\b|_int_malloc|_int_free|\brealloc|\bcfree|__memmove|__memcpy|__memset|memcpy|memmove|alloc::|\bcalloc|tcache|malloc_consolidate|\s_?mi_"),
     ("microblog (handlers, views)", r"microblog::"),
     ("Rust standard library (formatting, strings)", r"\bcore::|\bstd::|\balloc"),
 ]
