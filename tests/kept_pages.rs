@@ -200,6 +200,7 @@ fn logout_elsewhere(db: &TestDb) {
 
 #[test]
 fn a_logout_on_one_instance_ends_the_sessions_copies_on_another_within_the_bound() {
+    on(Dialect::Sqlite, logout_elsewhere);
     on(Dialect::Postgres, logout_elsewhere);
     on(Dialect::Mysql, logout_elsewhere);
 }

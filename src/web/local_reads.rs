@@ -9,6 +9,12 @@
 //! three columns the page shows, and a timestamp in the form this application stores is
 //! read digit by digit (anything else goes to Diesel's reader, unchanged).
 //!
+//! A page's reads run in one read transaction, which takes the write-ahead log's locks once
+//! for all of them, and the visitor's user is kept between requests as on PostgreSQL
+//! (`user_cache.rs`), under the version of the data the connection sees (`PRAGMA
+//! data_version`, read in that same transaction): a write by any other connection, of this
+//! process or another, changes it, and this process's own writes are counted beside it.
+//!
 //! The queries are the site's (`models::posts_of`, `models::user_named`, and the columns of
 //! `models::newest_with_authors` the page shows), so the pages read the same rows on every
 //! database.
@@ -20,19 +26,58 @@ use diesel::prelude::*;
 use diesel::sql_types::Timestamp;
 use diesel::sqlite::{Sqlite, SqliteConnection, SqliteType};
 
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+
+use super::pool::sqlite_data_version;
+use super::user_cache::UserCache;
 use super::visit::Login;
 use crate::models::{User, post, posts_of, user, user_named};
 
 /// A post as a page lists it: its text, when it was written, its author's name.
 pub type ListedPost = (Option<String>, Option<NaiveDateTime>, Option<String>);
 
-/// The visitor's user, if the session still holds for it.
-pub fn visitor(conn: &mut SqliteConnection, login: Login) -> QueryResult<Option<User>> {
-    Ok(user::table
-        .find(login.user_id())
-        .first::<User>(conn)
-        .optional()?
-        .filter(|user| login.holds_for(user)))
+/// Runs `reads` in one read transaction (`BEGIN` is deferred: it takes no lock until the
+/// first read, and never the write lock for reads).
+pub fn in_one_read<T>(
+    conn: &mut SqliteConnection,
+    reads: impl FnOnce(&mut SqliteConnection) -> QueryResult<T>,
+) -> QueryResult<T> {
+    Statement("BEGIN").execute(conn)?;
+    match reads(conn) {
+        Ok(read) => {
+            Statement("COMMIT").execute(conn)?;
+            Ok(read)
+        }
+        Err(e) => {
+            // What failed is the error to report; a rollback that fails too adds nothing.
+            let _ = Statement("ROLLBACK").execute(conn);
+            Err(e)
+        }
+    }
+}
+
+/// The visitor's user, if the session still holds for it: kept from an earlier request
+/// while the data this connection sees is unchanged, read otherwise.
+pub fn visitor(
+    conn: &mut SqliteConnection,
+    login: Login,
+    users: &UserCache,
+) -> QueryResult<Option<User>> {
+    let version = sqlite_data_version(conn)?;
+    let user = match users.get(login.user_id(), version) {
+        Some(user) => Some(user),
+        None => {
+            let read = user::table
+                .find(login.user_id())
+                .first::<User>(conn)
+                .optional()?;
+            if let Some(user) = &read {
+                users.put(version, user);
+            }
+            read
+        }
+    };
+    Ok(user.filter(|user| login.holds_for(user)))
 }
 
 /// The index page's posts: `limit` from `offset`, newest first, each with its author's name.
@@ -73,6 +118,26 @@ pub fn user_and_posts(
         .collect();
     Ok(Some((shown, posts)))
 }
+
+/// A statement without parameters, prepared once per connection: Diesel's own transactions
+/// send `BEGIN` and `COMMIT` as text, parsed each time.
+#[derive(Clone, Copy)]
+struct Statement(&'static str);
+
+impl QueryId for Statement {
+    type QueryId = ();
+    // Not one type per text: the cache would take one `Statement` for another.
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl QueryFragment<Sqlite> for Statement {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        out.push_sql(self.0);
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<SqliteConnection> for Statement {}
 
 /// A `Timestamp` column's value, read without a format parser when it is stored as this
 /// application writes it.

@@ -51,7 +51,7 @@ pub struct App {
     session_cookie_secure: Option<bool>,
     throttle: throttle::Throttle,
     hashing: hashing::Hashing,
-    users: user_cache::UserCache,
+    users: Arc<user_cache::UserCache>,
 }
 
 pub type SharedApp = Arc<App>;
@@ -75,7 +75,7 @@ impl App {
             throttle: throttle::Throttle::default(),
             // Half the request's time at most waiting for a turn, half for the rest.
             hashing: hashing::Hashing::for_this_machine(settings.request_timeout / 2),
-            users: user_cache::UserCache::default(),
+            users: Arc::default(),
         }
     }
 

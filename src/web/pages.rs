@@ -158,9 +158,12 @@ pub async fn current_user(app: &App, visit: &Visit) -> Result<Option<User>, Work
     let read = match app.db.pipelined() {
         Some(pipelined) => pipelined.visitor(login).await?,
         None => {
+            let users = app.users.clone();
             app.db
                 .run(move |s| match s.conn() {
-                    AnyConnection::Sqlite(conn) => Ok(local_reads::visitor(conn, login)?),
+                    AnyConnection::Sqlite(conn) => Ok(local_reads::in_one_read(conn, |conn| {
+                        local_reads::visitor(conn, login, &users)
+                    })?),
                     _ => login.user(s),
                 })
                 .await?
@@ -185,14 +188,17 @@ async fn index_rows(
             .collect();
         return Ok((user, views));
     }
+    let users = app.users.clone();
     app.db
         .run(move |s| -> Result<_, DbError> {
             if let AnyConnection::Sqlite(conn) = s.conn() {
-                let user = match login {
-                    Some(login) => local_reads::visitor(conn, login)?,
-                    None => None,
-                };
-                let rows = local_reads::newest_posts(conn, limit, offset)?;
+                let (user, rows) = local_reads::in_one_read(conn, |conn| {
+                    let user = match login {
+                        Some(login) => local_reads::visitor(conn, login, &users)?,
+                        None => None,
+                    };
+                    Ok((user, local_reads::newest_posts(conn, limit, offset)?))
+                })?;
                 return Ok((user, rows.into_iter().map(PostView::listed).collect()));
             }
             let user = match login {
@@ -232,14 +238,18 @@ async fn user_page_rows(
         });
         return Ok((viewer, shown));
     }
+    let users = app.users.clone();
     app.db
         .run(move |s| -> Result<_, DbError> {
             if let AnyConnection::Sqlite(conn) = s.conn() {
-                let viewer = match login {
-                    Some(login) => local_reads::visitor(conn, login)?,
-                    None => None,
-                };
-                let shown = local_reads::user_and_posts(conn, &username, limit, offset)?;
+                let (viewer, shown) = local_reads::in_one_read(conn, |conn| {
+                    let viewer = match login {
+                        Some(login) => local_reads::visitor(conn, login, &users)?,
+                        None => None,
+                    };
+                    let shown = local_reads::user_and_posts(conn, &username, limit, offset)?;
+                    Ok((viewer, shown))
+                })?;
                 let shown = shown
                     .map(|(shown, rows)| (shown, rows.into_iter().map(PostView::listed).collect()));
                 return Ok((viewer, shown));

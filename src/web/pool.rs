@@ -13,7 +13,7 @@
 //! that runs longer). A connection that failed is dropped, and the idle ones are checked
 //! before they are used again, so the site recovers by itself when the database comes back.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -21,7 +21,8 @@ use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
-use diesel::{QueryDsl, RunQueryDsl};
+use diesel::sqlite::SqliteConnection;
+use diesel::{QueryDsl, QueryResult, RunQueryDsl};
 
 use dbmigrate::model::Session;
 use dbmigrate::{AnyConnection, DatabaseUrl, Dialect, Timeouts, connect_with};
@@ -104,6 +105,9 @@ static WRITES: AtomicU64 = AtomicU64::new(0);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DataVersion {
     thread: ThreadId,
+    /// Which of the thread's SQLite connections read it: a connection opened again after
+    /// a failure counts its versions afresh, so its numbers say nothing of the old one's.
+    opening: u64,
     data_version: i64,
     writes: u64,
 }
@@ -119,6 +123,28 @@ diesel::table! {
 thread_local! {
     /// This thread's SQLite session, with the URL it was opened for.
     static LOCAL: RefCell<Option<(DatabaseUrl, Session)>> = const { RefCell::new(None) };
+    /// Which opening of a SQLite connection `LOCAL` holds (numbered across threads).
+    static LOCAL_OPENING: Cell<u64> = const { Cell::new(0) };
+}
+
+/// SQLite connections opened by this process, for [`DataVersion::opening`].
+static OPENINGS: AtomicU64 = AtomicU64::new(0);
+
+/// The version of the data `conn`, this thread's SQLite connection, sees now; in a read
+/// transaction, the version of what the transaction reads.
+pub fn sqlite_data_version(conn: &mut SqliteConnection) -> QueryResult<DataVersion> {
+    // This process's commits counted before the read: one made meanwhile then shows as a
+    // newer version, never as an older one.
+    let writes = WRITES.load(Ordering::Acquire);
+    let data_version = pragma_data_version::table
+        .select(pragma_data_version::data_version)
+        .get_result::<i64>(conn)?;
+    Ok(DataVersion {
+        thread: std::thread::current().id(),
+        opening: LOCAL_OPENING.get(),
+        data_version,
+        writes,
+    })
 }
 
 /// Work on a pooled connection: waiting for a connection, running on one (which holds a
@@ -293,18 +319,12 @@ impl DbPool {
         if self.shared.is_some() {
             return None;
         }
-        let writes = WRITES.load(Ordering::Acquire);
-        let read = run_local(&self.url, Duration::ZERO, |s| {
-            pragma_data_version::table
-                .select(pragma_data_version::data_version)
-                .get_result::<i64>(s.conn())
+        let read = run_local(&self.url, Duration::ZERO, |s| match s.conn() {
+            AnyConnection::Sqlite(conn) => sqlite_data_version(conn),
+            _ => Err(diesel::result::Error::NotFound),
         });
         match read {
-            Ok(Ok(data_version)) => Some(DataVersion {
-                thread: std::thread::current().id(),
-                data_version,
-                writes,
-            }),
+            Ok(Ok(version)) => Some(version),
             _ => None,
         }
     }
@@ -316,6 +336,7 @@ impl DbPool {
         let (thread, heard) = self.changes.as_ref()?.version()?;
         Some(DataVersion {
             thread,
+            opening: 0,
             data_version: i64::try_from(heard).unwrap_or(i64::MAX),
             writes,
         })
@@ -355,7 +376,10 @@ fn run_local<T, E: fmt::Display>(
                 statement: None,
             };
             match connect_with(url, timeouts) {
-                Ok(conn) => *slot = Some((url.clone(), Session::new(conn, models::schema()))),
+                Ok(conn) => {
+                    *slot = Some((url.clone(), Session::new(conn, models::schema())));
+                    LOCAL_OPENING.set(OPENINGS.fetch_add(1, Ordering::Relaxed) + 1);
+                }
                 Err(e) => return Ok(Err(WorkError::Unavailable(e.to_string()))),
             }
         }

@@ -1,11 +1,11 @@
-//! Logged-in visitors' users on PostgreSQL and MySQL, kept between requests so that checking a
-//! session needs no database read while the data is unchanged. An entry is the user's row
-//! as it was read under a [`DataVersion`] (what `changes.rs` heard, and this process's own
-//! writes): it is used only under that same version, which any write anywhere changes,
-//! within the bound of `changes.rs` (this process's own writes at once). So a logout, which
-//! raises the user's session generation, ends the session's copies on this instance at once
-//! and on the others within that bound. SQLite keeps none: reading its version costs as
-//! much as reading the user.
+//! Logged-in visitors' users, kept between requests so that checking a session needs no
+//! read of the user while the data is unchanged. An entry is the user's row as it was read
+//! under a [`DataVersion`] (on PostgreSQL and MySQL what `changes.rs` heard, on SQLite what
+//! the reading connection sees; and this process's own writes): it is used only under that
+//! same version, which any write anywhere changes, on SQLite at once, on the servers within
+//! the bound of `changes.rs` (this process's own writes at once). So a logout, which raises
+//! the user's session generation, ends the session's copies on this instance at once and on
+//! the others within that bound.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -19,7 +19,8 @@ const CAPACITY: usize = 10_000;
 
 #[derive(Default)]
 pub struct UserCache {
-    /// Keyed as the versions are (on PostgreSQL, every version has the listener's thread).
+    /// Keyed as the versions are: by the thread (on SQLite the reading connection's; on the
+    /// servers the listener's) and the user.
     entries: Mutex<HashMap<(ThreadId, i32), (DataVersion, User)>>,
 }
 
