@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::sqlite::SqliteConnection;
-use diesel::{QueryDsl, QueryResult, RunQueryDsl};
+use diesel::{QueryResult, RunQueryDsl};
 
 use dbmigrate::model::Session;
 use dbmigrate::{AnyConnection, DatabaseUrl, Dialect, Timeouts, connect_with};
@@ -112,13 +112,27 @@ pub struct DataVersion {
     writes: u64,
 }
 
-diesel::table! {
-    /// SQLite's table-valued function behind `PRAGMA data_version`, as a table: a typed
-    /// query keeps its prepared statement, where SQL text would be parsed at every check.
-    pragma_data_version (data_version) {
-        data_version -> BigInt,
+/// `PRAGMA data_version`, prepared once per connection. (Its table-valued function,
+/// `pragma_data_version`, prepares the pragma again at every read: as much as reading the
+/// visitor's user, in a profile of the logged-in index page.)
+#[derive(diesel::query_builder::QueryId)]
+struct PragmaDataVersion;
+
+impl diesel::query_builder::Query for PragmaDataVersion {
+    type SqlType = diesel::sql_types::BigInt;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for PragmaDataVersion {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
+    ) -> QueryResult<()> {
+        out.push_sql("PRAGMA data_version");
+        Ok(())
     }
 }
+
+impl RunQueryDsl<SqliteConnection> for PragmaDataVersion {}
 
 thread_local! {
     /// This thread's SQLite session, with the URL it was opened for.
@@ -136,9 +150,7 @@ pub fn sqlite_data_version(conn: &mut SqliteConnection) -> QueryResult<DataVersi
     // This process's commits counted before the read: one made meanwhile then shows as a
     // newer version, never as an older one.
     let writes = WRITES.load(Ordering::Acquire);
-    let data_version = pragma_data_version::table
-        .select(pragma_data_version::data_version)
-        .get_result::<i64>(conn)?;
+    let data_version = PragmaDataVersion.get_result::<i64>(conn)?;
     Ok(DataVersion {
         thread: std::thread::current().id(),
         opening: LOCAL_OPENING.get(),
