@@ -56,13 +56,16 @@ pub fn in_one_read<T>(
     }
 }
 
-/// The visitor's user, if the session still holds for it: kept from an earlier request
-/// while the data this connection sees is unchanged, read otherwise.
+/// The visitor's user, if there is a login and the session still holds for it: kept from
+/// an earlier request while the data this connection sees is unchanged, read otherwise.
 pub fn visitor(
     conn: &mut SqliteConnection,
-    login: Login,
+    login: Option<Login>,
     users: &UserCache,
 ) -> QueryResult<Option<User>> {
+    let Some(login) = login else {
+        return Ok(None);
+    };
     let version = sqlite_data_version(conn)?;
     let user = match users.get(login.user_id(), version) {
         Some(user) => Some(user),

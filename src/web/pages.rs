@@ -162,7 +162,7 @@ pub async fn current_user(app: &App, visit: &Visit) -> Result<Option<User>, Work
             app.db
                 .run(move |s| match s.conn() {
                     AnyConnection::Sqlite(conn) => Ok(local_reads::in_one_read(conn, |conn| {
-                        local_reads::visitor(conn, login, &users)
+                        local_reads::visitor(conn, Some(login), &users)
                     })?),
                     _ => login.user(s),
                 })
@@ -193,18 +193,12 @@ async fn index_rows(
         .run(move |s| -> Result<_, DbError> {
             if let AnyConnection::Sqlite(conn) = s.conn() {
                 let (user, rows) = local_reads::in_one_read(conn, |conn| {
-                    let user = match login {
-                        Some(login) => local_reads::visitor(conn, login, &users)?,
-                        None => None,
-                    };
+                    let user = local_reads::visitor(conn, login, &users)?;
                     Ok((user, local_reads::newest_posts(conn, limit, offset)?))
                 })?;
                 return Ok((user, rows.into_iter().map(PostView::listed).collect()));
             }
-            let user = match login {
-                Some(login) => login.user(s)?,
-                None => None,
-            };
+            let user = login.map_or(Ok(None), |login| login.user(s))?;
             let rows = Post::newest_with_authors(s.conn(), limit, offset)?;
             let views = rows
                 .into_iter()
@@ -243,10 +237,7 @@ async fn user_page_rows(
         .run(move |s| -> Result<_, DbError> {
             if let AnyConnection::Sqlite(conn) = s.conn() {
                 let (viewer, shown) = local_reads::in_one_read(conn, |conn| {
-                    let viewer = match login {
-                        Some(login) => local_reads::visitor(conn, login, &users)?,
-                        None => None,
-                    };
+                    let viewer = local_reads::visitor(conn, login, &users)?;
                     let shown = local_reads::user_and_posts(conn, &username, limit, offset)?;
                     Ok((viewer, shown))
                 })?;
@@ -254,10 +245,7 @@ async fn user_page_rows(
                     .map(|(shown, rows)| (shown, rows.into_iter().map(PostView::listed).collect()));
                 return Ok((viewer, shown));
             }
-            let viewer = match login {
-                Some(login) => login.user(s)?,
-                None => None,
-            };
+            let viewer = login.map_or(Ok(None), |login| login.user(s))?;
             let shown: Option<User> = user_named(&username).first(s.conn()).optional()?;
             let shown = match shown {
                 Some(shown) => {
