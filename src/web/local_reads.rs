@@ -23,10 +23,9 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::backend::Backend;
 use diesel::deserialize::{self, FromSql, FromSqlRow};
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::Timestamp;
 use diesel::sqlite::{Sqlite, SqliteConnection, SqliteType};
-
-use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 
 use super::pool::sqlite_data_version;
 use super::user_cache::UserCache;
