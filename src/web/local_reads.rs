@@ -19,11 +19,13 @@
 //! `models::newest_with_authors` the page shows), so the pages read the same rows on every
 //! database.
 
+use std::marker::PhantomData;
+
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::backend::Backend;
 use diesel::deserialize::{self, FromSql, FromSqlRow};
 use diesel::prelude::*;
-use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::Timestamp;
 use diesel::sqlite::{Sqlite, SqliteConnection, SqliteType};
 
@@ -41,15 +43,15 @@ pub fn in_one_read<T>(
     conn: &mut SqliteConnection,
     reads: impl FnOnce(&mut SqliteConnection) -> QueryResult<T>,
 ) -> QueryResult<T> {
-    Statement("BEGIN").execute(conn)?;
+    FixedSql::<()>::new("BEGIN").execute(conn)?;
     match reads(conn) {
         Ok(read) => {
-            Statement("COMMIT").execute(conn)?;
+            FixedSql::<()>::new("COMMIT").execute(conn)?;
             Ok(read)
         }
         Err(e) => {
             // What failed is the error to report; a rollback that fails too adds nothing.
-            let _ = Statement("ROLLBACK").execute(conn);
+            let _ = FixedSql::<()>::new("ROLLBACK").execute(conn);
             Err(e)
         }
     }
@@ -121,25 +123,36 @@ pub fn user_and_posts(
     Ok(Some((shown, posts)))
 }
 
-/// A statement without parameters, prepared once per connection: Diesel's own transactions
-/// send `BEGIN` and `COMMIT` as text, parsed each time.
-#[derive(Clone, Copy)]
-struct Statement(&'static str);
+/// SQL text without parameters whose rows are of type `ST` (none for `()`), prepared once
+/// per connection: Diesel's own transactions send `BEGIN` and `COMMIT` as text, parsed each
+/// time, and SQLite's `pragma_data_version` function prepares its pragma again at every
+/// read.
+pub struct FixedSql<ST = ()>(&'static str, PhantomData<ST>);
 
-impl QueryId for Statement {
+impl<ST> FixedSql<ST> {
+    pub const fn new(sql: &'static str) -> FixedSql<ST> {
+        FixedSql(sql, PhantomData)
+    }
+}
+
+impl<ST> QueryId for FixedSql<ST> {
     type QueryId = ();
-    // Not one type per text: the cache would take one `Statement` for another.
+    // Not one type per text: the cache would take one text for another.
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl QueryFragment<Sqlite> for Statement {
+impl<ST> Query for FixedSql<ST> {
+    type SqlType = ST;
+}
+
+impl<ST> QueryFragment<Sqlite> for FixedSql<ST> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
         out.push_sql(self.0);
         Ok(())
     }
 }
 
-impl RunQueryDsl<SqliteConnection> for Statement {}
+impl<ST> RunQueryDsl<SqliteConnection> for FixedSql<ST> {}
 
 /// A `Timestamp` column's value, read without a format parser when it is stored as this
 /// application writes it.

@@ -21,6 +21,7 @@ use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
+use diesel::sql_types::BigInt;
 use diesel::sqlite::SqliteConnection;
 use diesel::{QueryResult, RunQueryDsl};
 
@@ -28,6 +29,7 @@ use dbmigrate::model::Session;
 use dbmigrate::{AnyConnection, DatabaseUrl, Dialect, Timeouts, connect_with};
 
 use super::changes::ServerChanges;
+use super::local_reads::FixedSql;
 use super::pipelined::{self, Pipelined};
 use crate::models;
 
@@ -112,28 +114,6 @@ pub struct DataVersion {
     writes: u64,
 }
 
-/// `PRAGMA data_version`, prepared once per connection. (Its table-valued function,
-/// `pragma_data_version`, prepares the pragma again at every read: as much as reading the
-/// visitor's user, in a profile of the logged-in index page.)
-#[derive(diesel::query_builder::QueryId)]
-struct PragmaDataVersion;
-
-impl diesel::query_builder::Query for PragmaDataVersion {
-    type SqlType = diesel::sql_types::BigInt;
-}
-
-impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for PragmaDataVersion {
-    fn walk_ast<'b>(
-        &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
-    ) -> QueryResult<()> {
-        out.push_sql("PRAGMA data_version");
-        Ok(())
-    }
-}
-
-impl RunQueryDsl<SqliteConnection> for PragmaDataVersion {}
-
 thread_local! {
     /// This thread's SQLite session, with the URL it was opened for.
     static LOCAL: RefCell<Option<(DatabaseUrl, Session)>> = const { RefCell::new(None) };
@@ -150,7 +130,7 @@ pub fn sqlite_data_version(conn: &mut SqliteConnection) -> QueryResult<DataVersi
     // This process's commits counted before the read: one made meanwhile then shows as a
     // newer version, never as an older one.
     let writes = WRITES.load(Ordering::Acquire);
-    let data_version = PragmaDataVersion.get_result::<i64>(conn)?;
+    let data_version = FixedSql::<BigInt>::new("PRAGMA data_version").get_result::<i64>(conn)?;
     Ok(DataVersion {
         thread: std::thread::current().id(),
         opening: LOCAL_OPENING.get(),
